@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Kernels are compiled for the machine that builds them: without -target-cpu, Swift emits
+// baseline x86-64 (SSE2) and the SIMD loops in Tensors/Optimizers run at a fraction of speed.
+let hostCPU: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-Xcc", "-march=native", "-target-cpu", "native"])
+]
+let hostCPUC: [CSetting] = [.unsafeFlags(["-O3", "-march=native"])]
+
+let package = Package(
+    name: "zofinetune",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "zofinetune", targets: ["zofinetune"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: [
+        // OpenBLAS, opened at run time so the right CPU kernel can be chosen first (see CBLAS/blas.c).
+        .target(name: "CBLAS", cSettings: hostCPUC, linkerSettings: [.linkedLibrary("dl")]),
+        // C API over SentencePiece's C++ library.
+        .target(
+            name: "CSentencePiece",
+            cxxSettings: [.unsafeFlags(["-O2", "-std=c++17"])],
+            linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("stdc++")]
+        ),
+        .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: hostCPU),
+        .target(name: "Weights", dependencies: ["Tensors"], swiftSettings: hostCPU),
+        .target(name: "Models", dependencies: ["Tensors", "Weights"], swiftSettings: hostCPU),
+        .target(name: "Tokenizers", dependencies: ["CSentencePiece"], swiftSettings: hostCPU),
+        .target(name: "Tasks", dependencies: ["Tokenizers"], swiftSettings: hostCPU),
+        .target(name: "Optimizers", dependencies: ["Tensors"], swiftSettings: hostCPU),
+        .executableTarget(
+            name: "zofinetune",
+            dependencies: [
+                "Tensors", "Weights", "Models", "Tokenizers", "Tasks", "Optimizers",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: hostCPU
+        ),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"], swiftSettings: hostCPU),
+        .testTarget(name: "WeightsTests", dependencies: ["Weights"], swiftSettings: hostCPU),
+        .testTarget(
+            name: "ModelsTests", dependencies: ["Models", "Weights", "Tensors", "Tokenizers", "Tasks"],
+            swiftSettings: hostCPU),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], swiftSettings: hostCPU),
+        .testTarget(name: "TasksTests", dependencies: ["Tasks", "Tokenizers"], swiftSettings: hostCPU),
+        .testTarget(name: "OptimizersTests", dependencies: ["Optimizers"], swiftSettings: hostCPU),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,1 @@
+// Models target; see ../../../shared DESIGN notes in README.

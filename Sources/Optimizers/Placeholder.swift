@@ -1,0 +1,1 @@
+// Optimizers target; see ../../../shared DESIGN notes in README.

@@ -1,0 +1,1 @@
+// Tasks target; see ../../../shared DESIGN notes in README.

@@ -1,0 +1,1 @@
+// Tensors target; see ../../../shared DESIGN notes in README.

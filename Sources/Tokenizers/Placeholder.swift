@@ -1,0 +1,1 @@
+// Tokenizers target; see ../../../shared DESIGN notes in README.

@@ -1,0 +1,1 @@
+// Weights target; see ../../../shared DESIGN notes in README.
