@@ -1,0 +1,238 @@
+import Foundation
+
+/// The decoder families the engine runs, keyed by Hugging Face `model_type`.
+public enum DecoderFamily: String, CaseIterable, Sendable {
+    /// Gemma-3 text: (1 + w) RMSNorm, q/k norms, four norms per block, GeGLU, scaled embedding,
+    /// per-layer sliding/full attention with two RoPE bases.
+    case gemma3 = "gemma3_text"
+    case llama = "llama"
+    /// Llama with q/k/v biases.
+    case qwen2 = "qwen2"
+    /// Llama with an optional sliding window on every layer.
+    case mistral = "mistral"
+}
+
+/// A decoder's `config.json`, decoded with Hugging Face key names. Missing optional keys take the
+/// defaults transformers uses for that model type.
+public struct DecoderConfig: Sendable {
+    public var family: DecoderFamily
+    public var vocabSize: Int
+    public var hiddenSize: Int
+    public var intermediateSize: Int
+    public var layers: Int
+    public var queryHeads: Int
+    public var kvHeads: Int
+    public var headDim: Int
+    public var rmsNormEps: Float
+    public var activation: String
+    public var tieWordEmbeddings: Bool
+    public var attentionBias: Bool
+    public var mlpBias: Bool
+    /// Per layer: true when the layer uses the sliding window (and, for Gemma, the local RoPE base).
+    public var slidingLayers: [Bool]
+    public var slidingWindow: Int?
+    public var ropeBaseGlobal: Float
+    public var ropeBaseLocal: Float
+    public var ropeScalingGlobal: Float
+    public var queryPreAttnScalar: Float?
+    public var finalLogitSoftcap: Float?
+    public var attnLogitSoftcap: Float?
+    public var maxPositions: Int
+    public var bosTokenID: Int?
+    public var eosTokenID: Int?
+    public var padTokenID: Int?
+
+    /// Gemma's checkpoints store RMSNorm weights as w where the norm scales by (1 + w).
+    public var normOffset: Float { family == .gemma3 ? 1 : 0 }
+    /// Gemma multiplies embeddings by √hidden.
+    public var embeddingScale: Float { family == .gemma3 ? Float(hiddenSize).squareRoot() : 1 }
+    public var attentionScale: Float {
+        1 / (queryPreAttnScalar ?? Float(headDim)).squareRoot()
+    }
+}
+
+/// Errors loading a model folder; every message names the file.
+public struct ModelError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension DecoderConfig {
+    /// Reads `<directory>/config.json`.
+    public static func load(directory: String) throws -> DecoderConfig {
+        let path = (directory as NSString).appendingPathComponent("config.json")
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ModelError("\(path): not found (a Hugging Face model folder needs config.json)")
+        }
+        return try decode(data, path: path)
+    }
+
+    public static func decode(_ data: Data, path: String) throws -> DecoderConfig {
+        let raw: RawConfig
+        do {
+            raw = try JSONDecoder().decode(RawConfig.self, from: data)
+        } catch {
+            throw ModelError("\(path): not a valid model config: \(describe(error))")
+        }
+        guard let type = raw.model_type else { throw ModelError("\(path): no model_type") }
+        guard let family = DecoderFamily(rawValue: type) else {
+            let known = DecoderFamily.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ModelError("\(path): unsupported model_type \"\(type)\" (supported decoders: \(known))")
+        }
+        func need<T>(_ value: T?, _ key: String) throws -> T {
+            guard let value else { throw ModelError("\(path): missing \"\(key)\"") }
+            return value
+        }
+        let hidden = try need(raw.hidden_size, "hidden_size")
+        let heads = try need(raw.num_attention_heads, "num_attention_heads")
+        let layers = try need(raw.num_hidden_layers, "num_hidden_layers")
+        let isGemma = family == .gemma3
+        if raw.use_bidirectional_attention == true {
+            throw ModelError("\(path): use_bidirectional_attention (EmbeddingGemma) is not supported")
+        }
+
+        // Which layers slide: Gemma lists `layer_types` (older configs: every 6th layer is global);
+        // Mistral/Qwen2 slide everywhere when a window is set and enabled.
+        var sliding = [Bool](repeating: false, count: layers)
+        if let types = raw.layer_types {
+            guard types.count == layers else {
+                throw ModelError("\(path): layer_types has \(types.count) entries for \(layers) layers")
+            }
+            sliding = types.map { $0 == "sliding_attention" }
+        } else if isGemma {
+            let pattern = raw.sliding_window_pattern ?? 6
+            sliding = (0..<layers).map { ($0 + 1) % pattern != 0 }
+        } else if raw.sliding_window != nil, family == .mistral || raw.use_sliding_window == true {
+            sliding = [Bool](repeating: true, count: layers)
+        }
+
+        let rope = raw.rope_parameters
+        let global = rope?.forLayer("full_attention")
+        let local = rope?.forLayer("sliding_attention")
+        let globalBase = global?.rope_theta ?? raw.rope_theta ?? (isGemma ? 1_000_000 : 10_000)
+        let localBase = isGemma ? (local?.rope_theta ?? raw.rope_local_base_freq ?? 10_000) : globalBase
+        let scaling = global?.linearFactor ?? raw.rope_scaling?.linearFactor ?? 1
+        for p in [global, local, raw.rope_scaling].compactMap({ $0 }) {
+            if let kind = p.rope_type ?? p.type, kind != "default", kind != "linear" {
+                throw ModelError("\(path): rope_type \"\(kind)\" is not supported (default, linear)")
+            }
+        }
+
+        return DecoderConfig(
+            family: family,
+            vocabSize: try need(raw.vocab_size, "vocab_size"),
+            hiddenSize: hidden,
+            intermediateSize: try need(raw.intermediate_size, "intermediate_size"),
+            layers: layers,
+            queryHeads: heads,
+            kvHeads: raw.num_key_value_heads ?? heads,
+            headDim: raw.head_dim ?? hidden / heads,
+            rmsNormEps: raw.rms_norm_eps ?? 1e-6,
+            activation: raw.hidden_activation ?? raw.hidden_act ?? (isGemma ? "gelu_pytorch_tanh" : "silu"),
+            tieWordEmbeddings: raw.tie_word_embeddings ?? isGemma,
+            attentionBias: raw.attention_bias ?? (family == .qwen2),
+            mlpBias: raw.mlp_bias ?? false,
+            slidingLayers: sliding,
+            slidingWindow: raw.sliding_window,
+            ropeBaseGlobal: globalBase,
+            ropeBaseLocal: localBase,
+            ropeScalingGlobal: scaling,
+            queryPreAttnScalar: isGemma ? (raw.query_pre_attn_scalar ?? 256) : nil,
+            finalLogitSoftcap: raw.final_logit_softcapping,
+            attnLogitSoftcap: raw.attn_logit_softcapping,
+            maxPositions: raw.max_position_embeddings ?? 8192,
+            bosTokenID: raw.bos_token_id?.first,
+            eosTokenID: raw.eos_token_id?.first,
+            padTokenID: raw.pad_token_id?.first
+        )
+    }
+}
+
+/// A short reason out of a DecodingError, naming the key.
+func describe(_ error: Error) -> String {
+    switch error {
+    case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c),
+         DecodingError.dataCorrupted(let c):
+        let key = c.codingPath.map(\.stringValue).joined(separator: ".")
+        return key.isEmpty ? c.debugDescription : "\"\(key)\": \(c.debugDescription)"
+    case DecodingError.keyNotFound(let k, _):
+        return "missing \"\(k.stringValue)\""
+    default:
+        return "\(error)"
+    }
+}
+
+/// config.json as written by transformers (snake_case HF keys; every key optional so that defaults
+/// and clear "missing" errors are ours).
+struct RawConfig: Decodable {
+    var model_type: String?
+    var vocab_size: Int?
+    var hidden_size: Int?
+    var intermediate_size: Int?
+    var num_hidden_layers: Int?
+    var num_attention_heads: Int?
+    var num_key_value_heads: Int?
+    var head_dim: Int?
+    var rms_norm_eps: Float?
+    var hidden_act: String?
+    var hidden_activation: String?
+    var tie_word_embeddings: Bool?
+    var attention_bias: Bool?
+    var mlp_bias: Bool?
+    var layer_types: [String]?
+    var sliding_window: Int?
+    var sliding_window_pattern: Int?
+    var use_sliding_window: Bool?
+    var use_bidirectional_attention: Bool?
+    var rope_theta: Float?
+    var rope_local_base_freq: Float?
+    var rope_scaling: RopeParameters?
+    var rope_parameters: RopeParameterSet?
+    var query_pre_attn_scalar: Float?
+    var final_logit_softcapping: Float?
+    var attn_logit_softcapping: Float?
+    var max_position_embeddings: Int?
+    var bos_token_id: OneOrMany?
+    var eos_token_id: OneOrMany?
+    var pad_token_id: OneOrMany?
+}
+
+struct RopeParameters: Decodable {
+    var rope_theta: Float?
+    var rope_type: String?
+    var type: String?
+    var factor: Float?
+    var linearFactor: Float? { (rope_type ?? type) == "linear" ? factor : nil }
+}
+
+/// transformers ≥ 5 writes `rope_parameters` either flat or keyed by layer type (Gemma-3).
+enum RopeParameterSet: Decodable {
+    case shared(RopeParameters)
+    case perLayerType([String: RopeParameters])
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let map = try? c.decode([String: RopeParameters].self), map.keys.contains(where: { $0.hasSuffix("attention") }) {
+            self = .perLayerType(map)
+        } else {
+            self = .shared(try c.decode(RopeParameters.self))
+        }
+    }
+
+    func forLayer(_ type: String) -> RopeParameters? {
+        switch self {
+        case .shared(let p): return p
+        case .perLayerType(let map): return map[type]
+        }
+    }
+}
+
+/// Token ids that configs give as a number or a list.
+struct OneOrMany: Decodable {
+    var values: [Int]
+    var first: Int? { values.first }
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let one = try? c.decode(Int.self) { values = [one] } else { values = try c.decode([Int].self) }
+    }
+}

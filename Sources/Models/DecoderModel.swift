@@ -1,0 +1,204 @@
+import Foundation
+import Tensors
+import Weights
+
+/// A decoder-only transformer (Gemma-3 or Llama family) reading its weights from a ParameterArena.
+public final class DecoderModel: @unchecked Sendable {
+    public let config: DecoderConfig
+    public let arena: ParameterArena
+    let layers: [DecoderLayerWeights]
+    let embedding: UnsafeMutablePointer<Float>    // (V, C)
+    let finalNorm: UnsafeMutablePointer<Float>    // (C)
+    let outputHead: UnsafeMutablePointer<Float>   // (V, C), the embedding when tied
+    let globalRope: RotaryTable
+    let localRope: RotaryTable
+    let activation: GateActivation
+
+    /// An arena laid out for `config`, zero-filled (fill it with `arena.load(from:)`).
+    public static func makeArena(config: DecoderConfig) -> ParameterArena {
+        ParameterArena(specs: DecoderLayout.specs(config))
+    }
+
+    /// Tensors a checkpoint may hold that the model does not use, with reasons.
+    public static func ignoredTensors(config: DecoderConfig) -> [String: String] {
+        DecoderLayout.ignoredTensors(config)
+    }
+
+    /// - Parameter maxPositions: longest sequence the RoPE tables cover.
+    public init(config: DecoderConfig, arena: ParameterArena, maxPositions: Int = 4096) throws {
+        guard let act = GateActivation(huggingFace: config.activation) else {
+            throw ModelError("unsupported activation \"\(config.activation)\"")
+        }
+        self.config = config
+        self.arena = arena
+        self.activation = act
+        layers = (0..<config.layers).map {
+            DecoderLayerWeights(arena: arena, names: DecoderLayerNames(config: config, layer: $0))
+        }
+        embedding = arena[DecoderLayout.embedding]
+        finalNorm = arena[DecoderLayout.finalNorm]
+        outputHead = config.tieWordEmbeddings ? embedding : arena[DecoderLayout.outputHead]
+        let positions = min(maxPositions, config.maxPositions)
+        globalRope = RotaryTable(headDim: config.headDim, base: config.ropeBaseGlobal,
+                                 maxPositions: positions, linearScaling: config.ropeScalingGlobal)
+        localRope = RotaryTable(headDim: config.headDim, base: config.ropeBaseLocal, maxPositions: positions)
+    }
+
+    public var maxPositions: Int { globalRope.maxPositions }
+
+    /// Which rows leave the last block.
+    public enum Outputs {
+        /// Every token (full logits, tests, generation prompts).
+        case allTokens
+        /// Only each sequence's last token: the last block then computes queries, attention output
+        /// and MLP for those rows alone (keys and values still need every token).
+        case lastTokenOfEachSequence
+    }
+
+    /// Runs the embedding, every block and the final norm.
+    /// - Returns: final-normed hidden states, (N, C) for `.allTokens` or (S, C) for the last tokens,
+    ///   valid until the workspace is used again.
+    public func forward(_ batch: PackedBatch, workspace ws: DecoderWorkspace, outputs: Outputs = .allTokens,
+                        cache: KVCache? = nil) -> UnsafeMutablePointer<Float> {
+        let c = config
+        let N = batch.tokenCount, C = c.hiddenSize
+        precondition(N <= ws.maxTokens, "batch of \(N) tokens exceeds the workspace (\(ws.maxTokens))")
+        let offset = cache?.length ?? 0
+        if let cache {
+            precondition(batch.sequenceCount == 1, "a KV cache holds one sequence")
+            precondition(offset + N <= cache.capacity, "KV cache full")
+        }
+        precondition(batch.lengths.allSatisfy { offset + $0 <= maxPositions }, "sequence longer than \(maxPositions)")
+
+        embed(batch.tokens, into: ws.x)
+        var positions = [Int](repeating: 0, count: N)   // (N) position of each row in its sequence
+        for (s, start) in batch.starts.enumerated() {
+            for i in 0..<batch.lengths[s] { positions[start + i] = offset + i }
+        }
+        var rows = N
+        for l in 0..<c.layers {
+            let compact = outputs == .lastTokenOfEachSequence && l == c.layers - 1
+            rows = block(l, batch: batch, positions: positions, compactToLastTokens: compact,
+                         workspace: ws, cache: cache)
+        }
+        cache?.length += N
+        rmsNormForward(ws.xn, ws.x, finalNorm, rows: rows, dim: C, eps: c.rmsNormEps, offset: c.normOffset)
+        return ws.xn
+    }
+
+    /// x[r] = E[token r] · embedding scale.   out: (N, C)
+    func embed(_ tokens: [Int32], into out: UnsafeMutablePointer<Float>) {
+        let C = config.hiddenSize, scale = config.embeddingScale, V = config.vocabSize
+        for (r, t) in tokens.enumerated() {
+            precondition(t >= 0 && Int(t) < V, "token id \(t) outside the vocabulary (\(V))")
+            let src = embedding + Int(t) * C, dst = out + r * C
+            for i in 0..<C { dst[i] = src[i] * scale }
+        }
+    }
+
+    /// One transformer block on the residual stream ws.x. Returns the rows it leaves in ws.x:
+    /// N, or S when `compactToLastTokens` gathers each sequence's last row first.
+    func block(_ l: Int, batch: PackedBatch, positions: [Int], compactToLastTokens compact: Bool,
+               workspace ws: DecoderWorkspace, cache: KVCache?) -> Int {
+        let c = config, w = layers[l]
+        let N = batch.tokenCount, C = c.hiddenSize, D = c.headDim, I = c.intermediateSize
+        let qWidth = c.queryHeads * D, kvWidth = c.kvHeads * D
+        let eps = c.rmsNormEps, off = c.normOffset
+        let sliding = c.slidingLayers[l]
+        let rope = sliding ? localRope : globalRope
+
+        // Attention: keys and values for every token.
+        rmsNormForward(ws.xn, ws.x, w.inputNorm, rows: N, dim: C, eps: eps, offset: off)
+        linear(ws.xn, w.k, w.kBias, ws.k, rows: N, out: kvWidth, in: C)
+        linear(ws.xn, w.v, w.vBias, ws.v, rows: N, out: kvWidth, in: C)
+        if let kn = w.kNorm { rmsNormForward(ws.k, ws.k, kn, rows: N * c.kvHeads, dim: D, eps: eps, offset: off) }
+        parallelFor(N, minChunk: 8) { range in
+            for r in range { rope.apply(ws.k + r * kvWidth, heads: c.kvHeads, position: positions[r]) }
+        }
+
+        // Queries: all rows, or only each sequence's last row (gathered in place: last row s ≥ s).
+        let rows: Int
+        var queryPositions = positions
+        if compact {
+            let last = batch.lastRows
+            for (s, r) in last.enumerated() where r != s {
+                memcpy(ws.xn + s * C, ws.xn + r * C, C * 4)
+                memcpy(ws.x + s * C, ws.x + r * C, C * 4)
+            }
+            rows = last.count
+            queryPositions = last.map { positions[$0] }
+        } else {
+            rows = N
+        }
+        linear(ws.xn, w.q, w.qBias, ws.q, rows: rows, out: qWidth, in: C)
+        if let qn = w.qNorm { rmsNormForward(ws.q, ws.q, qn, rows: rows * c.queryHeads, dim: D, eps: eps, offset: off) }
+        parallelFor(rows, minChunk: 8) { range in
+            for r in range { rope.apply(ws.q + r * qWidth, heads: c.queryHeads, position: queryPositions[r]) }
+        }
+
+        // Keys/values source: this batch, or the cache after appending this batch's rows.
+        var keys = UnsafePointer(ws.k), values = UnsafePointer(ws.v)
+        var spans: [AttentionSpan] = []
+        if let cache {
+            let start = cache.length
+            memcpy(cache.keys[l] + start * kvWidth, ws.k, N * kvWidth * 4)
+            memcpy(cache.values[l] + start * kvWidth, ws.v, N * kvWidth * 4)
+            keys = UnsafePointer(cache.keys[l]); values = UnsafePointer(cache.values[l])
+            spans = compact
+                ? [AttentionSpan(queryRow: 0, queryCount: 1, firstQueryPosition: start + N - 1, keyRow: 0, keyCount: start + N)]
+                : [AttentionSpan(queryRow: 0, queryCount: N, firstQueryPosition: start, keyRow: 0, keyCount: start + N)]
+        } else {
+            for s in 0..<batch.sequenceCount {
+                let start = batch.starts[s], n = batch.lengths[s]
+                spans.append(compact
+                    ? AttentionSpan(queryRow: s, queryCount: 1, firstQueryPosition: n - 1, keyRow: start, keyCount: n)
+                    : AttentionSpan(queryRow: start, queryCount: n, firstQueryPosition: 0, keyRow: start, keyCount: n))
+            }
+        }
+        let geometry = AttentionGeometry(queryHeads: c.queryHeads, kvHeads: c.kvHeads, headDim: D,
+                                         scale: c.attentionScale, window: sliding ? c.slidingWindow : nil,
+                                         softcap: c.attnLogitSoftcap)
+        attentionForward(ws.attention, q: ws.q, k: keys, v: values, spans: spans, geometry: geometry)
+        residualBranch(input: ws.attention, weight: w.o, bias: w.oBias, postNorm: w.postAttentionNorm,
+                       rows: rows, inWidth: qWidth, workspace: ws)
+
+        // MLP: act(x·Wgᵀ) ⊙ (x·Wuᵀ), then down.
+        rmsNormForward(ws.xn, ws.x, w.preMLPNorm, rows: rows, dim: C, eps: eps, offset: off)
+        linear(ws.xn, w.gate, w.gateBias, ws.gate, rows: rows, out: I, in: C)
+        linear(ws.xn, w.up, w.upBias, ws.up, rows: rows, out: I, in: C)
+        gatedActivationForward(ws.gate, gate: ws.gate, up: ws.up, count: rows * I, activation: activation)
+        residualBranch(input: ws.gate, weight: w.down, bias: w.downBias, postNorm: w.postMLPNorm,
+                       rows: rows, inWidth: I, workspace: ws)
+        return rows
+    }
+
+    /// x += [postNorm](input · Wᵀ + b): the closing projection of a sub-block and its residual add.
+    ///   input: (rows, inWidth)   weight: (C, inWidth)   ws.x: (rows, C)
+    func residualBranch(input: UnsafeMutablePointer<Float>, weight: UnsafeMutablePointer<Float>,
+                        bias: UnsafeMutablePointer<Float>?, postNorm: UnsafeMutablePointer<Float>?,
+                        rows: Int, inWidth: Int, workspace ws: DecoderWorkspace) {
+        let C = config.hiddenSize
+        if let postNorm {
+            linear(input, weight, bias, ws.projection, rows: rows, out: C, in: inWidth)
+            rmsNormForward(ws.projection, ws.projection, postNorm, rows: rows, dim: C,
+                           eps: config.rmsNormEps, offset: config.normOffset)
+            addForward(ws.x, ws.x, ws.projection, count: rows * C)
+        } else {
+            // No norm in between: let sgemm add into the residual stream directly (beta = 1).
+            BLAS.linear(input, weight, ws.x, m: rows, n: C, k: inWidth, accumulate: true)
+            if let bias { addRows(ws.x, bias, rows: rows, width: C) }
+        }
+    }
+
+    /// y = x · Wᵀ (+ b).   x: (rows, in)   W: (out, in)   y: (rows, out)
+    func linear(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>?,
+                _ y: UnsafeMutablePointer<Float>, rows: Int, out: Int, in: Int) {
+        BLAS.linear(x, w, y, m: rows, n: out, k: `in`)
+        if let b { addRows(y, b, rows: rows, width: out) }
+    }
+
+    /// y[r] += b for every row.   y: (rows, width)   b: (width)
+    func addRows(_ y: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, rows: Int, width: Int) {
+        for r in 0..<rows { addForward(y + r * width, y + r * width, b, count: width) }
+    }
+}

@@ -1,0 +1,36 @@
+import Foundation
+import Weights
+
+/// Loads a Hugging Face model folder: `config.json` + `model.safetensors` (or the shards named by
+/// `model.safetensors.index.json`), strictly, into a fresh parameter arena.
+public enum ModelLoader {
+    /// The weights files of a folder. Only the files a Hugging Face loader would read: other
+    /// `.safetensors` files (reference dumps, optimizer state) are not weights.
+    public static func weightFiles(directory: String) throws -> [String] {
+        let dir = directory as NSString
+        let index = dir.appendingPathComponent("model.safetensors.index.json")
+        if let data = FileManager.default.contents(atPath: index) {
+            guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let map = json["weight_map"] as? [String: String] else {
+                throw ModelError("\(index): no \"weight_map\" object")
+            }
+            return Set(map.values).sorted().map { dir.appendingPathComponent($0) }
+        }
+        let single = dir.appendingPathComponent("model.safetensors")
+        if FileManager.default.fileExists(atPath: single) { return [single] }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ModelError("\(directory): no such model folder")
+        }
+        throw ModelError("\(directory): no model.safetensors (or model.safetensors.index.json) in the folder")
+    }
+
+    /// Reads the config, allocates the arena and fills it.
+    public static func loadDecoder(directory: String, maxPositions: Int = 4096) throws -> DecoderModel {
+        let config = try DecoderConfig.load(directory: directory)
+        let files = try weightFiles(directory: directory).map { try SafeTensorsFile(path: $0) }
+        let arena = DecoderModel.makeArena(config: config)
+        try arena.load(from: files, ignoring: DecoderModel.ignoredTensors(config: config))
+        return try DecoderModel(config: config, arena: arena, maxPositions: maxPositions)
+    }
+}

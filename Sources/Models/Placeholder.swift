@@ -1,1 +1,0 @@
-// Models target; see ../../../shared DESIGN notes in README.

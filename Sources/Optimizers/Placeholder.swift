@@ -1,1 +1,0 @@
-// Optimizers target; see ../../../shared DESIGN notes in README.

@@ -1,1 +1,0 @@
-// Tensors target; see ../../../shared DESIGN notes in README.

@@ -1,0 +1,109 @@
+import Foundation
+
+/// What a parameter is, for the optimizers (weight decay skips norms and biases) and for export.
+public enum ParameterRole: String, Sendable {
+    case embedding, matrix, norm, bias
+}
+
+/// One named tensor the model declares: its Hugging Face name and shape.
+public struct ParameterSpec: Sendable {
+    public let name: String
+    public let shape: [Int]
+    public let role: ParameterRole
+    public init(_ name: String, _ shape: [Int], _ role: ParameterRole) {
+        self.name = name
+        self.shape = shape
+        self.role = role
+    }
+}
+
+/// A spec placed in the arena: elements offset..<offset+count.
+public struct ParameterSlot: Sendable {
+    public let spec: ParameterSpec
+    public let offset: Int
+    public var name: String { spec.name }
+    public var shape: [Int] { spec.shape }
+    public var role: ParameterRole { spec.role }
+    public var count: Int { spec.shape.reduce(1, *) }
+}
+
+/// Every trainable parameter of a model in one contiguous Float buffer (DESIGN.md, decision 1), in
+/// the order the model declares them, each slot starting on a 64-byte boundary. MeZO's perturbation
+/// and update are single loops over `storage`; gradients and optimizer moments reuse the layout.
+/// The few alignment gaps are zero-initialised and never read by the model.
+public final class ParameterArena: @unchecked Sendable {
+    public let slots: [ParameterSlot]
+    /// Elements in the buffer, alignment gaps included.   storage: (count)
+    public let count: Int
+    public let storage: UnsafeMutablePointer<Float>
+    private let slotIndex: [String: Int]
+
+    static let alignment = 16  // floats = 64 bytes, one AVX-512 vector
+
+    public init(specs: [ParameterSpec]) {
+        var slots: [ParameterSlot] = []
+        var offset = 0
+        for spec in specs {
+            slots.append(ParameterSlot(spec: spec, offset: offset))
+            let n = spec.shape.reduce(1, *)
+            offset += (n + Self.alignment - 1) / Self.alignment * Self.alignment
+        }
+        precondition(Set(specs.map(\.name)).count == specs.count, "duplicate parameter names")
+        self.slots = slots
+        self.count = offset
+        var raw: UnsafeMutableRawPointer?
+        let status = posix_memalign(&raw, 64, max(1, offset) * MemoryLayout<Float>.size)
+        precondition(status == 0 && raw != nil, "cannot allocate \(offset * 4) bytes for parameters")
+        storage = raw!.bindMemory(to: Float.self, capacity: max(1, offset))
+        storage.initialize(repeating: 0, count: offset)
+        slotIndex = Dictionary(uniqueKeysWithValues: slots.enumerated().map { ($1.name, $0) })
+    }
+
+    deinit { free(storage) }
+
+    /// Parameters proper (alignment gaps excluded).
+    public var parameterCount: Int { slots.reduce(0) { $0 + $1.count } }
+
+    public func slot(_ name: String) -> ParameterSlot? { slotIndex[name].map { slots[$0] } }
+
+    /// The slot's elements.   (slot.count)
+    public func pointer(_ slot: ParameterSlot) -> UnsafeMutablePointer<Float> { storage + slot.offset }
+
+    /// The named parameter; the name must be one the model declared (programmer error otherwise).
+    public subscript(_ name: String) -> UnsafeMutablePointer<Float> {
+        guard let s = slot(name) else { preconditionFailure("no parameter named \(name)") }
+        return pointer(s)
+    }
+
+    public func buffer(_ slot: ParameterSlot) -> UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(start: pointer(slot), count: slot.count)
+    }
+
+    /// Fills every slot from `files`, strictly (DESIGN.md, decision 7): each slot must be found in
+    /// exactly one file with the declared shape, and every tensor in the files must fill a slot or
+    /// appear in `ignoring` (name → why it is not needed).
+    public func load(from files: [SafeTensorsFile], ignoring: [String: String] = [:]) throws {
+        var owner: [String: SafeTensorsFile] = [:]
+        for file in files {
+            for name in file.tensorNames {
+                if let other = owner[name] {
+                    throw WeightsError(.invalidEntry,
+                        "tensor \"\(name)\" appears in both \(other.path) and \(file.path)")
+                }
+                owner[name] = file
+            }
+        }
+        let fileList = files.map(\.path).joined(separator: ", ")
+        for slot in slots {
+            guard let file = owner[slot.name] else {
+                throw WeightsError(.missingTensor,
+                    "missing tensor \"\(slot.name)\" (shape \(slot.shape)) in \(fileList)")
+            }
+            try file.read(slot.name, into: buffer(slot), expectedShape: slot.shape)
+        }
+        for (name, file) in owner where slotIndex[name] == nil && ignoring[name] == nil {
+            throw WeightsError(.invalidEntry,
+                "\(file.path): tensor \"\(name)\" is not a parameter of this model")
+        }
+    }
+}
