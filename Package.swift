@@ -32,10 +32,14 @@ let package = Package(
         .target(name: "Tokenizers", dependencies: ["CSentencePiece"], swiftSettings: hostCPU),
         .target(name: "Tasks", dependencies: ["Tokenizers"], swiftSettings: hostCPU),
         .target(name: "Optimizers", dependencies: ["Tensors"], swiftSettings: hostCPU),
+        .target(
+            name: "Training",
+            dependencies: ["Tensors", "Weights", "Models", "Tokenizers", "Tasks", "Optimizers"],
+            swiftSettings: hostCPU),
         .executableTarget(
             name: "zofinetune",
             dependencies: [
-                "Tensors", "Weights", "Models", "Tokenizers", "Tasks", "Optimizers",
+                "Tensors", "Weights", "Models", "Tokenizers", "Tasks", "Optimizers", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: hostCPU
@@ -47,6 +51,9 @@ let package = Package(
             swiftSettings: hostCPU),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], swiftSettings: hostCPU),
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "Tokenizers"], swiftSettings: hostCPU),
+        .testTarget(
+            name: "TrainingTests", dependencies: ["Training", "Models", "Tasks", "Tokenizers", "Tensors"],
+            swiftSettings: hostCPU),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers"], swiftSettings: hostCPU),
     ],
     swiftLanguageModes: [.v5]

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+
+struct PromptCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prompt",
+        abstract: "Score candidate continuations of a prompt, or continue it greedily.",
+        discussion: """
+            The prompt is <bos> + TEXT. With --candidates, prints each candidate's log-probability \
+            (normalised over the vocabulary, summed over its tokens); candidates usually start with \
+            a space: --candidates " great" " terrible". Without candidates, generates greedily.
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Argument(help: "Prompt text (no <bos>: it is added).")
+    var text: String
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Continuations to score.")
+    var candidates: [String] = []
+
+    @Option(name: .long, help: "Tokens to generate when no candidates are given.")
+    var maxNewTokens = 32
+
+    @Flag(name: .long, help: "Print one JSON object on stdout.")
+    var json = false
+
+    func validate() throws {
+        if maxNewTokens < 1 { throw ValidationError("--max-new-tokens must be at least 1") }
+        if candidates.contains(where: \.isEmpty) { throw ValidationError("a candidate is empty") }
+    }
+
+    func run() throws {
+        let (model, tokenizer) = try modelOptions.load()
+        let prompt = (tokenizer.bosID.map { [$0] } ?? []) + (try tokenizer.encode(text))
+        if !candidates.isEmpty {
+            let ids = try candidates.map { try tokenizer.encode($0) }
+            let scores = model.continuationLogProbs(prompt: prompt, continuations: ids)
+            if json {
+                try printJSON(["candidates": zip(candidates, scores).map { ["text": $0, "logprob": Double($1)] }])
+            } else {
+                for (c, s) in zip(candidates, scores) { print(String(format: "%10.4f  %@", s, "\"\(c)\"")) }
+            }
+            return
+        }
+        var stop = Set<Int32>()
+        if let eos = tokenizer.eosID { stop.insert(eos) }
+        if let eot = tokenizer.id(for: "<end_of_turn>") { stop.insert(eot) }
+        let started = Date()
+        // Stream: decode everything generated so far and print what is new (a token can be part
+        // of a multi-byte character, so pieces are not printed one by one).
+        var shown = ""
+        var sofar: [Int32] = []
+        if !json { FileHandle.standardOutput.write(text.data(using: .utf8)!) }
+        let generated = model.generateGreedy(prompt: prompt, maxNewTokens: maxNewTokens, stop: stop) { id in
+            sofar.append(id)
+            guard !json, let now = try? tokenizer.decode(sofar), now.hasPrefix(shown) else { return }
+            FileHandle.standardOutput.write(String(now.dropFirst(shown.count)).data(using: .utf8)!)
+            shown = now
+        }
+        let completion = try tokenizer.decode(generated)
+        let seconds = Date().timeIntervalSince(started)
+        if json {
+            try printJSON(["prompt": text, "completion": completion, "tokens": generated.map(Int.init),
+                           "seconds": seconds])
+        } else {
+            if completion.hasPrefix(shown) { print(completion.dropFirst(shown.count)) } else { print() }
+            log(String(format: "%d tokens in %.2f s", generated.count, seconds))
+        }
+    }
+}

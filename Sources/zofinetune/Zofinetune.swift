@@ -1,0 +1,20 @@
+import ArgumentParser
+
+@main
+struct Zofinetune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "zofinetune",
+        abstract: "Fine-tune and evaluate transformer language models on the CPU with forward passes only (MeZO).",
+        discussion: """
+            Models are Hugging Face folders (config.json, model.safetensors, tokenizer.model). \
+            Fetch the default model with `python3 tools/fetch_model.py` (writes models/gemma-3-270m) \
+            and SST-2 with `tools/fetch_sst2.sh`.
+
+            Examples:
+              zofinetune eval --model models/gemma-3-270m --task sst2 --split dev
+              zofinetune prompt --model models/gemma-3-270m "the film is a delight . It was" --candidates " great" " terrible"
+              zofinetune tokenize --model models/gemma-3-270m " great"
+            """,
+        subcommands: [EvalCommand.self, PromptCommand.self, TokenizeCommand.self, BenchCommand.self]
+    )
+}
