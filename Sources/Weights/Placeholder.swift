@@ -1,1 +1,0 @@
-// Weights target; see ../../../shared DESIGN notes in README.

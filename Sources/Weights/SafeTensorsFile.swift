@@ -1,0 +1,175 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A safetensors file mapped read-only into memory. The header is parsed and validated once in
+/// `init`; tensors are converted to f32 on demand, so a 1 GB checkpoint costs page cache, not heap.
+///
+/// Immutable after `init`, so one instance may be read from several threads at once.
+public final class SafeTensorsFile: @unchecked Sendable {
+    public let path: String
+    private let base: UnsafeRawPointer
+    private let mappedSize: Int
+    private let header: SafeTensorsHeader
+
+    /// Opens and validates `path`. Throws `WeightsError` (cannotOpen, truncated, badHeaderLength,
+    /// badHeaderJSON, badEntry, unknownDType, badOffsets).
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw WeightsError(.cannotOpen, "\(path): cannot open (\(String(cString: strerror(errno))))")
+        }
+        defer { close(fd) }  // the mapping stays valid after the descriptor is closed
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            throw WeightsError(.cannotOpen, "\(path): cannot stat (\(String(cString: strerror(errno))))")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw WeightsError(.cannotOpen, "\(path): not a regular file")
+        }
+        let size = Int(st.st_size)
+        guard size >= 8 else {
+            // mmap of an empty file fails, so report truncation before trying.
+            throw WeightsError(
+                .truncated, "\(path): file is \(size) bytes, shorter than the 8-byte safetensors header length")
+        }
+        guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
+            throw WeightsError(.cannotOpen, "\(path): cannot mmap \(size) bytes (\(String(cString: strerror(errno))))")
+        }
+        do {
+            header = try SafeTensorsHeader(base: UnsafeRawPointer(mapped), fileSize: size, path: path)
+        } catch {
+            munmap(mapped, size)
+            throw error
+        }
+        base = UnsafeRawPointer(mapped)
+        mappedSize = size
+    }
+
+    deinit {
+        munmap(UnsafeMutableRawPointer(mutating: base), mappedSize)
+    }
+
+    /// Every tensor in the file, readable or not, sorted by name.
+    public var tensorNames: [String] { header.entries.keys.sorted() }
+
+    /// The header's `__metadata__` (empty if absent).
+    public var metadata: [String: String] { header.metadata }
+
+    /// Size of the file in bytes.
+    public var fileSize: Int { mappedSize }
+
+    /// The dtype exactly as stored ("F32", "BF16", "I64", ...), for tensors a loader wants to skip
+    /// by type (e.g. BERT's I64 `position_ids` buffer). Throws `missingTensor`.
+    public func storedDType(_ name: String) throws -> String {
+        try entry(name).dtypeName
+    }
+
+    /// The stored shape of any tensor, readable or not. Throws `missingTensor`.
+    public func storedShape(_ name: String) throws -> [Int] {
+        try entry(name).shape
+    }
+
+    /// Header information for a float tensor. Throws `missingTensor`, or `unsupportedDType` for a
+    /// tensor whose dtype is not F32/F16/BF16.
+    public func info(_ name: String) throws -> TensorInfo {
+        let e = try entry(name)
+        guard let dtype = e.dtype else {
+            throw WeightsError(
+                .unsupportedDType,
+                "\(path): tensor '\(name)' has dtype \(e.dtypeName); only F32, F16 and BF16 can be read as floats")
+        }
+        return TensorInfo(
+            name: name, dtype: dtype, shape: e.shape, dataOffsets: e.begin..<e.end,
+            fileOffset: header.dataStart + e.begin)
+    }
+
+    /// Converts tensor `name` to f32 (F16/BF16 widened exactly) into `destination`, whose count must
+    /// equal the tensor's element count. If `expectedShape` is given, the stored shape must equal it.
+    /// Throws `missingTensor`, `unsupportedDType`, `shapeMismatch` or `countMismatch`.
+    public func read(
+        _ name: String, into destination: UnsafeMutableBufferPointer<Float>, expectedShape: [Int]? = nil
+    ) throws {
+        let info = try self.info(name)
+        if let expected = expectedShape, expected != info.shape {
+            throw WeightsError(
+                .shapeMismatch, "\(path): tensor '\(name)' has shape \(info.shape) but \(expected) was expected")
+        }
+        let n = info.count
+        guard destination.count == n else {
+            throw WeightsError(
+                .countMismatch,
+                "\(path): tensor '\(name)' has \(n) elements (shape \(info.shape)) but the destination holds "
+                    + "\(destination.count)")
+        }
+        guard n > 0, let dst = destination.baseAddress else { return }
+        let src = base + info.fileOffset
+        switch info.dtype {
+        case .f32:
+            // The data section is only guaranteed byte-aligned in general; memcpy does not care.
+            memcpy(dst, src, n * 4)
+        case .f16:
+            Self.widenF16(src, dst, n)
+        case .bf16:
+            Self.widenBF16(src, dst, n)
+        }
+    }
+
+    /// Convenience: the tensor as a new f32 array.
+    public func floats(_ name: String) throws -> [Float] {
+        let n = try info(name).count
+        var result = [Float](repeating: 0, count: n)
+        try result.withUnsafeMutableBufferPointer { try read(name, into: $0) }
+        return result
+    }
+
+    private func entry(_ name: String) throws -> StoredEntry {
+        guard let e = header.entries[name] else {
+            throw WeightsError(
+                .missingTensor, "\(path): no tensor named '\(name)' (the file has \(header.entries.count) tensors)")
+        }
+        return e
+    }
+
+    // Element-wise widening. Loads are unaligned-safe because a writer may pad the header to any
+    // length; on x86 an unaligned load costs nothing and the loops vectorise (vcvtph2ps / shifts).
+
+    private static func widenF16(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n {
+            let bits = src.loadUnaligned(fromByteOffset: 2 &* i, as: UInt16.self)
+            dst[i] = halfToFloat(UInt16(littleEndian: bits))
+        }
+    }
+
+    #if os(macOS) && arch(x86_64)
+    // Float16 is unavailable on Intel macOS: widen by hand (sign, exponent rebias, subnormals).
+    @inline(__always) private static func halfToFloat(_ h: UInt16) -> Float {
+        let sign = UInt32(h & 0x8000) << 16
+        let exponent = Int((h >> 10) & 0x1F)
+        let mantissa = UInt32(h & 0x3FF)
+        if exponent == 0x1F { return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13)) }
+        if exponent == 0 {
+            let magnitude = Float(mantissa) * 0x1p-24  // subnormal (or zero): exact in f32
+            return Float(bitPattern: sign | magnitude.bitPattern)
+        }
+        return Float(bitPattern: sign | UInt32(exponent + 112) << 23 | (mantissa << 13))
+    }
+    #else
+    @inline(__always) private static func halfToFloat(_ h: UInt16) -> Float {
+        Float(Float16(bitPattern: h))
+    }
+    #endif
+
+    private static func widenBF16(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+        // bf16 is the top half of an f32, so widening is a 16-bit shift: exact, NaN and Inf included.
+        for i in 0..<n {
+            let bits = src.loadUnaligned(fromByteOffset: 2 &* i, as: UInt16.self)
+            dst[i] = Float(bitPattern: UInt32(UInt16(littleEndian: bits)) << 16)
+        }
+    }
+}

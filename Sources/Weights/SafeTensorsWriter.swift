@@ -1,0 +1,175 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+#if _endian(big)
+#error("safetensors stores little-endian data; reader and writer copy raw bytes and assume a little-endian host")
+#endif
+
+/// Writes F32 safetensors files byte-for-byte as Python's `safetensors` library does for f32 data:
+/// tensors laid out in name order (byte-wise), compact JSON header with `__metadata__` first and the
+/// tensors in that same order, header padded with spaces so the data section starts 8-byte aligned.
+public enum SafeTensorsWriter {
+    public struct Entry {
+        public let name: String
+        public let shape: [Int]
+        public let data: UnsafeBufferPointer<Float>
+
+        /// `data` must stay valid until `write` returns; its count must equal the product of `shape`.
+        public init(name: String, shape: [Int], data: UnsafeBufferPointer<Float>) {
+            self.name = name
+            self.shape = shape
+            self.data = data
+        }
+    }
+
+    /// Writes `entries` as F32 tensors to `path`. The bytes go to a temporary file in the same folder
+    /// which is fsync'ed and renamed over `path`, so an interrupted export never leaves a half file.
+    /// Throws `invalidEntry` (duplicate or reserved name, count ≠ shape product) or `cannotWrite`.
+    public static func write(path: String, entries: [Entry], metadata: [String: String] = [:]) throws {
+        let sorted = try validated(entries, path: path)
+        let headerBytes = header(for: sorted, metadata: metadata)
+
+        let directory = (path as NSString).deletingLastPathComponent
+        let baseName = (path as NSString).lastPathComponent
+        let tempPath = (directory.isEmpty ? "" : directory + "/")
+            + ".\(baseName).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(tempPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw WeightsError(.cannotWrite, "\(path): cannot create temporary file \(tempPath) (\(errnoText()))")
+        }
+        var closed = false
+        var renamed = false
+        defer {
+            if !closed { close(fd) }
+            if !renamed { unlink(tempPath) }
+        }
+
+        var lengthPrefix = UInt64(headerBytes.count).littleEndian
+        try withUnsafeBytes(of: &lengthPrefix) { try writeAll(fd, $0, path: path) }
+        try headerBytes.withUnsafeBytes { try writeAll(fd, $0, path: path) }
+        for entry in sorted {
+            try writeAll(fd, UnsafeRawBufferPointer(entry.data), path: path, tensor: entry.name)
+        }
+        guard fsync(fd) == 0 else {
+            throw WeightsError(.cannotWrite, "\(path): fsync failed (\(errnoText()))")
+        }
+        closed = true
+        guard close(fd) == 0 else {
+            throw WeightsError(.cannotWrite, "\(path): close failed (\(errnoText()))")
+        }
+        guard rename(tempPath, path) == 0 else {
+            throw WeightsError(.cannotWrite, "\(path): cannot rename \(tempPath) into place (\(errnoText()))")
+        }
+        renamed = true
+    }
+
+    /// Checks names and counts; returns the entries in the order Python's library lays them out
+    /// (for a single dtype: byte-wise by name).
+    private static func validated(_ entries: [Entry], path: String) throws -> [Entry] {
+        var seen = Set<String>()
+        for e in entries {
+            guard e.name != "__metadata__" else {
+                throw WeightsError(.invalidEntry, "\(path): tensor name '__metadata__' is reserved by the format")
+            }
+            guard seen.insert(e.name).inserted else {
+                throw WeightsError(.invalidEntry, "\(path): tensor '\(e.name)' appears twice")
+            }
+            guard e.shape.allSatisfy({ $0 >= 0 }) else {
+                throw WeightsError(.invalidEntry, "\(path): tensor '\(e.name)' has a negative dimension in \(e.shape)")
+            }
+            let expected = e.shape.reduce(1, *)
+            guard e.data.count == expected else {
+                throw WeightsError(
+                    .invalidEntry,
+                    "\(path): tensor '\(e.name)' has shape \(e.shape) (\(expected) elements) but \(e.data.count) "
+                        + "values were given")
+            }
+        }
+        return entries.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+    }
+
+    /// The JSON header as serde_json prints it (compact, no escaped slashes), space-padded so that
+    /// 8 + header length is a multiple of 8.
+    static func header(for sorted: [Entry], metadata: [String: String]) -> [UInt8] {
+        var json = "{"
+        var first = true
+        func separator() {
+            if !first { json += "," }
+            first = false
+        }
+        if !metadata.isEmpty {
+            separator()
+            json += "\"__metadata__\":{"
+            let keys = metadata.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            json += keys.map { "\(quoted($0)):\(quoted(metadata[$0]!))" }.joined(separator: ",")
+            json += "}"
+        }
+        var offset = 0
+        for e in sorted {
+            separator()
+            let bytes = e.data.count * 4
+            let shape = e.shape.map(String.init).joined(separator: ",")
+            json += "\(quoted(e.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + bytes)]}"
+            offset += bytes
+        }
+        json += "}"
+        var bytes = Array(json.utf8)
+        let padding = (8 - bytes.count % 8) % 8
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: padding))
+        return bytes
+    }
+
+    /// A JSON string literal with serde_json's escaping: `"` and `\`, the short forms for control
+    /// characters that have one, `\u00XX` for the rest; everything else (including non-ASCII) verbatim.
+    static func quoted(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+
+    private static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String, tensor: String? = nil)
+        throws
+    {
+        guard var p = buffer.baseAddress else { return }
+        var remaining = buffer.count
+        while remaining > 0 {
+            let n = posixWrite(fd, p, min(remaining, 1 << 30))
+            if n < 0 {
+                if errno == EINTR { continue }
+                let what = tensor.map { " tensor '\($0)'" } ?? ""
+                throw WeightsError(.cannotWrite, "\(path): write failed\(what) (\(errnoText()))")
+            }
+            p += n
+            remaining -= n
+        }
+    }
+
+    private static func errnoText() -> String { String(cString: strerror(errno)) }
+}
+
+/// The C `write`, reachable from inside `SafeTensorsWriter` whose own `write` shadows it.
+private func posixWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ count: Int) -> Int {
+    write(fd, p, count)
+}
