@@ -1,1 +1,0 @@
-// Tasks target; see ../../../shared DESIGN notes in README.
