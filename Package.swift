@@ -44,15 +44,17 @@ let package = Package(
             ],
             swiftSettings: hostCPU
         ),
+        // Paths to fixtures, the real model and SST-2, shared by the test targets.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], swiftSettings: hostCPU),
         .testTarget(name: "WeightsTests", dependencies: ["Weights"], swiftSettings: hostCPU),
         .testTarget(
-            name: "ModelsTests", dependencies: ["Models", "Weights", "Tensors", "Tokenizers", "Tasks"],
+            name: "ModelsTests", dependencies: ["TestSupport", "Models", "Weights", "Tensors", "Tokenizers", "Tasks"],
             swiftSettings: hostCPU),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], swiftSettings: hostCPU),
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "Tokenizers"], swiftSettings: hostCPU),
         .testTarget(
-            name: "TrainingTests", dependencies: ["Training", "Models", "Tasks", "Tokenizers", "Tensors"],
+            name: "TrainingTests", dependencies: ["TestSupport", "Training", "Models", "Tasks", "Tokenizers", "Tensors"],
             swiftSettings: hostCPU),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers"], swiftSettings: hostCPU),
     ],

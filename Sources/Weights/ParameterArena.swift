@@ -87,7 +87,7 @@ public final class ParameterArena: @unchecked Sendable {
         for file in files {
             for name in file.tensorNames {
                 if let other = owner[name] {
-                    throw WeightsError(.invalidEntry,
+                    throw WeightsError(.duplicateTensor,
                         "tensor \"\(name)\" appears in both \(other.path) and \(file.path)")
                 }
                 owner[name] = file
@@ -102,7 +102,7 @@ public final class ParameterArena: @unchecked Sendable {
             try file.read(slot.name, into: buffer(slot), expectedShape: slot.shape)
         }
         for (name, file) in owner where slotIndex[name] == nil && ignoring[name] == nil {
-            throw WeightsError(.invalidEntry,
+            throw WeightsError(.unexpectedTensor,
                 "\(file.path): tensor \"\(name)\" is not a parameter of this model")
         }
     }

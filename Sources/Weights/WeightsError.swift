@@ -28,6 +28,10 @@ public struct WeightsError: Error, CustomStringConvertible, Equatable {
         case invalidEntry
         /// Writing, syncing or renaming the output file failed.
         case cannotWrite
+        /// The same tensor name appears in two files of one model.
+        case duplicateTensor
+        /// A file holds a tensor that fills no parameter and is not explicitly ignored.
+        case unexpectedTensor
     }
 
     public let kind: Kind

@@ -1,6 +1,7 @@
 import Models
 import Tensors
 import Weights
+import TestSupport
 import XCTest
 
 /// Logits of every real position against transformers (fp32, eager attention) on tiny random

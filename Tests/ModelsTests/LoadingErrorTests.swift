@@ -1,6 +1,7 @@
 import Foundation
 import Models
 import Weights
+import TestSupport
 import XCTest
 
 /// A broken model folder must give an error naming the file and the tensor, never a crash.
