@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): makes the transformers reference dumps the real-model tests
+# compare against (once; they go to models/reference/), then runs the whole Swift test suite.
+# Needs tools/setup.sh first (model, SST-2, Python tools).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SST2="${SST2_DIR:-data/sst2}"
+
+if [[ ! -f models/reference/gemma-3-270m-sst2-dev20.safetensors || ! -f models/reference/gemma-3-270m-sst2-dev-zeroshot.json ]]; then
+    echo "== transformers reference for Gemma-3-270M on SST-2 dev (once, ~2-5 min)" >&2
+    mkdir -p models/reference
+    python3 tools/reference_real_model.py --model models/gemma-3-270m --data "$SST2" \
+        --out models/reference/gemma-3-270m-sst2-dev20.safetensors \
+        --predictions models/reference/gemma-3-270m-sst2-dev-zeroshot.json
+fi
+
+export SST2_DIR="$SST2"
+swift test -c release -Xswiftc -enable-testing
