@@ -202,3 +202,21 @@ public final class DecoderModel: @unchecked Sendable {
         for r in 0..<rows { addForward(y + r * width, y + r * width, b, count: width) }
     }
 }
+
+extension DecoderModel {
+    /// Multiply-add FLOPs (2 per MAC) of the matrix products of one forward pass: the count that
+    /// achieved GFLOP/s are reported against. Attention scores and the output head are excluded.
+    public func matmulFLOPs(_ batch: PackedBatch, outputs: Outputs) -> Double {
+        let c = config
+        let C = Double(c.hiddenSize), I = Double(c.intermediateSize)
+        let q = Double(c.queryHeads * c.headDim), kv = Double(c.kvHeads * c.headDim)
+        let N = Double(batch.tokenCount), S = Double(batch.sequenceCount)
+        var total = 0.0
+        for l in 0..<c.layers {
+            let rows = outputs == .lastTokenOfEachSequence && l == c.layers - 1 ? S : N
+            total += 2 * N * C * 2 * kv                  // k, v
+            total += 2 * rows * (C * q + q * C + 3 * C * I)   // q, o, gate, up, down
+        }
+        return total
+    }
+}

@@ -57,38 +57,40 @@ public func attentionForward(_ out: UnsafeMutablePointer<Float>, q: UnsafePointe
     let kvStride = g.kvHeads * d
     let group = g.queryHeads / g.kvHeads
     let tasks = spans.count * g.queryHeads
-    spans.withUnsafeBufferPointer { spanList in
-        parallelFor(tasks, threads: threads) { range in
-            for task in range {
-                let span = spanList[task / g.queryHeads]
-                let head = task % g.queryHeads
-                let kvHead = head / group
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, span.keyCount)) { buf in
-                    let scores = buf.baseAddress!  // (keyCount)
-                    for i in 0..<span.queryCount {
-                        let position = span.firstQueryPosition + i
-                        let qi = q + (span.queryRow + i) * qStride + head * d
-                        let oi = out + (span.queryRow + i) * qStride + head * d
-                        let last = g.causal ? position : span.keyCount - 1
-                        var first = 0
-                        if let w = g.window, g.causal { first = max(0, position - w + 1) }
-                        var maxScore = -Float.infinity
-                        for j in first...last {
-                            var s = dot(qi, k + (span.keyRow + j) * kvStride + kvHead * d, d) * g.scale
-                            if let cap = g.softcap { s = cap * tanhf(s / cap) }
-                            scores[j] = s
-                            maxScore = max(maxScore, s)
-                        }
-                        var total: Float = 0
-                        for j in first...last {
-                            let e = sexp(scores[j] - maxScore)
-                            scores[j] = e
-                            total += e
-                        }
-                        let inv = 1 / total
-                        for c in 0..<d { oi[c] = 0 }
-                        for j in first...last {
-                            axpy(scores[j] * inv, v + (span.keyRow + j) * kvStride + kvHead * d, oi, d)
+    OpTimer.measure(.attention) {
+        spans.withUnsafeBufferPointer { spanList in
+            parallelFor(tasks, threads: threads) { range in
+                for task in range {
+                    let span = spanList[task / g.queryHeads]
+                    let head = task % g.queryHeads
+                    let kvHead = head / group
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, span.keyCount)) { buf in
+                        let scores = buf.baseAddress!  // (keyCount)
+                        for i in 0..<span.queryCount {
+                            let position = span.firstQueryPosition + i
+                            let qi = q + (span.queryRow + i) * qStride + head * d
+                            let oi = out + (span.queryRow + i) * qStride + head * d
+                            let last = g.causal ? position : span.keyCount - 1
+                            var first = 0
+                            if let w = g.window, g.causal { first = max(0, position - w + 1) }
+                            var maxScore = -Float.infinity
+                            for j in first...last {
+                                var s = dot(qi, k + (span.keyRow + j) * kvStride + kvHead * d, d) * g.scale
+                                if let cap = g.softcap { s = cap * tanhf(s / cap) }
+                                scores[j] = s
+                                maxScore = max(maxScore, s)
+                            }
+                            var total: Float = 0
+                            for j in first...last {
+                                let e = sexp(scores[j] - maxScore)
+                                scores[j] = e
+                                total += e
+                            }
+                            let inv = 1 / total
+                            for c in 0..<d { oi[c] = 0 }
+                            for j in first...last {
+                                axpy(scores[j] * inv, v + (span.keyRow + j) * kvStride + kvHead * d, oi, d)
+                            }
                         }
                     }
                 }

@@ -25,8 +25,10 @@ public enum BLAS {
                               _ y: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int,
                               accumulate: Bool = false) {
         precondition(zf_blas_init() == 0, "BLAS.load() must succeed before matmuls")
-        zf_sgemm(0, 1, Int32(m), Int32(n), Int32(k), 1, x, Int32(k), w, Int32(k),
-                 accumulate ? 1 : 0, y, Int32(n))
+        OpTimer.measure(.matmul) {
+            zf_sgemm(0, 1, Int32(m), Int32(n), Int32(k), 1, x, Int32(k), w, Int32(k),
+                     accumulate ? 1 : 0, y, Int32(n))
+        }
     }
 
     /// General row-major GEMM: C (M, N) = alpha · op(A) · op(B) + beta · C.
@@ -35,7 +37,9 @@ public enum BLAS {
                             _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
                             beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
         precondition(zf_blas_init() == 0, "BLAS.load() must succeed before matmuls")
-        zf_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda),
-                 b, Int32(ldb), beta, c, Int32(ldc))
+        OpTimer.measure(.matmul) {
+            zf_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda),
+                     b, Int32(ldb), beta, c, Int32(ldc))
+        }
     }
 }

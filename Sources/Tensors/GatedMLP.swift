@@ -17,13 +17,15 @@ public enum GateActivation: String, Sendable {
 public func gatedActivationForward(_ out: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>,
                                    up: UnsafePointer<Float>, count: Int, activation: GateActivation,
                                    threads: Int = Threads.count) {
-    parallelFor(count, threads: threads, minChunk: 1 << 14) { range in
-        let base = range.lowerBound
-        forEachVector(range.count) { i, n in
-            let g = loadPartial(gate + base + i, n)
-            let u = loadPartial(up + base + i, n)
-            let a = activation == .geluTanh ? vgeluTanh(g) : vsilu(g)
-            storePartial(a * u, out + base + i, n)
+    OpTimer.measure(.activation) {
+        parallelFor(count, threads: threads, minChunk: 1 << 14) { range in
+            let base = range.lowerBound
+            forEachVector(range.count) { i, n in
+                let g = loadPartial(gate + base + i, n)
+                let u = loadPartial(up + base + i, n)
+                let a = activation == .geluTanh ? vgeluTanh(g) : vsilu(g)
+                storePartial(a * u, out + base + i, n)
+            }
         }
     }
 }

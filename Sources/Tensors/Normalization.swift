@@ -5,20 +5,22 @@
 public func rmsNormForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                            _ w: UnsafePointer<Float>, rows: Int, dim: Int, eps: Float, offset: Float,
                            threads: Int = Threads.count) {
-    parallelFor(rows, threads: threads, minChunk: 16) { range in
-        for r in range {
-            let xr = x + r * dim
-            let or = out + r * dim
-            let meanSquare = dot(xr, xr, dim) / Float(dim)
-            let scale = 1 / (meanSquare + eps).squareRoot()
-            var i = 0
-            let s = Vec(repeating: scale)
-            let off = Vec(repeating: offset)
-            while i + vecWidth <= dim {
-                store(load(xr + i) * s * (off + load(w + i)), or + i)
-                i += vecWidth
+    OpTimer.measure(.norm) {
+        parallelFor(rows, threads: threads, minChunk: 16) { range in
+            for r in range {
+                let xr = x + r * dim
+                let or = out + r * dim
+                let meanSquare = dot(xr, xr, dim) / Float(dim)
+                let scale = 1 / (meanSquare + eps).squareRoot()
+                var i = 0
+                let s = Vec(repeating: scale)
+                let off = Vec(repeating: offset)
+                while i + vecWidth <= dim {
+                    store(load(xr + i) * s * (off + load(w + i)), or + i)
+                    i += vecWidth
+                }
+                while i < dim { or[i] = xr[i] * scale * (offset + w[i]); i += 1 }
             }
-            while i < dim { or[i] = xr[i] * scale * (offset + w[i]); i += 1 }
         }
     }
 }

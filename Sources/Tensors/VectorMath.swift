@@ -13,11 +13,17 @@ public let vecWidth = 16
 
 /// e^x for 16 lanes: Cephes' expf (range reduction by ln 2, degree-5 polynomial), max relative
 /// error ~2 ulp on [-87, 88]; inputs are clamped to that range (exp(-87.3) ≈ 1.2e-38, 0 for our use).
+/// Written with selects and a magic-number rounding instead of `clamped`/`rounded`/Int conversion:
+/// the generic SIMD versions of those run lane by lane (19 ns per element instead of 0.6 ns).
 @inline(__always)
 public func vexp(_ x: Vec) -> Vec {
-    let clamped = x.clamped(lowerBound: Vec(repeating: -87.3), upperBound: Vec(repeating: 88.7))
-    let n = (clamped * 1.44269504088896341).rounded(.toNearestOrEven)
-    var r = clamped - n * 0.693359375
+    var c = x.replacing(with: -87.3, where: x .< -87.3)
+    c = c.replacing(with: 88.7, where: c .> 88.7)
+    // Adding 1.5·2^23 rounds to the nearest integer n, which lands in the low mantissa bits.
+    let magic: Float = 12_582_912
+    let shifted = c * 1.44269504088896341 + magic
+    let n = shifted - magic
+    var r = c - n * 0.693359375
     r = r - n * -2.12194440e-4
     var p = Vec(repeating: 1.9875691500e-4)
     p = p * r + 1.3981999507e-3
@@ -26,9 +32,9 @@ public func vexp(_ x: Vec) -> Vec {
     p = p * r + 1.6666665459e-1
     p = p * r + 5.0000001201e-1
     let e = p * r * r + r + 1
-    // 2^n built from the exponent bits; n ∈ [-126, 128] after the clamp.
-    let bits = (SIMD16<Int32>(n) &+ 127) &<< 23
-    return e * unsafeBitCast(bits, to: Vec.self)
+    // 2^n from the exponent bits: n = bits(shifted) − bits(magic); n ∈ [-126, 128] after the clamp.
+    let exponent = unsafeBitCast(shifted, to: SIMD16<UInt32>.self) &- 0x4B40_0000 &+ 127
+    return e * unsafeBitCast(exponent &<< 23, to: Vec.self)
 }
 
 /// Scalar twin of `vexp` for loop tails, so a row's result does not depend on where the tail starts.

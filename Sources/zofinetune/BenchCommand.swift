@@ -1,12 +1,27 @@
 import ArgumentParser
 import Foundation
+import Models
+import Tasks
 import Tensors
+import Tokenizers
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure sgemm throughput (the ceiling for every forward pass) on this machine.",
-        discussion: "Prints GFLOP/s for square products and for the shapes of a Gemma-3-270M block.")
+        discussion: """
+            Prints GFLOP/s for square products and for the shapes of a Gemma-3-270M block. With \
+            --model, also times the forward pass over SST-2 dev prompts (as `eval` runs it) and \
+            breaks the time down by kind of work.
+            """)
+
+    @Option(name: .long, help: ArgumentHelp("Also time the forward pass of this model folder.", valueName: "dir"))
+    var model: String?
+
+    @OptionGroup var taskOptions: TaskOptions
+
+    @Option(name: .long, help: "Prompts for the forward-pass timing.")
+    var limit = 872
 
     @Option(name: .long, help: "Threads (default: every core).")
     var threads: Int?
@@ -29,9 +44,52 @@ struct BenchCommand: ParsableCommand {
             results.append(["m": m, "n": n, "k": k, "gflops": gflops])
             log(String(format: "sgemm %5d x %5d x %5d: %6.1f GFLOP/s", m, n, k, gflops))
         }
-        if json {
-            try printJSON(["openblas_core": BLAS.coreName, "threads": Threads.count, "sgemm": results])
+        var report: [String: Any] = ["openblas_core": BLAS.coreName, "threads": Threads.count, "sgemm": results]
+        if let model {
+            report["forward"] = try forwardBreakdown(modelDirectory: model, peak: results[0]["gflops"] as! Double)
         }
+        if json { try printJSON(report) }
+    }
+
+    /// Times the forward pass of `eval` over the first `limit` dev prompts, by kind of work.
+    func forwardBreakdown(modelDirectory: String, peak: Double) throws -> [String: Any] {
+        let decoder = try ModelLoader.loadDecoder(directory: modelDirectory)
+        let tokenizer = try TokenizerLoader.load(modelDirectory: modelDirectory)
+        let examples = try TaskData.load(directory: taskOptions.dataDirectory, split: .dev).prefix(limit)
+        let prompts = try examples.map { try CandidatePrompt.sst2.tokenIDs(for: $0.text, tokenizer: tokenizer) }
+        let maxTokens = 2048
+        let ws = DecoderWorkspace(config: decoder.config, maxTokens: maxTokens)
+        var batches: [PackedBatch] = []
+        var current: [[Int32]] = [], tokens = 0
+        for p in prompts {
+            if tokens + p.count > maxTokens { batches.append(PackedBatch(sequences: current)); current = []; tokens = 0 }
+            current.append(p); tokens += p.count
+        }
+        if !current.isEmpty { batches.append(PackedBatch(sequences: current)) }
+
+        OpTimer.reset()
+        OpTimer.enabled = true
+        let start = DispatchTime.now().uptimeNanoseconds
+        var flops = 0.0
+        for b in batches {
+            _ = decoder.forward(b, workspace: ws, outputs: .lastTokenOfEachSequence)
+            flops += decoder.matmulFLOPs(b, outputs: .lastTokenOfEachSequence)
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        OpTimer.enabled = false
+        let parts = OpTimer.seconds
+        let tokenCount = prompts.reduce(0) { $0 + $1.count }
+        log(String(format: "forward over %d prompts (%d tokens) in %.2f s: %.0f tokens/s, %.1f GFLOP/s in matmuls overall (%.0f%% of the %.0f GFLOP/s sgemm peak)",
+                   prompts.count, tokenCount, seconds, Double(tokenCount) / seconds, flops / seconds / 1e9,
+                   100 * flops / seconds / 1e9 / peak, peak))
+        for kind in OpTimer.Kind.allCases where kind != .other {
+            log(String(format: "  %-10@ %6.2f s (%4.1f%%)", kind.rawValue, parts[kind]!, 100 * parts[kind]! / seconds))
+        }
+        let accounted = parts.values.reduce(0, +)
+        log(String(format: "  %-10@ %6.2f s (%4.1f%%)", "rest", seconds - accounted, 100 * (seconds - accounted) / seconds))
+        return ["prompts": prompts.count, "tokens": tokenCount, "seconds": seconds,
+                "tokens_per_second": Double(tokenCount) / seconds, "matmul_gflops": flops / seconds / 1e9,
+                "breakdown_seconds": Dictionary(uniqueKeysWithValues: parts.map { ($0.rawValue, $1) })]
     }
 
     /// Best of several runs of y (m, n) = x (m, k) · wᵀ.
