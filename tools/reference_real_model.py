@@ -15,8 +15,9 @@ normalisation), bos = config.bos_token_id (2 for Gemma).
 (b) --predictions FILE (JSON): zero-shot predictions on every dev sentence: label 1 ("great") if
     log p(" great") >= log p(" terrible") at the last prompt position, else 0. Batched with right
     padding and an attention mask; the last real position is picked per row. Writes
-    {"predictions", "accuracy", "seconds", ...}; "seconds" covers tokenisation + forward passes for
-    all sentences, not model loading.
+    {"predictions", "accuracy", "seconds", "cpu_seconds", ...}; "seconds" (wall) covers tokenisation +
+    forward passes for all sentences, not model loading. On a shared machine compare cpu_seconds /
+    threads too: the load average before/after is recorded to show contention.
 
 Computation: float32, attn_implementation given by --attn (default "eager"), torch threads
 --threads (default 2), torch.inference_mode.
@@ -163,7 +164,8 @@ def main():
     preds = [None] * len(prompts)
     lp_great = [None] * len(prompts)
     lp_terrible = [None] * len(prompts)
-    t0 = time.perf_counter()
+    load_before = os.getloadavg()
+    t0, c0 = time.perf_counter(), time.process_time()
     with torch.inference_mode():
         for start in range(0, len(order), args.batch_size):
             idx = order[start : start + args.batch_size]
@@ -182,6 +184,8 @@ def main():
                 lp_great[i], lp_terrible[i] = g, t
                 preds[i] = 1 if g >= t else 0
     seconds = time.perf_counter() - t0 + tok_seconds
+    cpu_seconds = time.process_time() - c0 + tok_seconds
+    load_after = os.getloadavg()
     correct = sum(int(p == y) for p, (_, y) in zip(preds, rows))
     accuracy = correct / len(rows)
 
@@ -201,6 +205,8 @@ def main():
         "accuracy": accuracy,
         "correct": correct,
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "loadavg_1min_before_after": [load_before[0], load_after[0]],
         "sentences_per_second": len(rows) / seconds,
         "tokens_per_second": tokens["tokens_total"] / seconds,
         "predictions": preds,
@@ -224,6 +230,7 @@ def main():
         json.dump(result, f, indent=1)
         f.write("\n")
     log(f"zero-shot {args.split}: accuracy {accuracy:.4f} ({correct}/{len(rows)}), {seconds:.1f}s, "
+        f"(cpu {cpu_seconds:.1f}s over {args.threads} threads, load {load_before[0]:.1f}->{load_after[0]:.1f}), "
         f"{sum(preds)} predicted great; wrote {args.predictions}")
 
 
