@@ -1,1 +1,0 @@
-// Tokenizers target; see ../../../shared DESIGN notes in README.

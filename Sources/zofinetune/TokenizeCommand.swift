@@ -1,0 +1,81 @@
+// `zofinetune tokenize --model DIR "TEXT" [--json]`: show how a model's tokenizer splits text.
+// Useful to check prompt templates and label words (" great" must be one token for the
+// candidate-logit trick) without loading any weights.
+
+import ArgumentParser
+import Foundation
+import Tokenizers
+
+struct TokenizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenize",
+        abstract: "Print the token ids and pieces a model's tokenizer produces for TEXT.",
+        discussion: """
+            Loads <DIR>/tokenizer.model only (no weights). No BOS/EOS is added: the ids are exactly \
+            what the training and evaluation code prepends them to.
+            """)
+
+    @Option(name: .long, help: ArgumentHelp("Model directory holding tokenizer.model.", valueName: "dir"))
+    var model: String
+
+    @Argument(help: "Text to tokenize. Quote it to keep leading spaces (e.g. \" great\").")
+    var text: String
+
+    @Flag(name: .long, help: "Print one JSON object {\"ids\":[...],\"pieces\":[...]} on stdout.")
+    var json = false
+
+    func run() throws {
+        let tokenizer = try TokenizerLoader.load(modelDirectory: model)
+        let ids = try tokenizer.encode(text)
+        let pieces = try ids.map { id -> String in
+            guard let piece = tokenizer.piece(for: id) else {
+                throw ValidationError("tokenizer in \(model) produced id \(id) outside its vocabulary")
+            }
+            return piece
+        }
+        if json {
+            print(try Self.json(ids: ids, pieces: pieces))
+        } else {
+            print(Self.table(ids: ids, pieces: pieces))
+        }
+    }
+
+    /// `{"ids":[...],"pieces":[...]}` on one line; pieces as raw UTF-8 (JSON-escaped where needed).
+    static func json(ids: [Int32], pieces: [String]) throws -> String {
+        struct Output: Encodable {
+            let ids: [Int32]
+            let pieces: [String]
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(Output(ids: ids, pieces: pieces)), as: UTF8.self)
+    }
+
+    /// A two-column table, ids right-aligned, pieces with control characters made visible.
+    static func table(ids: [Int32], pieces: [String]) -> String {
+        let width = max(2, ids.map { String($0).count }.max() ?? 0)
+        var lines = [String(repeating: " ", count: width - 2) + "id  piece"]
+        for (id, piece) in zip(ids, pieces) {
+            let number = String(id)
+            lines.append(String(repeating: " ", count: width - number.count) + number + "  " + visible(piece))
+        }
+        lines.append("\(ids.count) token\(ids.count == 1 ? "" : "s")")
+        return lines.joined(separator: "\n")
+    }
+
+    /// Escapes newlines, tabs and other control characters so each piece stays on its row.
+    static func visible(_ piece: String) -> String {
+        var result = ""
+        for scalar in piece.unicodeScalars {
+            switch scalar {
+            case "\n": result += "\\n"
+            case "\t": result += "\\t"
+            case "\r": result += "\\r"
+            case _ where scalar.properties.generalCategory == .control:
+                result += "\\u{" + String(scalar.value, radix: 16) + "}"
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+}
