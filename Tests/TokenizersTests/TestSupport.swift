@@ -177,6 +177,7 @@ enum SmallModel {
             "--model_type=bpe", "--byte_fallback=true", "--normalization_rule_name=identity",
             "--character_coverage=1.0", "--minloglevel=2",
         ] + extra)
+        try? FileManager.default.removeItem(at: text)  // keep only the small model files in /tmp
         return prefix + ".model"
     }
 }
