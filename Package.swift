@@ -31,15 +31,16 @@ let package = Package(
         .target(name: "Models", dependencies: ["Tensors", "Weights"], swiftSettings: hostCPU),
         .target(name: "Tokenizers", dependencies: ["CSentencePiece"], swiftSettings: hostCPU),
         .target(name: "Tasks", dependencies: ["Tokenizers"], swiftSettings: hostCPU),
-        .target(name: "Optimizers", dependencies: ["Tensors"], swiftSettings: hostCPU),
+        .target(name: "Optimizers", dependencies: ["Tensors", "Weights"], swiftSettings: hostCPU),
+        .target(name: "Profiling", swiftSettings: hostCPU),
         .target(
             name: "Training",
-            dependencies: ["Tensors", "Weights", "Models", "Tokenizers", "Tasks", "Optimizers"],
+            dependencies: ["Tensors", "Weights", "Models", "Tokenizers", "Tasks", "Optimizers", "Profiling"],
             swiftSettings: hostCPU),
         .executableTarget(
             name: "zofinetune",
             dependencies: [
-                "Tensors", "Weights", "Models", "Tokenizers", "Tasks", "Optimizers", "Training",
+                "Tensors", "Weights", "Models", "Tokenizers", "Tasks", "Optimizers", "Training", "Profiling",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: hostCPU
@@ -57,6 +58,7 @@ let package = Package(
             name: "TrainingTests", dependencies: ["TestSupport", "Training", "Models", "Tasks", "Tokenizers", "Tensors"],
             swiftSettings: hostCPU),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers"], swiftSettings: hostCPU),
+        .testTarget(name: "CLITests", dependencies: ["zofinetune", "TestSupport"], swiftSettings: hostCPU),
     ],
     swiftLanguageModes: [.v5]
 )

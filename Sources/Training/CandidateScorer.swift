@@ -19,6 +19,13 @@ public final class CandidateScorer {
         workspace = DecoderWorkspace(config: model.config, maxTokens: maxTokens)
     }
 
+    /// Shares an existing workspace (training evaluates with the buffers its loss uses).
+    public init(model: DecoderModel, workspace: DecoderWorkspace) {
+        self.model = model
+        self.maxTokens = workspace.maxTokens
+        self.workspace = workspace
+    }
+
     /// Candidate logits for every prompt.   → (prompts.count, candidates.count), row-major.
     /// - Parameter progress: called with the number of prompts scored so far.
     public func candidateLogits(prompts: [[Int32]], candidates: [Int32],
@@ -70,10 +77,16 @@ public enum ClassificationEvaluator {
     public static func evaluate(model: DecoderModel, tokenizer: Tokenizer, prompt: CandidatePrompt,
                                 examples: [LabeledExample], maxTokens: Int = 2048,
                                 progress: ((Int, Int) -> Void)? = nil) throws -> ClassificationResult {
+        try evaluate(scorer: CandidateScorer(model: model, maxTokens: maxTokens), tokenizer: tokenizer,
+                     prompt: prompt, examples: examples, progress: progress)
+    }
+
+    public static func evaluate(scorer: CandidateScorer, tokenizer: Tokenizer, prompt: CandidatePrompt,
+                                examples: [LabeledExample],
+                                progress: ((Int, Int) -> Void)? = nil) throws -> ClassificationResult {
         let started = DispatchTime.now()
         let candidates = try prompt.labelTokenIDs(tokenizer: tokenizer)
         let prompts = try examples.map { try prompt.tokenIDs(for: $0.text, tokenizer: tokenizer) }
-        let scorer = CandidateScorer(model: model, maxTokens: maxTokens)
         let logits = try scorer.candidateLogits(prompts: prompts, candidates: candidates) {
             progress?($0, examples.count)
         }

@@ -99,11 +99,44 @@ public final class ParameterArena: @unchecked Sendable {
                 throw WeightsError(.missingTensor,
                     "missing tensor \"\(slot.name)\" (shape \(slot.shape)) in \(fileList)")
             }
-            try file.read(slot.name, into: buffer(slot), expectedShape: slot.shape)
+            try file.read(slot.name, into: buffer(slot), expectedShape: slot.shape, releasePages: true)
         }
         for (name, file) in owner where slotIndex[name] == nil && ignoring[name] == nil {
             throw WeightsError(.unexpectedTensor,
                 "\(file.path): tensor \"\(name)\" is not a parameter of this model")
         }
+    }
+}
+
+extension ParameterArena {
+    /// A 64-bit fingerprint of every element's bits (hex), to tie a run's seed log to the exact
+    /// base weights it started from. Chunks of fixed size are hashed in parallel and combined in
+    /// order, so the value does not depend on the thread count.
+    public func fingerprint(threads: Int = 2) -> String {
+        let chunk = 1 << 20
+        let chunks = (count + chunk - 1) / chunk
+        var partial = [UInt64](repeating: 0, count: chunks)
+        partial.withUnsafeMutableBufferPointer { out in
+            DispatchQueue.concurrentPerform(iterations: max(1, threads)) { worker in
+                var c = worker
+                while c < chunks {
+                    let lo = c * chunk, hi = Swift.min(count, lo + chunk)
+                    var acc = SIMD16<UInt32>(repeating: 2_166_136_261)   // FNV-1a per lane
+                    let words = UnsafeRawPointer(storage + lo)
+                    var i = 0
+                    while i + 16 <= hi - lo {
+                        acc = (acc ^ words.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<UInt32>.self)) &* 16_777_619
+                        i += 16
+                    }
+                    var h: UInt64 = 14_695_981_039_346_656_037
+                    for lane in 0..<16 { h = (h ^ UInt64(acc[lane])) &* 1_099_511_628_211 }
+                    while i < hi - lo { h = (h ^ UInt64(storage[lo + i].bitPattern)) &* 1_099_511_628_211; i += 1 }
+                    out[c] = h
+                    c += max(1, threads)
+                }
+            }
+        }
+        let h = partial.reduce(UInt64(14_695_981_039_346_656_037)) { ($0 ^ $1) &* 1_099_511_628_211 }
+        return String(h, radix: 16)
     }
 }

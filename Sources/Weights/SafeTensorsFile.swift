@@ -92,8 +92,13 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// Converts tensor `name` to f32 (F16/BF16 widened exactly) into `destination`, whose count must
     /// equal the tensor's element count. If `expectedShape` is given, the stored shape must equal it.
     /// Throws `missingTensor`, `unsupportedDType`, `shapeMismatch` or `countMismatch`.
+    ///
+    /// `releasePages`: drop the file's pages of this tensor from memory as they are copied
+    /// (madvise DONTNEED on the private mapping). Loading into a parameter arena then never holds
+    /// the file and the arena resident together, so peak RSS stays near the arena's size.
     public func read(
-        _ name: String, into destination: UnsafeMutableBufferPointer<Float>, expectedShape: [Int]? = nil
+        _ name: String, into destination: UnsafeMutableBufferPointer<Float>, expectedShape: [Int]? = nil,
+        releasePages: Bool = false
     ) throws {
         let info = try self.info(name)
         if let expected = expectedShape, expected != info.shape {
@@ -108,15 +113,32 @@ public final class SafeTensorsFile: @unchecked Sendable {
                     + "\(destination.count)")
         }
         guard n > 0, let dst = destination.baseAddress else { return }
-        let src = base + info.fileOffset
-        switch info.dtype {
-        case .f32:
-            // The data section is only guaranteed byte-aligned in general; memcpy does not care.
-            memcpy(dst, src, n * 4)
-        case .f16:
-            Self.widenF16(src, dst, n)
-        case .bf16:
-            Self.widenBF16(src, dst, n)
+        let chunk = releasePages ? 1 << 22 : n   // elements per copy-then-release round
+        var done = 0
+        while done < n {
+            let count = min(chunk, n - done)
+            let src = base + info.fileOffset + done * info.dtype.size
+            switch info.dtype {
+            case .f32:
+                // The data section is only guaranteed byte-aligned in general; memcpy does not care.
+                memcpy(dst + done, src, count * 4)
+            case .f16:
+                Self.widenF16(src, dst + done, count)
+            case .bf16:
+                Self.widenBF16(src, dst + done, count)
+            }
+            if releasePages { releaseWholePages(src, bytes: count * info.dtype.size) }
+            done += count
+        }
+    }
+
+    /// Gives back the mapped pages lying entirely inside [start, start + bytes).
+    private func releaseWholePages(_ start: UnsafeRawPointer, bytes: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = (Int(bitPattern: start) + page - 1) / page * page
+        let end = (Int(bitPattern: start) + bytes) / page * page
+        if end > first {
+            _ = madvise(UnsafeMutableRawPointer(bitPattern: first), end - first, Int32(MADV_DONTNEED))
         }
     }
 

@@ -55,13 +55,19 @@ struct BenchCommand: ParsableCommand {
     func forwardBreakdown(modelDirectory: String, peak: Double) throws -> [String: Any] {
         let decoder = try ModelLoader.loadDecoder(directory: modelDirectory)
         let tokenizer = try TokenizerLoader.load(modelDirectory: modelDirectory)
+        try checkVocabularies(tokenizer: tokenizer, model: decoder, directory: modelDirectory)
         let examples = try TaskData.load(directory: taskOptions.dataDirectory, split: .dev).prefix(limit)
         let prompts = try examples.map { try CandidatePrompt.sst2.tokenIDs(for: $0.text, tokenizer: tokenizer) }
         let maxTokens = 2048
         let ws = DecoderWorkspace(config: decoder.config, maxTokens: maxTokens)
         var batches: [PackedBatch] = []
         var current: [[Int32]] = [], tokens = 0
-        for p in prompts {
+        for (i, p) in prompts.enumerated() {
+            // The kernels do not check bounds (-Ounchecked): refuse what the buffers cannot hold.
+            guard p.count <= min(maxTokens, decoder.maxPositions) else {
+                throw InputError("dev prompt \(i) has \(p.count) tokens, more than a batch holds "
+                                      + "(\(min(maxTokens, decoder.maxPositions)))")
+            }
             if tokens + p.count > maxTokens { batches.append(PackedBatch(sequences: current)); current = []; tokens = 0 }
             current.append(p); tokens += p.count
         }

@@ -4,6 +4,7 @@ import Models
 import Tasks
 import Tensors
 import Tokenizers
+import Training
 
 /// --model and --threads, shared by every command that runs a model.
 struct ModelOptions: ParsableArguments {
@@ -18,17 +19,79 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// Opens OpenBLAS, sets the thread count, loads tokenizer and weights, saying so on stderr.
-    func load() throws -> (DecoderModel, Tokenizer) {
+    /// With a run, the weights are the run's (its base model with the logged steps replayed).
+    func load(run runOptions: RunOptions? = nil) throws -> (DecoderModel, Tokenizer) {
         try BLAS.load()
         Threads.set(threads ?? Threads.count)
         let tokenizer = try TokenizerLoader.load(modelDirectory: model)
         let started = Date()
-        let decoder = try ModelLoader.loadDecoder(directory: model)
+        let decoder: DecoderModel
+        if let runOptions, let runPath = runOptions.run {
+            let run = try RunFolder(path: runPath)
+            let (replayed, steps) = try RunReplay.load(run: run, modelDirectory: model, point: runOptions.point,
+                                                       threads: Threads.count, log: log)
+            decoder = replayed
+            log("weights of run \(runPath) after \(steps) steps")
+        } else {
+            decoder = try ModelLoader.loadDecoder(directory: model)
+        }
+        try checkVocabularies(tokenizer: tokenizer, model: decoder, directory: model)
         let params = Double(decoder.arena.parameterCount) / 1e6
         log(String(format: "loaded %@ (%@, %.0fM parameters) in %.1f s; OpenBLAS %@ kernels, %d threads",
                    model, decoder.config.family.rawValue, params, Date().timeIntervalSince(started),
                    BLAS.coreName, Threads.count))
         return (decoder, tokenizer)
+    }
+}
+
+/// --run and --at: evaluate, prompt or export the weights of a training run.
+struct RunOptions: ParsableArguments {
+    init() {}
+    init(run: String?, at: String) {
+        self.run = run
+        self.at = at
+    }
+
+    @Option(name: .long, help: ArgumentHelp("A training run folder: use its weights (base model + replayed seed log).", valueName: "dir"))
+    var run: String?
+
+    @Option(name: .long, help: ArgumentHelp("Which weights of the run: best (best dev evaluation), last, or a step count.", valueName: "best|last|N"))
+    var at: String = "best"
+
+    func validate() throws {
+        if at != "best", at != "last", Int(at).map({ $0 >= 0 }) != true {
+            throw ValidationError("--at takes best, last or a non-negative step count, not \"\(at)\"")
+        }
+    }
+
+    var point: RunPoint {
+        switch at {
+        case "best": return .best
+        case "last": return .last
+        default: return .steps(Int(at)!)
+        }
+    }
+}
+
+/// An input the command cannot run on, found after the arguments parsed (so, unlike
+/// `ValidationError`, no usage text follows it). The model's kernels trust ids and lengths (their
+/// bounds checks are compiled out with -Ounchecked), so such inputs must be refused before they run.
+struct InputError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Every id the tokenizer can produce must have a row in the model's embedding, or the embedding
+/// lookup reads past the weights. (A model may have more rows than the tokenizer has pieces:
+/// vocabularies are often padded.)
+func checkVocabularies(tokenizer: Tokenizer, model: DecoderModel, directory: String) throws {
+    guard tokenizer.vocabularySize <= model.config.vocabSize else {
+        let tokenizerFile = (directory as NSString).appendingPathComponent(TokenizerLoader.sentencePieceFileName)
+        let configFile = (directory as NSString).appendingPathComponent("config.json")
+        throw InputError(
+            "\(tokenizerFile) has \(tokenizer.vocabularySize) tokens but \(configFile) has vocab_size "
+            + "\(model.config.vocabSize): the tokenizer does not belong to this model (ids from "
+            + "\(model.config.vocabSize) up would have no embedding row)")
     }
 }
 

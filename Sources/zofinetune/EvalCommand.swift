@@ -14,6 +14,7 @@ struct EvalCommand: ParsableCommand {
             """)
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var runOptions: RunOptions
     @OptionGroup var taskOptions: TaskOptions
 
     @Option(name: .long, help: "Split to evaluate: dev, test or train.")
@@ -35,7 +36,7 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         var examples = try TaskData.load(directory: taskOptions.dataDirectory, split: split)
         if let limit { examples = Array(examples.prefix(limit)) }
-        let (model, tokenizer) = try modelOptions.load()
+        let (model, tokenizer) = try modelOptions.load(run: runOptions)
         var lastReport = Date()
         let result = try ClassificationEvaluator.evaluate(
             model: model, tokenizer: tokenizer, prompt: taskOptions.task.prompt, examples: examples

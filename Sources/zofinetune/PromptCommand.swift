@@ -12,6 +12,7 @@ struct PromptCommand: ParsableCommand {
             """)
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var runOptions: RunOptions
 
     @Argument(help: "Prompt text (no <bos>: it is added).")
     var text: String
@@ -31,10 +32,22 @@ struct PromptCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (model, tokenizer) = try modelOptions.load()
+        let (model, tokenizer) = try modelOptions.load(run: runOptions)
         let prompt = (tokenizer.bosID.map { [$0] } ?? []) + (try tokenizer.encode(text))
+        // The model's kernels do not check bounds (-Ounchecked), so lengths are checked here.
+        let positions = model.maxPositions
+        guard !prompt.isEmpty else {
+            throw InputError("the prompt is empty and \(modelOptions.model)'s tokenizer has no <bos> to start it")
+        }
         if !candidates.isEmpty {
             let ids = try candidates.map { try tokenizer.encode($0) }
+            if let index = ids.firstIndex(where: \.isEmpty) {
+                throw InputError("candidate \"\(candidates[index])\" encodes to no tokens")
+            }
+            if let longest = ids.max(by: { $0.count < $1.count }), prompt.count + longest.count > positions {
+                throw InputError("the prompt (\(prompt.count) tokens with <bos>) and its longest candidate "
+                                      + "(\(longest.count) tokens) exceed the model's \(positions) positions")
+            }
             let scores = model.continuationLogProbs(prompt: prompt, continuations: ids)
             if json {
                 try printJSON(["candidates": zip(candidates, scores).map { ["text": $0, "logprob": Double($1)] }])
@@ -42,6 +55,10 @@ struct PromptCommand: ParsableCommand {
                 for (c, s) in zip(candidates, scores) { print(String(format: "%10.4f  %@", s, "\"\(c)\"")) }
             }
             return
+        }
+        guard prompt.count < positions else {
+            throw InputError("the prompt has \(prompt.count) tokens with <bos>, leaving no room to generate "
+                                  + "within the model's \(positions) positions")
         }
         var stop = Set<Int32>()
         if let eos = tokenizer.eosID { stop.insert(eos) }

@@ -11,10 +11,14 @@ struct Zofinetune: ParsableCommand {
             and SST-2 with `tools/fetch_sst2.sh`.
 
             Examples:
+              zofinetune --model models/gemma-3-270m --task sst2          (train with MeZO)
+              zofinetune export --model models/gemma-3-270m --run runs/sst2-... --out models/gemma-3-270m-sst2
               zofinetune eval --model models/gemma-3-270m --task sst2 --split dev
               zofinetune prompt --model models/gemma-3-270m "the film is a delight . It was" --candidates " great" " terrible"
               zofinetune tokenize --model models/gemma-3-270m " great"
             """,
-        subcommands: [EvalCommand.self, PromptCommand.self, TokenizeCommand.self, BenchCommand.self]
+        subcommands: [TrainCommand.self, EvalCommand.self, PromptCommand.self, ExportCommand.self, TokenizeCommand.self,
+                      BenchCommand.self],
+        defaultSubcommand: TrainCommand.self
     )
 }

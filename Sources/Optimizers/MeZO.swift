@@ -1,0 +1,126 @@
+import Foundation
+import Weights
+
+/// One step of a MeZO run as the seed log records it (DESIGN.md, decision 8): with the base
+/// weights, these records are the whole trajectory.
+public struct MeZOStep: Codable, Sendable, Equatable {
+    public var step: Int
+    /// One seed per perturbation (n-SPSA averages `seeds.count` estimates).
+    public var seeds: [UInt64]
+    /// Projected gradient g = (L+ − L−) / 2ε per perturbation (0 for a skipped step).
+    public var projectedGradients: [Float]
+    public var lr: Float
+    public var lossPlus: [Float]
+    public var lossMinus: [Float]
+    /// A non-finite loss was seen: the weights were restored and not updated.
+    public var skipped: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case step, seeds, lr, skipped
+        case projectedGradients = "g"
+        case lossPlus = "loss_plus"
+        case lossMinus = "loss_minus"
+    }
+}
+
+/// MeZO (Malladi et al. 2023, Algorithm 1) over a parameter arena, in place, with no buffer of the
+/// arena's size: z is regenerated from each seed for every pass (DESIGN.md, decisions 2 and 3).
+///
+/// Per perturbation k with seed s_k: θ += εz; L+ = loss(θ); θ −= 2εz; L− = loss(θ);
+/// g_k = (L+ − L−)/2ε. The last perturbation is restored and updated in one pass,
+/// θ += (ε − lr·g/q)·z; earlier ones are restored right after their losses and updated at the end.
+/// Weight decay (skipped for norms and biases) multiplies by (1 − lr·wd) in the fused pass.
+public final class MeZO {
+    public let arena: ParameterArena
+    public let eps: Float
+    public let weightDecay: Float
+    public let threads: Int
+    /// Element ranges of the slots weight decay applies to (matrices and embeddings).
+    let decayed: [Range<Int>]
+
+    public init(arena: ParameterArena, eps: Float, weightDecay: Float = 0, threads: Int) {
+        precondition(eps > 0, "eps must be positive")
+        self.arena = arena
+        self.eps = eps
+        self.weightDecay = weightDecay
+        self.threads = threads
+        decayed = weightDecay == 0 ? [] : arena.slots
+            .filter { $0.role == .matrix || $0.role == .embedding }
+            .map { $0.offset..<($0.offset + $0.count) }
+    }
+
+    /// Runs one step; `loss` evaluates the model at the arena's current (perturbed) weights.
+    public func step(_ index: Int, seeds: [UInt64], lr: Float, loss: () throws -> Float) rethrows -> MeZOStep {
+        precondition(!seeds.isEmpty)
+        var plus: [Float] = [], minus: [Float] = [], gradients: [Float] = []
+        var finite = true
+        for (k, seed) in seeds.enumerated() {
+            run(seed, [.add(eps)])
+            let lp = try loss()
+            run(seed, [.add(-2 * eps)])
+            let lm = try loss()
+            plus.append(lp)
+            minus.append(lm)
+            finite = finite && lp.isFinite && lm.isFinite
+            gradients.append(Float((Double(lp) - Double(lm)) / (2 * Double(eps))))
+            if k < seeds.count - 1 { run(seed, [.add(eps)]) }
+        }
+        let record = MeZOStep(step: index, seeds: seeds, projectedGradients: finite ? gradients : gradients.map { _ in 0 },
+                              lr: lr, lossPlus: plus, lossMinus: minus, skipped: !finite)
+        for (seed, op) in updateOps(record) { run(seed, [op]) }
+        return record
+    }
+
+    /// Re-applies a logged step to the arena: the same operations as `step`, without the losses,
+    /// fused per seed into one pass. Bitwise the weights the run had after that step.
+    public func replay(_ record: MeZOStep) {
+        var passes: [NoisePass] = []
+        func append(_ seed: UInt64, _ op: NoiseOp) {
+            if let last = passes.last, last.seed == seed {
+                passes[passes.count - 1] = NoisePass(seed: seed, ops: last.ops + [op])
+            } else {
+                passes.append(NoisePass(seed: seed, ops: [op]))
+            }
+        }
+        for (k, seed) in record.seeds.enumerated() {
+            append(seed, .add(eps))
+            append(seed, .add(-2 * eps))
+            if k < record.seeds.count - 1 { append(seed, .add(eps)) }
+        }
+        for (seed, op) in updateOps(record) { append(seed, op) }
+        for pass in passes { pass.apply(to: arena.storage, count: arena.count, decayed: decayed, threads: threads) }
+    }
+
+    /// The closing passes of a step: restore-and-update for the last perturbation, then the
+    /// updates of the earlier ones (already restored).
+    func updateOps(_ r: MeZOStep) -> [(UInt64, NoiseOp)] {
+        let q = Float(r.seeds.count)
+        let shrink = r.skipped ? 1 : 1 - r.lr * weightDecay
+        var ops: [(UInt64, NoiseOp)] = []
+        for k in stride(from: r.seeds.count - 1, through: 0, by: -1) {
+            let step = -r.lr * r.projectedGradients[k] / q
+            if k == r.seeds.count - 1 {
+                // Decay once per step, in the pass that also restores.
+                ops.append((r.seeds[k], NoiseOp(scale: eps + step, restore: eps, decay: shrink, decayedScale: step)))
+            } else {
+                ops.append((r.seeds[k], .add(step)))
+            }
+        }
+        return ops
+    }
+
+    func run(_ seed: UInt64, _ ops: [NoiseOp]) {
+        NoisePass(seed: seed, ops: ops).apply(to: arena.storage, count: arena.count, decayed: decayed, threads: threads)
+    }
+}
+
+/// Per-step seeds derived from the run's seed, so a resumed run draws the same ones.
+public enum SeedSchedule {
+    /// SplitMix64 of (run seed, step, perturbation): distinct, well-mixed 64-bit keys.
+    public static func seed(run: UInt64, step: Int, perturbation: Int) -> UInt64 {
+        var x = run &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(perturbation) &* 0xD1B5_4A32_D192_ED03
+        x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
+        return x ^ (x >> 31)
+    }
+}

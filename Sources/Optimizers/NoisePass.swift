@@ -1,0 +1,106 @@
+import Dispatch
+import Foundation
+
+/// One pass over a flat parameter buffer that adds seeded Gaussian noise: the only way MeZO touches
+/// the weights. Training and replay both go through `apply`, so a replayed run performs the same
+/// floating-point operations element by element and reproduces the run's weights bit for bit.
+///
+/// z is generated chunk by chunk into a per-thread buffer (`GaussianNoise.fill`), never for the
+/// whole arena: memory stays at one chunk per thread. Chunks are aligned to absolute indices, so
+/// the result does not depend on the thread count.
+public struct NoiseOp: Sendable, Equatable {
+    /// x ← x + scale·z (one fused multiply-add) on elements outside the decayed ranges.
+    public var scale: Float
+    /// On elements inside the decayed ranges: x ← ((x + restore·z) · decay) + decayedScale·z:
+    /// restore the perturbation, shrink by weight decay, then step. Only used with weight decay.
+    public var restore: Float
+    public var decay: Float
+    public var decayedScale: Float
+
+    /// The same x ← x + scale·z everywhere.
+    public static func add(_ scale: Float) -> NoiseOp {
+        NoiseOp(scale: scale, restore: 0, decay: 1, decayedScale: scale)
+    }
+
+    var isPlainAdd: Bool { restore == 0 && decay == 1 && decayedScale == scale }
+}
+
+/// A sequence of ops sharing one seed, applied element by element in one pass: the replay of a
+/// MeZO step (perturb, perturb back, update) costs one generation of z instead of three, and still
+/// performs the very operations, in the same order, that the run performed pass by pass.
+public struct NoisePass: Sendable {
+    public let seed: UInt64
+    public let ops: [NoiseOp]
+
+    public init(seed: UInt64, ops: [NoiseOp]) {
+        self.seed = seed
+        self.ops = ops
+    }
+
+    static let chunk = GaussianNoise.chunkElements
+
+    /// Applies the ops to x[0..<count] with z = Normal(seed, i).
+    /// - Parameter decayed: sorted, disjoint index ranges that get the weight-decay form.
+    public func apply(to x: UnsafeMutablePointer<Float>, count: Int, decayed: [Range<Int>], threads: Int) {
+        let noise = GaussianNoise(seed: seed)
+        let chunks = (count + Self.chunk - 1) / Self.chunk
+        let workers = max(1, min(threads, chunks))
+        let next = ChunkCounter()
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            let z = UnsafeMutablePointer<Float>.allocate(capacity: Self.chunk)   // (chunk) this thread's noise
+            defer { z.deallocate() }
+            while let c = next.take(below: chunks) {
+                let lo = c * Self.chunk, hi = min(count, lo + Self.chunk)
+                noise.fill(UnsafeMutableBufferPointer(start: z, count: hi - lo), startingAt: lo)
+                for op in ops {
+                    var start = lo
+                    if !op.isPlainAdd {
+                        for range in decayed where range.upperBound > lo && range.lowerBound < hi {
+                            let a = max(lo, range.lowerBound), b = min(hi, range.upperBound)
+                            if start < a { Self.add(op.scale, x, z, from: start, to: a, chunkStart: lo) }
+                            Self.decayed(op, x, z, from: a, to: b, chunkStart: lo)
+                            start = b
+                        }
+                    }
+                    if start < hi { Self.add(op.scale, x, z, from: start, to: hi, chunkStart: lo) }
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    static func add(_ scale: Float, _ x: UnsafeMutablePointer<Float>, _ z: UnsafePointer<Float>,
+                    from: Int, to: Int, chunkStart: Int) {
+        let s = SIMD16<Float>(repeating: scale)
+        var i = from
+        while i + 16 <= to {
+            let p = UnsafeMutableRawPointer(x + i)
+            let zv = UnsafeRawPointer(z + (i - chunkStart)).loadUnaligned(as: SIMD16<Float>.self)
+            p.storeBytes(of: p.loadUnaligned(as: SIMD16<Float>.self).addingProduct(s, zv), as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < to { x[i] = x[i].addingProduct(scale, z[i - chunkStart]); i += 1 }
+    }
+
+    @inline(__always)
+    static func decayed(_ op: NoiseOp, _ x: UnsafeMutablePointer<Float>, _ z: UnsafePointer<Float>,
+                        from: Int, to: Int, chunkStart: Int) {
+        for i in from..<to {
+            let zi = z[i - chunkStart]
+            x[i] = (x[i].addingProduct(op.restore, zi) * op.decay).addingProduct(op.decayedScale, zi)
+        }
+    }
+}
+
+/// Hands out chunk indices 0, 1, 2, … to whichever thread asks first.
+final class ChunkCounter: @unchecked Sendable {
+    private var next = 0
+    private let lock = NSLock()
+    func take(below limit: Int) -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard next < limit else { return nil }
+        next += 1
+        return next - 1
+    }
+}

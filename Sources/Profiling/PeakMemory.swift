@@ -1,0 +1,19 @@
+import Foundation
+
+/// Resident-memory figures the kernel keeps for this process (/proc/self/status).
+public enum ProcessMemory {
+    /// Peak resident set size (VmHWM), in bytes; nil where /proc is unavailable.
+    public static var peakResidentBytes: Int? { field("VmHWM") }
+
+    /// Current resident set size (VmRSS), in bytes.
+    public static var residentBytes: Int? { field("VmRSS") }
+
+    static func field(_ name: String) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(name + ":") {
+            let kb = line.dropFirst(name.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) }
+            return kb.map { $0 * 1024 }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import Models
+import Optimizers
+import Profiling
+import Tasks
+import Tokenizers
+
+/// What a finished (or interrupted) run reports.
+public struct TrainingSummary: Sendable {
+    public var stepsDone: Int
+    public var interrupted: Bool
+    public var skippedSteps: Int
+    public var finalLoss: Double?
+    public var bestAccuracy: Double?
+    public var bestSteps: Int?
+    public var lastAccuracy: Double?
+    public var seconds: Double
+    public var secondsPerStep: Double
+    public var peakResidentBytes: Int?
+
+    public var json: [String: Any] {
+        var o: [String: Any] = ["steps": stepsDone, "interrupted": interrupted, "skipped_steps": skippedSteps,
+                                "seconds": seconds, "seconds_per_step": secondsPerStep]
+        o["final_loss"] = finalLoss
+        o["best_accuracy"] = bestAccuracy
+        o["best_steps"] = bestSteps
+        o["last_accuracy"] = lastAccuracy
+        o["peak_rss_bytes"] = peakResidentBytes
+        return o
+    }
+}
+
+/// The MeZO training loop on a candidate-prompt task: batches from the run's seeded training set,
+/// one seed-log record per step, dev evaluation every `evalEvery` steps with the best weights
+/// snapshotted, progress on stderr.
+public final class MeZOTrainer {
+    let model: DecoderModel
+    let tokenizer: Tokenizer
+    let config: TrainingConfig
+    let run: RunFolder
+    let prompt: CandidatePrompt
+    let trainingSet: TrainingSet
+    let dev: [LabeledExample]
+    let threads: Int
+    let log: (String) -> Void
+    /// Set from a signal handler: stop after the step in flight.
+    public let stopRequested: () -> Bool
+
+    public init(model: DecoderModel, tokenizer: Tokenizer, config: TrainingConfig, run: RunFolder,
+                prompt: CandidatePrompt, train: [LabeledExample], dev: [LabeledExample], threads: Int,
+                stopRequested: @escaping () -> Bool, log: @escaping (String) -> Void) throws {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.config = config
+        self.run = run
+        self.prompt = prompt
+        self.trainingSet = try TrainingSet(pool: train, count: config.trainExamples, kShot: config.kShot,
+                                           batchSize: config.batchSize, seed: config.seed)
+        self.dev = config.evalExamples.map { Array(dev.prefix($0)) } ?? dev
+        self.threads = threads
+        self.stopRequested = stopRequested
+        self.log = log
+    }
+
+    /// Trains from step `start` (the number of steps already applied to the model's weights).
+    public func train(from start: Int) throws -> TrainingSummary {
+        let candidates = try prompt.labelTokenIDs(tokenizer: tokenizer)
+        let prompts = try trainingSet.examples.map { try prompt.tokenIDs(for: $0.text, tokenizer: tokenizer) }
+        let longest = prompts.map(\.count).sorted(by: >).prefix(config.batchSize).reduce(0, +)
+        let objective = CandidateObjective(model: model, candidates: candidates, maxTokens: max(longest, 1024))
+        let scorer = CandidateScorer(model: model, workspace: objective.workspace)
+        let mezo = MeZO(arena: model.arena, eps: config.eps, weightDecay: config.weightDecay, threads: threads)
+
+        var best = try RunReplay.bestSteps(run).flatMap { s in try run.lines().first { $0.type == "eval" && $0.step == s }?.accuracy }
+        var bestSteps = try RunReplay.bestSteps(run)
+        var lastAccuracy: Double? = nil
+        var recentLosses: [Double] = []
+        var skipped = 0
+        let started = Date()
+        var lastReport = Date.distantPast
+        var step = start
+        var interrupted = false
+
+        func evaluate() throws {
+            let result = try ClassificationEvaluator.evaluate(scorer: scorer, tokenizer: tokenizer, prompt: prompt, examples: dev)
+            lastAccuracy = result.accuracy
+            try run.append(.eval(step: step, accuracy: result.accuracy, examples: dev.count, seconds: result.seconds))
+            log(String(format: "step %d: dev accuracy %.2f%% (%d examples, %.1f s)", step, result.accuracy * 100,
+                       dev.count, result.seconds))
+            if best == nil || result.accuracy > best! {
+                best = result.accuracy
+                bestSteps = step
+                try run.saveSnapshot("best", arena: model.arena, steps: step)
+            }
+        }
+
+        if start == 0, config.evalEvery > 0 { try evaluate() }
+        while step < config.steps {
+            if stopRequested() { interrupted = true; break }
+            let indices = trainingSet.batch(at: step)
+            let batch = PackedBatch(sequences: indices.map { prompts[$0] })
+            let labels = indices.map { trainingSet.examples[$0].label }
+            let seeds = (0..<config.perturbations).map {
+                SeedSchedule.seed(run: config.seed, step: step, perturbation: $0)
+            }
+            let stepStart = Date()
+            let record = mezo.step(step, seeds: seeds, lr: config.learningRate(at: step)) {
+                objective.loss(batch, labels: labels)
+            }
+            try run.append(.step(record, seconds: Date().timeIntervalSince(stepStart)))
+            step += 1
+            if record.skipped {
+                skipped += 1
+                log("step \(step): non-finite loss (L+ = \(record.lossPlus), L- = \(record.lossMinus)); weights restored, step skipped")
+            } else {
+                var l = 0.0
+                for (p, m) in zip(record.lossPlus, record.lossMinus) { l += (Double(p) + Double(m)) / 2 }
+                recentLosses.append(l / Double(seeds.count))
+                if recentLosses.count > 50 { recentLosses.removeFirst() }
+            }
+            if Date().timeIntervalSince(lastReport) > 5 || step == config.steps {
+                lastReport = Date()
+                let elapsed = Date().timeIntervalSince(started)
+                let rate = Double(step - start) / elapsed
+                let eta = Double(config.steps - step) / max(rate, 1e-9)
+                let avg = recentLosses.isEmpty ? Double.nan : recentLosses.reduce(0, +) / Double(recentLosses.count)
+                log(String(format: "step %d/%d  loss %.4f  %.2f steps/s  ETA %@  dev %@", step, config.steps, avg, rate,
+                           Self.duration(eta), lastAccuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "-"))
+            }
+            if config.evalEvery > 0, step % config.evalEvery == 0 || step == config.steps { try evaluate() }
+        }
+        try run.saveSnapshot("last", arena: model.arena, steps: step)
+        let seconds = Date().timeIntervalSince(started)
+        return TrainingSummary(
+            stepsDone: step, interrupted: interrupted, skippedSteps: skipped,
+            finalLoss: recentLosses.isEmpty ? nil : recentLosses.reduce(0, +) / Double(recentLosses.count),
+            bestAccuracy: best, bestSteps: bestSteps, lastAccuracy: lastAccuracy, seconds: seconds,
+            secondsPerStep: step > start ? seconds / Double(step - start) : 0,
+            peakResidentBytes: ProcessMemory.peakResidentBytes)
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "-" }
+        let s = Int(seconds)
+        return s >= 3600 ? String(format: "%dh%02dm", s / 3600, s % 3600 / 60) : String(format: "%dm%02ds", s / 60, s % 60)
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+import Optimizers
+import Weights
+
+/// What `run.json` holds: the base model and the configuration. With the step records in
+/// `log.jsonl` this is the whole run (DESIGN.md, decision 8).
+public struct RunManifest: Codable, Sendable {
+    public var version = 1
+    /// Absolute path of the base model folder.
+    public var baseModel: String
+    /// `ParameterArena.fingerprint()` of the base weights: replay refuses other weights.
+    public var baseFingerprint: String
+    public var config: TrainingConfig
+    public var threads: Int
+
+    public init(baseModel: String, baseFingerprint: String, config: TrainingConfig, threads: Int) {
+        self.baseModel = baseModel
+        self.baseFingerprint = baseFingerprint
+        self.config = config
+        self.threads = threads
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version, config, threads
+        case baseModel = "base_model"
+        case baseFingerprint = "base_fingerprint"
+    }
+}
+
+/// One line of `log.jsonl`: a step (the seed-log record plus the batch loss) or an evaluation.
+public struct RunLogLine: Codable, Sendable {
+    public var type: String            // "step" | "eval"
+    public var step: Int
+    public var record: MeZOStep?
+    public var seconds: Double?
+    public var accuracy: Double?
+    public var examples: Int?
+
+    public static func step(_ r: MeZOStep, seconds: Double) -> RunLogLine {
+        RunLogLine(type: "step", step: r.step, record: r, seconds: seconds)
+    }
+
+    public static func eval(step: Int, accuracy: Double, examples: Int, seconds: Double) -> RunLogLine {
+        RunLogLine(type: "eval", step: step, seconds: seconds, accuracy: accuracy, examples: examples)
+    }
+}
+
+/// A run folder: `run.json`, `log.jsonl` (appended and flushed every step, so an interrupted run
+/// loses at most the step in flight) and optional weight snapshots that spare a long replay.
+public final class RunFolder {
+    public let path: String
+    public private(set) var manifest: RunManifest
+    private var log: FileHandle?
+
+    static let manifestName = "run.json", logName = "log.jsonl"
+
+    /// Creates a new run folder; refuses one that already holds a run.
+    public static func create(path: String, manifest: RunManifest) throws -> RunFolder {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: path + "/" + manifestName) {
+            throw RunError("\(path) already holds a run; continue it with --resume \(path) or choose another --out")
+        }
+        try fm.createDirectory(atPath: path, withIntermediateDirectories: true)
+        let data = try Self.encoder.encode(manifest)
+        try data.write(to: URL(fileURLWithPath: path + "/" + manifestName), options: .atomic)
+        fm.createFile(atPath: path + "/" + logName, contents: nil)
+        return try RunFolder(path: path)
+    }
+
+    /// Opens an existing run folder.
+    public init(path: String) throws {
+        self.path = path
+        let manifestPath = path + "/" + Self.manifestName
+        guard let data = FileManager.default.contents(atPath: manifestPath) else {
+            throw RunError("\(path): not a run folder (no \(Self.manifestName))")
+        }
+        do {
+            manifest = try JSONDecoder().decode(RunManifest.self, from: data)
+        } catch {
+            throw RunError("\(manifestPath): unreadable run manifest: \(error)")
+        }
+    }
+
+    deinit { try? log?.close() }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return e
+    }()
+
+    /// Every line of the log, in order. A torn last line (the process died while writing it) is
+    /// ignored; a bad line elsewhere is an error naming its number.
+    public func lines() throws -> [RunLogLine] {
+        let logPath = path + "/" + Self.logName
+        guard let data = FileManager.default.contents(atPath: logPath) else { return [] }
+        let raw = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        var out: [RunLogLine] = []
+        for (i, line) in raw.enumerated() where !line.isEmpty {
+            do {
+                out.append(try JSONDecoder().decode(RunLogLine.self, from: Data(line)))
+            } catch {
+                if i == raw.count - 1 { break }
+                throw RunError("\(logPath):\(i + 1): unreadable log line: \(error)")
+            }
+        }
+        return out
+    }
+
+    /// The step records, which must be 0, 1, 2, … without gaps.
+    public func steps() throws -> [MeZOStep] {
+        let records = try lines().compactMap(\.record)
+        for (i, r) in records.enumerated() where r.step != i {
+            throw RunError("\(path)/\(Self.logName): step \(r.step) found where step \(i) was expected")
+        }
+        return records
+    }
+
+    /// Appends one line and flushes it to the file.
+    public func append(_ line: RunLogLine) throws {
+        if log == nil {
+            let logPath = path + "/" + Self.logName
+            if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+            log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+            try log!.seekToEnd()
+        }
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        var data = try e.encode(line)
+        data.append(UInt8(ascii: "\n"))
+        try log!.write(contentsOf: data)
+        try log!.synchronize()
+    }
+
+    /// Drops log lines past step `count` − 1 (a resumed run continues from the last full step).
+    public func truncateSteps(to count: Int) throws {
+        let kept = try lines().filter { $0.step < count }
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        var data = Data()
+        for l in kept { data.append(try e.encode(l)); data.append(UInt8(ascii: "\n")) }
+        try data.write(to: URL(fileURLWithPath: path + "/" + Self.logName), options: .atomic)
+        try log?.close()
+        log = nil
+    }
+
+    // MARK: snapshots
+
+    /// Path of a weight snapshot; `name` is "best" or "last".
+    public func snapshotPath(_ name: String) -> String { path + "/weights-\(name).safetensors" }
+
+    /// Saves the arena after `steps` steps, tagged with the step count and base fingerprint.
+    public func saveSnapshot(_ name: String, arena: ParameterArena, steps: Int) throws {
+        try SafeTensorsWriter.write(path: snapshotPath(name), entries: arena.entries,
+                                    metadata: ["steps": String(steps), "base_fingerprint": manifest.baseFingerprint])
+    }
+
+    /// The number of steps a snapshot holds, if it exists and belongs to this run's base.
+    public func snapshotSteps(_ name: String) -> Int? {
+        guard let file = try? SafeTensorsFile(path: snapshotPath(name)),
+              file.metadata["base_fingerprint"] == manifest.baseFingerprint else { return nil }
+        return file.metadata["steps"].flatMap(Int.init)
+    }
+}
+
+public struct RunError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension ParameterArena {
+    /// Every slot as a safetensors entry under its Hugging Face name.
+    public var entries: [SafeTensorsWriter.Entry] {
+        slots.map { SafeTensorsWriter.Entry(name: $0.name, shape: $0.shape, data: UnsafeBufferPointer(buffer($0))) }
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import Models
+import Optimizers
+import Weights
+
+/// Which weights of a run to rebuild.
+public enum RunPoint: Sendable, Equatable {
+    /// After every logged step.
+    case last
+    /// After the step count of the best dev evaluation (the last step if there was none).
+    case best
+    /// After exactly this many steps.
+    case steps(Int)
+}
+
+/// Rebuilds a run's weights: the base model, then the logged steps replayed onto it (from a
+/// snapshot when one holds a prefix of the wanted steps).
+public enum RunReplay {
+    /// Loads the base model, checks it is the run's base, and replays up to `point`.
+    /// - Parameter modelDirectory: the base folder; nil uses the one recorded in run.json.
+    /// - Returns: the model and the number of steps applied.
+    public static func load(run: RunFolder, modelDirectory: String?, point: RunPoint, threads: Int,
+                            log: (String) -> Void = { _ in }) throws -> (DecoderModel, Int) {
+        let directory = modelDirectory ?? run.manifest.baseModel
+        let model = try ModelLoader.loadDecoder(directory: directory)
+        let fingerprint = model.arena.fingerprint(threads: threads)
+        guard fingerprint == run.manifest.baseFingerprint else {
+            throw RunError("""
+                \(directory): these weights (fingerprint \(fingerprint)) are not the base of run \(run.path) \
+                (fingerprint \(run.manifest.baseFingerprint), base \(run.manifest.baseModel))
+                """)
+        }
+        let records = try run.steps()
+        let target: Int
+        switch point {
+        case .last: target = records.count
+        case .best: target = try bestSteps(run) ?? records.count
+        case .steps(let n):
+            guard n >= 0, n <= records.count else {
+                throw RunError("\(run.path): asked for step \(n) but the run has \(records.count) steps")
+            }
+            target = n
+        }
+        var applied = 0
+        // Start from the snapshot holding the most steps without passing the target.
+        let usable = ["last", "best"].compactMap { name in run.snapshotSteps(name).map { (name, $0) } }
+            .filter { $0.1 <= target }.max { $0.1 < $1.1 }
+        if let (name, steps) = usable, steps > 0 {
+            let file = try SafeTensorsFile(path: run.snapshotPath(name))
+            try model.arena.load(from: [file])
+            applied = steps
+            log("loaded snapshot \(run.snapshotPath(name)) (\(steps) steps)")
+        }
+        if applied < target {
+            let mezo = MeZO(arena: model.arena, eps: run.manifest.config.eps,
+                            weightDecay: run.manifest.config.weightDecay, threads: threads)
+            let started = Date()
+            for r in records[applied..<target] { mezo.replay(r) }
+            log(String(format: "replayed steps %d..<%d in %.1f s", applied, target, Date().timeIntervalSince(started)))
+            applied = target
+        }
+        return (model, applied)
+    }
+
+    /// Step count of the best dev evaluation (earliest on ties).
+    public static func bestSteps(_ run: RunFolder) throws -> Int? {
+        let evals = try run.lines().filter { $0.type == "eval" }
+        guard var best = evals.first else { return nil }
+        for e in evals where (e.accuracy ?? 0) > (best.accuracy ?? 0) { best = e }
+        return best.step
+    }
+}

@@ -1,0 +1,73 @@
+import Tasks
+
+/// A deterministic generator (SplitMix64) for sampling and shuffling: the same seed gives the same
+/// sample and batch order on every run and resume.
+public struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Fisher–Yates with our own generator, so the order never depends on the standard library's
+/// shuffle algorithm.
+func shuffled<T>(_ items: [T], seed: UInt64) -> [T] {
+    var rng = SplitMix64(seed: seed)
+    var a = items
+    if a.count > 1 {
+        for i in stride(from: a.count - 1, to: 0, by: -1) {
+            let j = Int(rng.next() % UInt64(i + 1))
+            a.swapAt(i, j)
+        }
+    }
+    return a
+}
+
+/// The training examples of a run and the batch of every step.
+public struct TrainingSet: Sendable {
+    public let examples: [LabeledExample]
+    public let batchSize: Int
+    let seed: UInt64
+
+    /// A seeded sample of `pool`: `count` examples, or `kShot` per label.
+    public init(pool: [LabeledExample], count: Int, kShot: Int?, batchSize: Int, seed: UInt64) throws {
+        let order = shuffled(pool, seed: seed)
+        var chosen: [LabeledExample]
+        if let k = kShot {
+            chosen = []
+            for label in Set(pool.map(\.label)).sorted() {
+                let some = order.filter { $0.label == label }.prefix(k)
+                guard some.count == k else {
+                    throw TaskDataError(.badLabel, file: "train.tsv", "--k-shot \(k): label \(label) has only \(some.count) examples")
+                }
+                chosen += some
+            }
+        } else {
+            guard count <= pool.count else {
+                throw TaskDataError(.emptyFile, file: "train.tsv", "--train-examples \(count) but the file has \(pool.count)")
+            }
+            chosen = Array(order.prefix(count))
+        }
+        guard chosen.count >= batchSize else {
+            throw TaskDataError(.emptyFile, file: "train.tsv", "\(chosen.count) training examples cannot fill a batch of \(batchSize)")
+        }
+        self.examples = chosen
+        self.batchSize = batchSize
+        self.seed = seed
+    }
+
+    public var batchesPerEpoch: Int { examples.count / batchSize }
+
+    /// Indices into `examples` for 0-based step `step`: each epoch is a fresh permutation cut into
+    /// whole batches (the remainder waits for the next epoch), so no example appears twice in a batch.
+    public func batch(at step: Int) -> [Int] {
+        let epoch = step / batchesPerEpoch, j = step % batchesPerEpoch
+        let permutation = shuffled(Array(examples.indices), seed: seed &+ 0x5851_F42D_4C95_7F2D &* UInt64(epoch + 1))
+        return Array(permutation[(j * batchSize)..<((j + 1) * batchSize)])
+    }
+}

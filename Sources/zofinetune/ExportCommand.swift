@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import Training
+import Weights
+
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write the weights of a run as a Hugging Face folder that transformers loads.",
+        discussion: """
+            Replays the run's seed log onto the base model (from a snapshot when possible) and writes \
+            config.json, model.safetensors (f32, Hugging Face names) and the tokenizer files of the \
+            base folder into --out. The folder is written beside --out and renamed into place, so an \
+            interrupted export leaves nothing half-written.
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(name: .customLong("run"), help: ArgumentHelp("The training run folder.", valueName: "dir"))
+    var runFolder: String
+
+    @Option(name: .long, help: ArgumentHelp("Which weights: best, last, or a step count.", valueName: "best|last|N"))
+    var at: String = "best"
+
+    @Option(name: .long, help: ArgumentHelp("Folder to create.", valueName: "dir"))
+    var out: String
+
+    func validate() throws {
+        if FileManager.default.fileExists(atPath: out) { throw ValidationError("\(out) already exists") }
+        try RunOptions(run: runFolder, at: at).validate()
+    }
+
+    func run() throws {
+        let (model, _) = try modelOptions.load(run: RunOptions(run: runFolder, at: at))
+        let fm = FileManager.default
+        let staging = out + ".partial-\(getpid())"
+        try? fm.removeItem(atPath: staging)
+        try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        do {
+            try SafeTensorsWriter.write(path: staging + "/model.safetensors", entries: model.arena.entries,
+                                        metadata: ["format": "pt", "exported_by": "zofinetune", "run": runFolder, "at": at])
+            for file in ["config.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
+                         "generation_config.json", "tokenizer.json"]
+            where fm.fileExists(atPath: modelOptions.model + "/" + file) {
+                try fm.copyItem(atPath: modelOptions.model + "/" + file, toPath: staging + "/" + file)
+            }
+            try fm.moveItem(atPath: staging, toPath: out)
+        } catch {
+            try? fm.removeItem(atPath: staging)
+            throw error
+        }
+        log("wrote \(out)")
+    }
+}
