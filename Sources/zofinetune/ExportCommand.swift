@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Training
-import Weights
 
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,23 +31,8 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         let (model, _) = try modelOptions.load(run: RunOptions(run: runFolder, at: at))
-        let fm = FileManager.default
-        let staging = out + ".partial-\(getpid())"
-        try? fm.removeItem(atPath: staging)
-        try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
-        do {
-            try SafeTensorsWriter.write(path: staging + "/model.safetensors", entries: model.arena.entries,
-                                        metadata: ["format": "pt", "exported_by": "zofinetune", "run": runFolder, "at": at])
-            for file in ["config.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
-                         "generation_config.json", "tokenizer.json"]
-            where fm.fileExists(atPath: modelOptions.model + "/" + file) {
-                try fm.copyItem(atPath: modelOptions.model + "/" + file, toPath: staging + "/" + file)
-            }
-            try fm.moveItem(atPath: staging, toPath: out)
-        } catch {
-            try? fm.removeItem(atPath: staging)
-            throw error
-        }
+        try HuggingFaceExport.write(model: model, baseDirectory: modelOptions.model, to: out,
+                                    metadata: ["exported_by": "zofinetune", "run": runFolder, "at": at])
         log("wrote \(out)")
     }
 }

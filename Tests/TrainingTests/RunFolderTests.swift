@@ -1,0 +1,102 @@
+import Foundation
+import Models
+import Optimizers
+import Tensors
+import TestSupport
+import Training
+import Weights
+import XCTest
+
+/// Run folders on the tiny Gemma fixture: replay through the folder, export, and refusal of a
+/// base model that is not the run's.
+final class RunFolderTests: XCTestCase {
+    var scratch: String!
+
+    override class func setUp() { try! BLAS.load() }
+
+    override func setUpWithError() throws {
+        scratch = NSTemporaryDirectory() + "zofinetune-run-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: scratch) }
+
+    /// A run of `steps` MeZO steps on the tiny model, logged in a run folder.
+    func makeRun(steps: Int) throws -> (RunFolder, DecoderModel) {
+        let dir = Repo.fixture("tiny-gemma3")
+        let model = try ModelLoader.loadDecoder(directory: dir, maxPositions: 64)
+        var config = TrainingConfig()
+        config.eps = 1e-3
+        let run = try RunFolder.create(path: scratch + "/run", manifest: RunManifest(
+            baseModel: dir, baseFingerprint: model.arena.fingerprint(), config: config, threads: 2))
+        let batch = PackedBatch(sequences: [[2, 10, 11, 12], [2, 40, 41], [2, 70, 71, 72, 73]])
+        let objective = CandidateObjective(model: model, candidates: [5, 9], maxTokens: batch.tokenCount)
+        let mezo = MeZO(arena: model.arena, eps: config.eps, threads: 2)
+        for step in 0..<steps {
+            let r = mezo.step(step, seeds: [SeedSchedule.seed(run: 0, step: step, perturbation: 0)], lr: 1e-2) {
+                objective.loss(batch, labels: [0, 1, 1])
+            }
+            try run.append(.step(r, seconds: 0))
+        }
+        return (run, model)
+    }
+
+    func testReplayFromTheLogIsBitwiseTheRun() throws {
+        let (run, trained) = try makeRun(steps: 12)
+        let (replayed, steps) = try RunReplay.load(run: try RunFolder(path: run.path), modelDirectory: nil, point: .last, threads: 1)
+        XCTAssertEqual(steps, 12)
+        XCTAssertTrue((0..<trained.arena.count).allSatisfy { trained.arena.storage[$0].bitPattern == replayed.arena.storage[$0].bitPattern })
+        let (partial, n) = try RunReplay.load(run: run, modelDirectory: nil, point: .steps(5), threads: 2)
+        XCTAssertEqual(n, 5)
+        XCTAssertFalse((0..<trained.arena.count).allSatisfy { trained.arena.storage[$0] == partial.arena.storage[$0] })
+    }
+
+    func testExportAfterOneStepChangesEveryTensor() throws {
+        let (run, _) = try makeRun(steps: 1)
+        let (model, _) = try RunReplay.load(run: run, modelDirectory: nil, point: .last, threads: 2)
+        let out = scratch + "/exported"
+        try HuggingFaceExport.write(model: model, baseDirectory: Repo.fixture("tiny-gemma3"), to: out)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/config.json"))
+        let exported = try SafeTensorsFile(path: out + "/model.safetensors")
+        let base = try SafeTensorsFile(path: Repo.fixture("tiny-gemma3") + "/model.safetensors")
+        XCTAssertEqual(exported.tensorNames, base.tensorNames)
+        for name in base.tensorNames {
+            XCTAssertNotEqual(try exported.floats(name), try base.floats(name), "\(name) is unchanged after a step")
+        }
+        // The export loads back as a model of the same architecture.
+        XCTAssertNoThrow(try ModelLoader.loadDecoder(directory: out))
+        XCTAssertThrowsError(try HuggingFaceExport.write(model: model, baseDirectory: Repo.fixture("tiny-gemma3"), to: out))
+    }
+
+    func testReplayRefusesOtherBaseWeights() throws {
+        let (run, _) = try makeRun(steps: 2)
+        XCTAssertThrowsError(try RunReplay.load(run: run, modelDirectory: Repo.fixture("tiny-llama"), point: .last, threads: 2))
+        // Same architecture, one weight changed: the fingerprint must notice.
+        let copy = scratch + "/altered"
+        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        let base = Repo.fixture("tiny-gemma3")
+        try FileManager.default.copyItem(atPath: base + "/config.json", toPath: copy + "/config.json")
+        let model = try ModelLoader.loadDecoder(directory: base)
+        model.arena["model.norm.weight"][0] += 1e-3
+        try SafeTensorsWriter.write(path: copy + "/model.safetensors", entries: model.arena.entries)
+        XCTAssertThrowsError(try RunReplay.load(run: run, modelDirectory: copy, point: .last, threads: 2)) { error in
+            XCTAssertTrue("\(error)".contains("not the base of run"), "\(error)")
+        }
+    }
+
+    func testCreateRefusesAnExistingRun() throws {
+        let (run, _) = try makeRun(steps: 0)
+        XCTAssertThrowsError(try RunFolder.create(path: run.path, manifest: run.manifest)) { error in
+            XCTAssertTrue("\(error)".contains("--resume"), "\(error)")
+        }
+    }
+
+    func testTornLastLogLineIsIgnored() throws {
+        let (run, _) = try makeRun(steps: 3)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: run.path + "/log.jsonl"))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("{\"type\":\"step\",\"st".utf8))
+        try handle.close()
+        XCTAssertEqual(try RunFolder(path: run.path).steps().count, 3)
+    }
+}
