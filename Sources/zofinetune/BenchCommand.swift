@@ -1,9 +1,12 @@
 import ArgumentParser
 import Foundation
 import Models
+import Optimizers
+import Profiling
 import Tasks
 import Tensors
 import Tokenizers
+import Training
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,6 +25,12 @@ struct BenchCommand: ParsableCommand {
 
     @Option(name: .long, help: "Prompts for the forward-pass timing.")
     var limit = 872
+
+    @Option(name: .long, help: "With --model: also time this many MeZO steps (after one warm-up).")
+    var mezoSteps = 0
+
+    @Option(name: .long, help: "Batch size of the MeZO steps (the first examples of train.tsv).")
+    var batchSize = 16
 
     @Option(name: .long, help: "Threads (default: every core).")
     var threads: Int?
@@ -47,6 +56,7 @@ struct BenchCommand: ParsableCommand {
         var report: [String: Any] = ["openblas_core": BLAS.coreName, "threads": Threads.count, "sgemm": results]
         if let model {
             report["forward"] = try forwardBreakdown(modelDirectory: model, peak: results[0]["gflops"] as! Double)
+            if mezoSteps > 0 { report["mezo"] = try mezoStepBreakdown(modelDirectory: model) }
         }
         if json { try printJSON(report) }
     }
@@ -109,5 +119,40 @@ struct BenchCommand: ParsableCommand {
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9)
         }
         return 2 * Double(m * n * k) / best / 1e9
+    }
+
+    /// Times MeZO steps on the first `batchSize` training examples: the two forward passes and
+    /// the three perturbation passes separately, as the PyTorch script tools/pytorch_mezo_bench.py does.
+    func mezoStepBreakdown(modelDirectory: String) throws -> [String: Any] {
+        let decoder = try ModelLoader.loadDecoder(directory: modelDirectory)
+        let tokenizer = try TokenizerLoader.load(modelDirectory: modelDirectory)
+        let examples = try TaskData.load(directory: taskOptions.dataDirectory, split: .train).prefix(batchSize)
+        let prompt = CandidatePrompt.sst2
+        let batch = PackedBatch(sequences: try examples.map { try prompt.tokenIDs(for: $0.text, tokenizer: tokenizer) })
+        let labels = examples.map(\.label)
+        let objective = CandidateObjective(model: decoder, candidates: try prompt.labelTokenIDs(tokenizer: tokenizer),
+                                           maxTokens: batch.tokenCount)
+        let mezo = MeZO(arena: decoder.arena, eps: 1e-3, threads: Threads.count)
+        var forward = 0.0, total = 0.0
+        for step in 0...mezoSteps {
+            var inLoss = 0.0
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = mezo.step(step, seeds: [UInt64(step)], lr: 1e-6) {
+                let t = DispatchTime.now().uptimeNanoseconds
+                defer { inLoss += Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9 }
+                return objective.loss(batch, labels: labels)
+            }
+            if step > 0 {   // step 0 warms caches up
+                total += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                forward += inLoss
+            }
+        }
+        let n = Double(mezoSteps)
+        log(String(format: "MeZO step, batch %d (%d tokens): %.3f s = forward %.3f s (2 passes) + perturbation %.3f s (3 passes over %d parameters); peak RSS %.2f GB",
+                   batchSize, batch.tokenCount, total / n, forward / n, (total - forward) / n, decoder.arena.count,
+                   Double(ProcessMemory.peakResidentBytes ?? 0) / 1e9))
+        return ["seconds_per_step": total / n, "forward_seconds": forward / n, "perturb_update_seconds": (total - forward) / n,
+                "steps": mezoSteps, "batch_size": batchSize, "tokens": batch.tokenCount,
+                "peak_rss_bytes": ProcessMemory.peakResidentBytes ?? 0]
     }
 }
