@@ -331,7 +331,7 @@ public struct GaussianNoise: Sendable {
 
 /// Hands out chunk numbers 0 ..< count to whichever thread asks next. The semaphore is taken
 /// once per 64K-element chunk (tens of microseconds of work), so its cost does not show.
-private final class ChunkDealer: @unchecked Sendable {
+final class ChunkDealer: @unchecked Sendable {
     private let lock = DispatchSemaphore(value: 1)
     private var next = 0
     private let count: Int

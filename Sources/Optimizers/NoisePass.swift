@@ -1,5 +1,4 @@
 import Dispatch
-import Foundation
 
 /// One pass over a flat parameter buffer that adds seeded Gaussian noise: the only way MeZO touches
 /// the weights. Training and replay both go through `apply`, so a replayed run performs the same
@@ -45,11 +44,11 @@ public struct NoisePass: Sendable {
         let noise = GaussianNoise(seed: seed)
         let chunks = (count + Self.chunk - 1) / Self.chunk
         let workers = max(1, min(threads, chunks))
-        let next = ChunkCounter()
+        let dealer = ChunkDealer(count: chunks)
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             let z = UnsafeMutablePointer<Float>.allocate(capacity: Self.chunk)   // (chunk) this thread's noise
             defer { z.deallocate() }
-            while let c = next.take(below: chunks) {
+            while let c = dealer.take() {
                 let lo = c * Self.chunk, hi = min(count, lo + Self.chunk)
                 noise.fill(UnsafeMutableBufferPointer(start: z, count: hi - lo), startingAt: lo)
                 for op in ops {
@@ -89,18 +88,5 @@ public struct NoisePass: Sendable {
             let zi = z[i - chunkStart]
             x[i] = (x[i].addingProduct(op.restore, zi) * op.decay).addingProduct(op.decayedScale, zi)
         }
-    }
-}
-
-/// Hands out chunk indices 0, 1, 2, … to whichever thread asks first.
-final class ChunkCounter: @unchecked Sendable {
-    private var next = 0
-    private let lock = NSLock()
-    func take(below limit: Int) -> Int? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard next < limit else { return nil }
-        next += 1
-        return next - 1
     }
 }
