@@ -14,5 +14,11 @@ if [[ ! -f models/reference/gemma-3-270m-sst2-dev20.safetensors || ! -f models/r
         --predictions models/reference/gemma-3-270m-sst2-dev-zeroshot.json
 fi
 
+if [[ ! -f models/reference/gemma-3-270m-sst2-token-ids.json ]]; then
+    echo "== transformers token ids for SST-2 dev + 5,000 train (once, ~15 s)" >&2
+    python3 tools/reference_token_ids.py --model models/gemma-3-270m --data "$SST2" \
+        --out models/reference/gemma-3-270m-sst2-token-ids.json
+fi
+
 export SST2_DIR="$SST2"
 swift test -c release -Xswiftc -enable-testing
