@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Side-by-side MeZO step on the same model and batch: zofinetune vs PyTorch (official style).
+
+  python3 tools/bench_mezo.py [--model models/gemma-3-270m] [--data data/sst2] [--steps 3] [--batch-size 16]
+
+Runs `zofinetune bench --mezo-steps` and tools/pytorch_mezo_bench.py one after the other (each in
+its own process, so each peak RSS is its own), both on the first --batch-size examples of
+train.tsv with the SST-2 prompt, and prints seconds per step, peak RSS and the ratios.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_json(cmd):
+    print("$ " + " ".join(cmd), file=sys.stderr, flush=True)
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="models/gemma-3-270m")
+    ap.add_argument("--data", default=os.environ.get("SST2_DIR", "data/sst2"))
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--binary", default=".build/release/zofinetune")
+    a = ap.parse_args()
+
+    ours = run_json([a.binary, "bench", "--model", a.model, "--data", a.data, "--limit", "1",
+                     "--mezo-steps", str(a.steps), "--batch-size", str(a.batch_size),
+                     "--threads", str(a.threads), "--json"])["mezo"]
+    torch = run_json([sys.executable, "tools/pytorch_mezo_bench.py", "--model", a.model, "--data", a.data,
+                      "--steps", str(a.steps), "--batch-size", str(a.batch_size), "--threads", str(a.threads),
+                      "--json"])
+    speedup = torch["seconds_per_step"] / ours["seconds_per_step"]
+    memory = torch["peak_rss_bytes"] / ours["peak_rss_bytes"]
+    print(f"{'':24}{'zofinetune':>12}{'PyTorch':>12}{'ratio':>8}")
+    print(f"{'seconds per step':24}{ours['seconds_per_step']:12.3f}{torch['seconds_per_step']:12.3f}{speedup:7.1f}x")
+    print(f"{'  forward':24}{ours['forward_seconds']:12.3f}{torch['forward_seconds']:12.3f}")
+    print(f"{'  perturb + update':24}{ours['perturb_update_seconds']:12.3f}{torch['perturb_update_seconds']:12.3f}")
+    print(f"{'peak RSS (GB)':24}{ours['peak_rss_bytes'] / 1e9:12.2f}{torch['peak_rss_bytes'] / 1e9:12.2f}{memory:7.1f}x")
+    print(json.dumps({"zofinetune": ours, "pytorch": torch, "speedup": speedup, "memory_ratio": memory}))
+
+
+if __name__ == "__main__":
+    main()
