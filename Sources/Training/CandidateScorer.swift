@@ -42,7 +42,7 @@ public final class CandidateScorer {
     }
 
     /// Consecutive ranges of prompts whose total length fits `maxTokens`.
-    func packChunks(_ prompts: [[Int32]]) throws -> [Range<Int>] {
+    public func packChunks(_ prompts: [[Int32]]) throws -> [Range<Int>] {
         var chunks: [Range<Int>] = []
         var start = 0, tokens = 0
         for (i, p) in prompts.enumerated() {

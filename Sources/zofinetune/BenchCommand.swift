@@ -68,27 +68,15 @@ struct BenchCommand: ParsableCommand {
         try checkVocabularies(tokenizer: tokenizer, model: decoder, directory: modelDirectory)
         let examples = try TaskData.load(directory: taskOptions.dataDirectory, split: .dev).prefix(limit)
         let prompts = try examples.map { try CandidatePrompt.sst2.tokenIDs(for: $0.text, tokenizer: tokenizer) }
-        let maxTokens = 2048
-        let ws = DecoderWorkspace(config: decoder.config, maxTokens: maxTokens)
-        var batches: [PackedBatch] = []
-        var current: [[Int32]] = [], tokens = 0
-        for (i, p) in prompts.enumerated() {
-            // The kernels do not check bounds (-Ounchecked): refuse what the buffers cannot hold.
-            guard p.count <= min(maxTokens, decoder.maxPositions) else {
-                throw InputError("dev prompt \(i) has \(p.count) tokens, more than a batch holds "
-                                      + "(\(min(maxTokens, decoder.maxPositions)))")
-            }
-            if tokens + p.count > maxTokens { batches.append(PackedBatch(sequences: current)); current = []; tokens = 0 }
-            current.append(p); tokens += p.count
-        }
-        if !current.isEmpty { batches.append(PackedBatch(sequences: current)) }
+        let scorer = CandidateScorer(model: decoder, maxTokens: 2048)
+        let batches = try scorer.packChunks(prompts).map { PackedBatch(sequences: Array(prompts[$0])) }
 
         OpTimer.reset()
         OpTimer.enabled = true
         let start = DispatchTime.now().uptimeNanoseconds
         var flops = 0.0
         for b in batches {
-            _ = decoder.forward(b, workspace: ws, outputs: .lastTokenOfEachSequence)
+            _ = decoder.forward(b, workspace: scorer.workspace, outputs: .lastTokenOfEachSequence)
             flops += decoder.matmulFLOPs(b, outputs: .lastTokenOfEachSequence)
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
