@@ -19,6 +19,17 @@ reference.safetensors holds (B = 3 sequences, T = 11, right padding, real length
   loss            (1,)       HF causal-LM loss: mean over real positions t < len-1 of
                              -log softmax(logits[b, t])[ids[b, t+1]]  (11-1 + 7-1 + 4-1 = 19 terms)
 
+candidate_grads.safetensors (written by `--candidates-only` too, from the saved model and reference,
+so it can be added without touching the other files) holds the gradient of the *candidate loss*
+the SST-2 trainer uses (K = 2 candidate token ids, one label per sequence):
+
+  z[b]            (K,)       logits of the candidate ids at sequence b's last real position
+  loss            (1,)       mean over b of -log softmax(z[b])[label[b]]
+  candidate_ids   (K,)       as F32: a token that also occurs in the input (so a tied embedding row
+                             gets both an input and an output gradient) and one that does not
+  labels          (B,)       as F32, index into candidate_ids: [1, 0, 1]
+  <HF name>                  d loss / d parameter for every tensor of model.safetensors, F32
+
 Values at padded positions are whatever transformers computes there; tests must compare real
 positions only (attention_mask == 1).
 
@@ -515,14 +526,69 @@ def build(name, out_root):
     )
 
 
+# ------------------------------------------------------------------------------------------------
+# Candidate loss (SST-2 style): only the logits of K candidate tokens at each sequence's last real
+# position enter a K-way softmax; gradients flow to those K rows of the output head and, through the
+# last hidden state, to everything before it.
+# ------------------------------------------------------------------------------------------------
+CANDIDATE_LABELS = [1, 0, 1]
+
+
+def candidate_ids_for(ids, mask):
+    """[a token of the input (row 0, position 2), the smallest id >= 3 that occurs nowhere]."""
+    present = set(ids[mask == 1].tolist())
+    absent = next(i for i in range(3, 10**6) if i not in present)
+    return [int(ids[0, 2].item()), absent]
+
+
+def build_candidate_grads(name, out_root):
+    """Writes NAME/candidate_grads.safetensors from NAME/model.safetensors + reference.safetensors."""
+    _, cls = FIXTURES[name]
+    out_dir = os.path.join(out_root, name)
+    model = cls.from_pretrained(out_dir, dtype=torch.float32, attn_implementation="eager").float().eval()
+    ref = load_file(os.path.join(out_dir, "reference.safetensors"))
+    ids, mask = ref["input_ids"].long(), ref["attention_mask"].long()
+    cand = candidate_ids_for(ids, mask)
+    labels = torch.tensor(CANDIDATE_LABELS)
+    last = mask.sum(dim=1) - 1  # last real position of each row
+    model.zero_grad()
+    logits = model(input_ids=ids, attention_mask=mask).logits  # (B, T, V)
+    # the forward must be the one the other fixture files describe
+    assert torch.allclose(logits.detach(), ref["logits"], atol=1e-5)
+    z = logits[torch.arange(len(LENGTHS)), last][:, cand]  # (B, K)
+    loss = torch.nn.functional.cross_entropy(z, labels)  # mean over the B sequences
+    loss.backward()
+    manual = -torch.log_softmax(z.detach().double(), dim=-1)[torch.arange(len(LENGTHS)), labels].mean().item()
+    assert abs(manual - loss.item()) < 1e-6, (manual, loss.item())
+    out = {}
+    for pname, p in model.named_parameters():
+        assert p.grad is not None, pname
+        out[pname] = p.grad.detach().float().contiguous().clone()
+    stored = load_file(os.path.join(out_dir, "model.safetensors"))
+    assert set(out) == set(stored), (set(out) ^ set(stored))
+    out["candidate_ids"] = torch.tensor(cand, dtype=torch.float32)
+    out["labels"] = labels.float()
+    out["loss"] = torch.tensor([loss.item()], dtype=torch.float32)
+    path = os.path.join(out_dir, "candidate_grads.safetensors")
+    save_file(out, path, metadata={"format": "pt"})
+    size = os.path.getsize(path)
+    assert size < 200 * 1024, f"{path} is {size} bytes (limit 200 KB)"
+    print(f"{name}: candidate loss {loss.item():.6f} ids {cand} labels {CANDIDATE_LABELS} -> {path} ({size} bytes)",
+          file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "Tests", "Fixtures"))
+    ap.add_argument("--candidates-only", action="store_true",
+                    help="only (re)write candidate_grads.safetensors from the existing model/reference files")
     ap.add_argument("names", nargs="*", default=list(FIXTURES))
     args = ap.parse_args()
     torch.set_num_threads(1)  # deterministic reductions
     for name in args.names:
-        build(name, os.path.abspath(args.out))
+        if not args.candidates_only:
+            build(name, os.path.abspath(args.out))
+        build_candidate_grads(name, os.path.abspath(args.out))
 
 
 if __name__ == "__main__":
