@@ -20,5 +20,10 @@ if [[ ! -f models/reference/gemma-3-270m-sst2-token-ids.json ]]; then
         --out models/reference/gemma-3-270m-sst2-token-ids.json
 fi
 
+if [[ ! -f models/reference/gemma-3-270m-sst2-grads.safetensors ]]; then
+    echo "== transformers gradient of the SST-2 candidate loss on one batch (once, ~1 min)" >&2
+    python3 tools/reference_real_gradients.py --model models/gemma-3-270m --data "$SST2" --repeats 1
+fi
+
 export SST2_DIR="$SST2"
 swift test -c release -Xswiftc -enable-testing
