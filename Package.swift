@@ -52,18 +52,18 @@ let package = Package(
             swiftSettings: hostCPU
         ),
         // Paths to fixtures, the real model and SST-2, shared by the test targets.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors"], swiftSettings: hostCPU),
-        .testTarget(name: "WeightsTests", dependencies: ["Weights"], swiftSettings: hostCPU),
+        .target(name: "TestSupport", dependencies: ["Optimizers"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "Optimizers", "TestSupport"], swiftSettings: hostCPU),
+        .testTarget(name: "WeightsTests", dependencies: ["Weights", "Optimizers", "TestSupport"], swiftSettings: hostCPU),
         .testTarget(
-            name: "ModelsTests", dependencies: ["TestSupport", "Models", "Weights", "Tensors", "Tokenizers", "Tasks"],
+            name: "ModelsTests", dependencies: ["TestSupport", "Optimizers", "Models", "Weights", "Tensors", "Tokenizers", "Tasks"],
             swiftSettings: hostCPU),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], swiftSettings: hostCPU),
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "Tokenizers"], swiftSettings: hostCPU),
         .testTarget(
             name: "TrainingTests", dependencies: ["TestSupport", "Training", "Models", "Tasks", "Tokenizers", "Tensors"],
             swiftSettings: hostCPU),
-        .testTarget(name: "OptimizersTests", dependencies: ["Optimizers"], swiftSettings: hostCPU),
+        .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "TestSupport"], swiftSettings: hostCPU),
         .testTarget(name: "CLITests", dependencies: ["zofinetune", "TestSupport"], swiftSettings: hostCPU),
     ],
     swiftLanguageModes: [.v5]

@@ -70,26 +70,12 @@ public func attentionForward(_ out: UnsafeMutablePointer<Float>, q: UnsafePointe
                             let position = span.firstQueryPosition + i
                             let qi = q + (span.queryRow + i) * qStride + head * d
                             let oi = out + (span.queryRow + i) * qStride + head * d
-                            let last = g.causal ? position : span.keyCount - 1
-                            var first = 0
-                            if let w = g.window, g.causal { first = max(0, position - w + 1) }
-                            var maxScore = -Float.infinity
-                            for j in first...last {
-                                var s = dot(qi, k + (span.keyRow + j) * kvStride + kvHead * d, d) * g.scale
-                                if let cap = g.softcap { s = cap * tanhf(s / cap) }
-                                scores[j] = s
-                                maxScore = max(maxScore, s)
-                            }
-                            var total: Float = 0
-                            for j in first...last {
-                                let e = sexp(scores[j] - maxScore)
-                                scores[j] = e
-                                total += e
-                            }
-                            let inv = 1 / total
+                            let keys = attentionRow(scores, q: qi, k: k + span.keyRow * kvStride + kvHead * d,
+                                                    kvStride: kvStride, position: position,
+                                                    keyCount: span.keyCount, geometry: g)
                             for c in 0..<d { oi[c] = 0 }
-                            for j in first...last {
-                                axpy(scores[j] * inv, v + (span.keyRow + j) * kvStride + kvHead * d, oi, d)
+                            for j in keys {
+                                axpy(scores[j], v + (span.keyRow + j) * kvStride + kvHead * d, oi, d)
                             }
                         }
                     }
@@ -97,6 +83,40 @@ public func attentionForward(_ out: UnsafeMutablePointer<Float>, q: UnsafePointe
             }
         }
     }
+}
+
+/// One query's softmax over the keys it may see, shared by forward and backward so that backward
+/// recomputes exactly the forward's probabilities.
+///   p: (keyCount) out: probabilities at the visible keys   k: key 0 of the sequence (row stride kvStride)
+///   tanhs: (keyCount) out, optional: tanh(s/cap) per key when soft-capping (for its derivative)
+/// - Returns: the visible keys: j ≤ position (causal), and position − j < window (sliding).
+@inline(__always)
+func attentionRow(_ p: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                  kvStride: Int, position: Int, keyCount: Int, geometry g: AttentionGeometry,
+                  tanhs: UnsafeMutablePointer<Float>? = nil) -> ClosedRange<Int> {
+    let last = g.causal ? position : keyCount - 1
+    var first = 0
+    if let w = g.window, g.causal { first = max(0, position - w + 1) }
+    var maxScore = -Float.infinity
+    for j in first...last {
+        var s = dot(q, k + j * kvStride, g.headDim) * g.scale
+        if let cap = g.softcap {
+            let t = tanhf(s / cap)
+            tanhs?[j] = t
+            s = cap * t
+        }
+        p[j] = s
+        maxScore = max(maxScore, s)
+    }
+    var total: Float = 0
+    for j in first...last {
+        let e = sexp(p[j] - maxScore)
+        p[j] = e
+        total += e
+    }
+    let inv = 1 / total
+    for j in first...last { p[j] *= inv }
+    return first...last
 }
 
 #if canImport(Glibc)

@@ -52,35 +52,16 @@ public func attentionBackward(dQ: UnsafeMutablePointer<Float>, dK: UnsafeMutable
                             let qi = q + row * qStride + head * d
                             let doi = dOut + row * qStride + head * d
                             let dqi = dQ + row * qStride + head * d
-                            let last = g.causal ? position : span.keyCount - 1
-                            var first = 0
-                            if let w = g.window, g.causal { first = max(0, position - w + 1) }
                             // The forward's softmax row, recomputed with the same arithmetic.
-                            var maxScore = -Float.infinity
-                            for j in first...last {
-                                var s = dot(qi, k + (span.keyRow + j) * kvStride + kvHead * d, d) * g.scale
-                                if let cap = g.softcap {
-                                    let t = tanhf(s / cap)
-                                    tanhs[j] = t
-                                    s = cap * t
-                                }
-                                p[j] = s
-                                maxScore = max(maxScore, s)
-                            }
-                            var total: Float = 0
-                            for j in first...last {
-                                let e = sexp(p[j] - maxScore)
-                                p[j] = e
-                                total += e
-                            }
-                            let inv = 1 / total
+                            let keys = attentionRow(p, q: qi, k: k + span.keyRow * kvStride + kvHead * d,
+                                                    kvStride: kvStride, position: position,
+                                                    keyCount: span.keyCount, geometry: g, tanhs: tanhs)
                             var delta: Float = 0   // Σ_j p_j dp_j = dO_i · o_i
-                            for j in first...last {
-                                p[j] *= inv
+                            for j in keys {
                                 dp[j] = dot(doi, v + (span.keyRow + j) * kvStride + kvHead * d, d)
                                 delta += p[j] * dp[j]
                             }
-                            for j in first...last {
+                            for j in keys {
                                 var ds = p[j] * (dp[j] - delta)
                                 if g.softcap != nil { ds *= 1 - tanhs[j] * tanhs[j] }
                                 ds *= g.scale

@@ -32,30 +32,33 @@ public struct RotaryTable {
         sines = s
     }
 
-    /// Rotates `heads` vectors of one token in place.   x: (heads, headDim)
+    /// Rotates `heads` vectors of one token in place by θ, or by −θ when `inverse` (the rotation
+    /// is orthogonal, so that is also its backward).   x: (heads, headDim)
     @inline(__always)
-    public func apply(_ x: UnsafeMutablePointer<Float>, heads: Int, position: Int) {
+    public func apply(_ x: UnsafeMutablePointer<Float>, heads: Int, position: Int, inverse: Bool = false) {
         precondition(position < maxPositions, "position \(position) beyond the rotary table")
         let half = headDim / 2
         cosines.withUnsafeBufferPointer { cb in
             sines.withUnsafeBufferPointer { sb in
                 let c = cb.baseAddress! + position * half
                 let s = sb.baseAddress! + position * half
+                let sign: Float = inverse ? -1 : 1   // sin(−θ) = −sin θ
+                let signs = Vec(repeating: sign)
                 for h in 0..<heads {
                     let x1 = x + h * headDim
                     let x2 = x1 + half
                     var i = 0
                     while i + vecWidth <= half {
                         let a = load(x1 + i), b = load(x2 + i)
-                        let cv = load(c + i), sv = load(s + i)
+                        let cv = load(c + i), sv = signs * load(s + i)
                         store(a * cv - b * sv, x1 + i)
                         store(b * cv + a * sv, x2 + i)
                         i += vecWidth
                     }
                     while i < half {
-                        let a = x1[i], b = x2[i]
-                        x1[i] = a * c[i] - b * s[i]
-                        x2[i] = b * c[i] + a * s[i]
+                        let a = x1[i], b = x2[i], si = sign * s[i]
+                        x1[i] = a * c[i] - b * si
+                        x2[i] = b * c[i] + a * si
                         i += 1
                     }
                 }

@@ -3,6 +3,7 @@ import Models
 import Tensors
 import Weights
 import TestSupport
+import Optimizers
 import XCTest
 
 /// The backprop path (`DecoderTrainer`) against PyTorch autograd on the tiny fixtures made by
@@ -178,18 +179,5 @@ final class DecoderGradientTests: XCTestCase {
         let rows = (0..<B).map { b in (0..<T).map { Int32(ids[b * T + $0]) } }
         let masks = (0..<B).map { b in (0..<T).map { Int32(mask[b * T + $0]) } }
         return (model, try PackedBatch(paddedIDs: rows, mask: masks))
-    }
-}
-
-/// Small deterministic generator for picking test coordinates.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

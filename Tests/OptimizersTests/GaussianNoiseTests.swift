@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Optimizers
+import TestSupport
 import XCTest
 
 /// Philox known answers, the accuracy of the Float log/sin/cos, agreement of every code path
@@ -40,7 +41,7 @@ final class GaussianNoiseTests: XCTestCase {
 
     func testPhiloxLanesMatchScalarForManyCounters() {
         let philox = Philox4x32_10(key: 0x0123_4567_89ab_cdef)
-        var rng = SplitMix64(state: 7)
+        var rng = SplitMix64(seed: 7)
         for _ in 0..<1000 {
             var c = [SIMD8<UInt64>](repeating: SIMD8(), count: 4)
             for w in 0..<4 { for j in 0..<8 { c[w][j] = rng.next() } }
@@ -148,7 +149,7 @@ final class GaussianNoiseTests: XCTestCase {
 
     func testFillMatchesValueAtUnalignedOffsets() {
         let noise = GaussianNoise(seed: 42)
-        var rng = SplitMix64(state: 1)
+        var rng = SplitMix64(seed: 1)
         var starts = [0, 1, 2, 3, 4, 5, 15, 16, 17, 31, 32, 33, 63, 65, 1 << 34, (1 << 34) + 3, (1 << 62) + 5]
         for _ in 0..<200 { starts.append(Int(rng.next() % (1 << 40))) }
         for start in starts {
@@ -191,7 +192,7 @@ final class GaussianNoiseTests: XCTestCase {
 
     func testAddScaledIsOneFusedMultiplyAddPerElement() {
         let noise = GaussianNoise(seed: 11)
-        var rng = SplitMix64(state: 2)
+        var rng = SplitMix64(seed: 2)
         for (start, count) in [(0, 1000), (7, 333), (12_345, 70_000), (65_530, 20)] {
             let x0 = (0..<count).map { _ in rng.nextFloat() }
             var x = x0
@@ -210,7 +211,7 @@ final class GaussianNoiseTests: XCTestCase {
     func testAddScaledIsBitwiseIndependentOfThreadCount() {
         let noise = GaussianNoise(seed: 2024)
         let count = 1_000_003, start = 12_345  // 16 chunks of 64K, unaligned at both ends
-        var rng = SplitMix64(state: 3)
+        var rng = SplitMix64(seed: 3)
         let x0 = (0..<count).map { _ in rng.nextFloat() * 0.02 }
         var results: [[Float]] = []
         for threads in [1, 2, 3, 4] {
@@ -332,7 +333,7 @@ final class GaussianNoiseTests: XCTestCase {
     func testPerturbRestoreDriftIsBoundedByRoundings() {
         let noise = GaussianNoise(seed: 77)
         let count = 300_001, start = 5
-        var rng = SplitMix64(state: 4)
+        var rng = SplitMix64(seed: 4)
         let x0 = (0..<count).map { _ in rng.nextFloat() * 0.05 }
         let eps: Float = 1e-3
         var x = x0
@@ -414,18 +415,4 @@ final class GaussianNoiseTests: XCTestCase {
             XCTAssertEqual(buffer[j].bitPattern, noise.value(at: start + j).bitPattern)
         }
     }
-}
-
-/// SplitMix64 (Steele, Lea & Flood 2014), a tiny independent generator for test inputs.
-struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    mutating func nextFloat() -> Float { Float(Int64(bitPattern: next()) >> 40) * 0x1p-23 }
 }

@@ -1,5 +1,7 @@
 import Foundation
 import Tensors
+import Optimizers
+import TestSupport
 import XCTest
 
 /// Each backward kernel against finite differences of its forward twin, on small random inputs,
@@ -16,7 +18,7 @@ import XCTest
 final class BackwardKernelTests: XCTestCase {
     override class func setUp() { try! BLAS.load() }
 
-    var rng = TestRNG(seed: 2024)
+    var rng = SplitMix64(seed: 2024)
 
     func randoms(_ n: Int, scale: Float = 1) -> [Float] { (0..<n).map { _ in rng.normal() * scale } }
 
@@ -198,22 +200,5 @@ final class BackwardKernelTests: XCTestCase {
             XCTAssertEqual(dE[0 * dim + i], 1 + 2 * dx[3 * dim + i], accuracy: 1e-6)
             XCTAssertEqual(dE[2 * dim + i], 1)
         }
-    }
-}
-
-/// SplitMix64 with Box–Muller normals, for reproducible test inputs.
-struct TestRNG {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Double { (Double(next() >> 11) + 0.5) / 9_007_199_254_740_992 }
-    mutating func normal() -> Float {
-        Float((-2 * Foundation.log(uniform())).squareRoot() * Foundation.cos(2 * Double.pi * uniform()))
     }
 }

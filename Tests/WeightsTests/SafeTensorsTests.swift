@@ -1,4 +1,6 @@
 import Foundation
+import Optimizers
+import TestSupport
 import XCTest
 
 @testable import Weights
@@ -109,7 +111,7 @@ final class SafeTensorsTests: XCTestCase {
     // MARK: - Round trips
 
     func testRoundTripSeveralShapesAndMetadata() throws {
-        var rng = SplitMix(seed: 7)
+        var rng = SplitMix64(seed: 7)
         let shapes: [[Int]] = [[], [0], [1], [3], [4, 5], [2, 3, 4], [2, 1, 3, 5], [257, 129]]
         let names = ["scalar", "empty", "one", "bias", "matrix", "cube", "four.d", "model.layers.10.mlp.weight"]
         let values = shapes.map { shape in (0..<shape.reduce(1, *)).map { _ in rng.nextFloat() } }
@@ -256,18 +258,4 @@ func assertWeightsError(
     } catch {
         XCTFail("expected WeightsError.\(kind), got \(error)", line: line)
     }
-}
-
-/// Small deterministic generator for test data.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func nextFloat() -> Float { Float(next() >> 40) / Float(1 << 24) * 2 - 1 }
 }
