@@ -9,7 +9,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var optimizer: String = "mezo"
     public var steps: Int = 3000
     public var batchSize: Int = 16
-    public var lr: Float = 5e-6
+    public var lr: Float = 2e-6
     public var eps: Float = 1e-3
     public var perturbations: Int = 1
     public var weightDecay: Float = 0
