@@ -132,9 +132,11 @@ public final class RunFolder {
         try log!.synchronize()
     }
 
-    /// Drops log lines past step `count` − 1 (a resumed run continues from the last full step).
+    /// Keeps the first `count` step records and the evaluations made after at most `count` steps
+    /// (a resumed run continues from the last full step).
     public func truncateSteps(to count: Int) throws {
-        let kept = try lines().filter { $0.step < count }
+        // Step records carry their 0-based index; evaluations carry the number of steps done.
+        let kept = try lines().filter { $0.type == "eval" ? $0.step <= count : $0.step < count }
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
         var data = Data()

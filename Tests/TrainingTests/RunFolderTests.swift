@@ -99,4 +99,14 @@ final class RunFolderTests: XCTestCase {
         try handle.close()
         XCTAssertEqual(try RunFolder(path: run.path).steps().count, 3)
     }
+
+    func testTruncateKeepsTheEvaluationOfTheLastFullStep() throws {
+        let (run, _) = try makeRun(steps: 3)
+        try run.append(.eval(step: 3, accuracy: 0.5, examples: 4, seconds: 0))
+        try run.truncateSteps(to: 3)
+        XCTAssertEqual(try run.lines().filter { $0.type == "eval" }.map(\.step), [3])
+        try run.truncateSteps(to: 2)
+        XCTAssertEqual(try run.steps().count, 2)
+        XCTAssertTrue(try run.lines().filter { $0.type == "eval" }.isEmpty)
+    }
 }
