@@ -63,7 +63,7 @@ public final class RunFolder {
         try fm.createDirectory(atPath: path, withIntermediateDirectories: true)
         let data = try Self.encoder.encode(manifest)
         try data.write(to: URL(fileURLWithPath: path + "/" + manifestName), options: .atomic)
-        fm.createFile(atPath: path + "/" + logName, contents: nil)
+        _ = fm.createFile(atPath: path + "/" + logName, contents: nil)
         return try RunFolder(path: path)
     }
 
@@ -120,7 +120,7 @@ public final class RunFolder {
     public func append(_ line: RunLogLine) throws {
         if log == nil {
             let logPath = path + "/" + Self.logName
-            if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+            if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
             log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
             try log!.seekToEnd()
         }
