@@ -52,7 +52,7 @@ let package = Package(
             swiftSettings: hostCPU
         ),
         // Paths to fixtures, the real model and SST-2, shared by the test targets.
-        .target(name: "TestSupport", dependencies: ["Optimizers"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Optimizers", "Models", "Weights"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "Optimizers", "TestSupport"], swiftSettings: hostCPU),
         .testTarget(name: "WeightsTests", dependencies: ["Weights", "Optimizers", "TestSupport"], swiftSettings: hostCPU),
         .testTarget(

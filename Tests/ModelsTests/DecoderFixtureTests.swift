@@ -19,15 +19,9 @@ final class DecoderFixtureTests: XCTestCase {
     func testTinyQwen2MatchesTransformers() throws { try compare("tiny-qwen2") }
 
     func compare(_ name: String, tolerance: Float = 1e-4) throws {
-        let dir = Repo.fixture(name)
-        let model = try ModelLoader.loadDecoder(directory: dir)
-        let reference = try SafeTensorsFile(path: dir + "/reference.safetensors")
-        let ids = try reference.floats("input_ids"), mask = try reference.floats("attention_mask")
-        let shape = try reference.info("input_ids").shape   // (B, T)
-        let (B, T) = (shape[0], shape[1])
-        let rows = (0..<B).map { b in (0..<T).map { Int32(ids[b * T + $0]) } }
-        let masks = (0..<B).map { b in (0..<T).map { Int32(mask[b * T + $0]) } }
-        let batch = try PackedBatch(paddedIDs: rows, mask: masks)
+        let fixture = try TinyFixture(name)
+        let (model, batch, reference) = (fixture.model, fixture.batch, fixture.reference)
+        let (B, T) = (batch.sequenceCount, fixture.paddedLength)
         let ws = DecoderWorkspace(config: model.config, maxTokens: batch.tokenCount)
         let hidden = model.forward(batch, workspace: ws)
         let logits = model.logits(hidden: hidden, rows: batch.tokenCount)

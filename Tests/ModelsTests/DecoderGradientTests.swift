@@ -170,14 +170,7 @@ final class DecoderGradientTests: XCTestCase {
     // MARK: helpers
 
     func load(_ name: String) throws -> (DecoderModel, PackedBatch) {
-        let dir = Repo.fixture(name)
-        let model = try ModelLoader.loadDecoder(directory: dir)
-        let reference = try SafeTensorsFile(path: dir + "/reference.safetensors")
-        let ids = try reference.floats("input_ids"), mask = try reference.floats("attention_mask")
-        let shape = try reference.info("input_ids").shape   // (B, T)
-        let (B, T) = (shape[0], shape[1])
-        let rows = (0..<B).map { b in (0..<T).map { Int32(ids[b * T + $0]) } }
-        let masks = (0..<B).map { b in (0..<T).map { Int32(mask[b * T + $0]) } }
-        return (model, try PackedBatch(paddedIDs: rows, mask: masks))
+        let fixture = try TinyFixture(name)
+        return (fixture.model, fixture.batch)
     }
 }
