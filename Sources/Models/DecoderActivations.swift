@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// What the training forward keeps for the backward pass, for at most `maxTokens` packed tokens
 /// (the difference from inference, which reuses one layer's buffers: DESIGN.md, decision 5).
@@ -21,10 +22,10 @@ public final class DecoderActivations {
     let up: [UnsafeMutablePointer<Float>]           // L × (N, I)
     let mlpProjection: [UnsafeMutablePointer<Float>?] // L × (N, C)   down_proj output, input of the post-feedforward norm (Gemma)
     let hidden: UnsafeMutablePointer<Float>         // (N, C)          final-norm output, input of the output head
-    private let storage: UnsafeMutablePointer<Float>
+    private let buffer: TaggedBuffer
 
-    /// Bytes held, for memory reports.
-    public let byteCount: Int
+    /// Bytes held, for memory reports (tagged `activations`).
+    public var byteCount: Int { buffer.byteCount }
 
     public init(config c: DecoderConfig, maxTokens: Int) {
         precondition(maxTokens > 0)
@@ -39,23 +40,10 @@ public final class DecoderActivations {
             if gemmaNorms { widths += [C, C] }
         }
         widths.append(C)
-        // Each view starts on a 64-byte boundary.
-        var offsets: [Int] = []
-        var total = 0
-        for w in widths {
-            offsets.append(total)
-            total += (w * maxTokens + 15) / 16 * 16
-        }
-        var raw: UnsafeMutableRawPointer?
-        precondition(posix_memalign(&raw, 64, max(1, total) * 4) == 0 && raw != nil,
-                     "cannot allocate \(total * 4) bytes of activations")
-        let base = raw!.bindMemory(to: Float.self, capacity: max(1, total))
-        base.initialize(repeating: 0, count: total)
-        storage = base
-        byteCount = total * 4
+        let views: [UnsafeMutablePointer<Float>]
+        (buffer, views) = TaggedBuffer.carved(widths.map { $0 * maxTokens }, tag: .activations)
 
         // Views in the order `widths` lists them.
-        let views = offsets.map { base + $0 }
         var n = 0
         var layerInput: [UnsafeMutablePointer<Float>] = []
         for _ in 0...L { layerInput.append(views[n]); n += 1 }
@@ -77,8 +65,6 @@ public final class DecoderActivations {
         (self.middle, self.gate, self.up) = (middle, gate, up)
         (self.attentionProjection, self.mlpProjection) = (attentionProjection, mlpProjection)
     }
-
-    deinit { free(storage) }
 }
 
 /// Scratch of the backward pass (and of the training forward's recomputed values), sized like
@@ -96,23 +82,20 @@ final class DecoderGradientScratch {
     let dV: UnsafeMutablePointer<Float>       // (N, Hkv·D)
     let dGate: UnsafeMutablePointer<Float>    // (N, I)      d loss / d activated, then d loss / d gate
     let dUp: UnsafeMutablePointer<Float>      // (N, I)
-    private let buffers: [UnsafeMutablePointer<Float>]
-    let byteCount: Int
+    private let buffer: TaggedBuffer
+    var byteCount: Int { buffer.byteCount }
 
     init(config c: DecoderConfig, maxTokens: Int) {
-        let C = c.hiddenSize, I = c.intermediateSize
-        let qw = c.queryHeads * c.headDim, kvw = c.kvHeads * c.headDim
-        let widths = [C, qw, kvw, I, C, C, qw, qw, kvw, kvw, I, I]
-        let made = widths.map { w -> UnsafeMutablePointer<Float> in
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: maxTokens * w)
-            p.initialize(repeating: 0, count: maxTokens * w)
-            return p
-        }
+        let made: [UnsafeMutablePointer<Float>]
+        (buffer, made) = TaggedBuffer.carved(Self.widths(c).map { $0 * maxTokens }, tag: .scratch)
         (normed, q, k, activated, dStream, dBranch) = (made[0], made[1], made[2], made[3], made[4], made[5])
         (dAttention, dQ, dK, dV, dGate, dUp) = (made[6], made[7], made[8], made[9], made[10], made[11])
-        buffers = made
-        byteCount = widths.reduce(0, +) * maxTokens * 4
     }
 
-    deinit { buffers.forEach { $0.deallocate() } }
+    /// Floats per token of each buffer, in declaration order.
+    static func widths(_ c: DecoderConfig) -> [Int] {
+        let C = c.hiddenSize, I = c.intermediateSize
+        let qw = c.queryHeads * c.headDim, kvw = c.kvHeads * c.headDim
+        return [C, qw, kvw, I, C, C, qw, qw, kvw, kvw, I, I]
+    }
 }

@@ -26,12 +26,11 @@ public final class DecoderTrainer {
     public let activations: DecoderActivations
     let scratch: DecoderGradientScratch
     /// (headRows, V) logits of a chunk of rows, for `.nextToken` only (allocated on first use).
-    private var logitsChunk: UnsafeMutablePointer<Float>?
+    private var logitsChunk: TaggedBuffer?
     private let headRows: Int
 
-    /// Bytes of activations and backward scratch, for memory reports (the full-vocabulary logits
-    /// chunk of `.nextToken` not included: `headRows` × V floats once used).
-    public var byteCount: Int { activations.byteCount + scratch.byteCount }
+    /// Bytes of activations and backward scratch (with the logits chunk once `.nextToken` used it).
+    public var byteCount: Int { activations.byteCount + scratch.byteCount + (logitsChunk?.byteCount ?? 0) }
 
     public init(model: DecoderModel, maxTokens: Int) {
         self.model = model
@@ -41,8 +40,6 @@ public final class DecoderTrainer {
         // ≤ 16 M floats (64 MB) of logits at a time: 64 rows of Gemma's 262,144-word vocabulary.
         headRows = max(1, min(maxTokens, (1 << 24) / model.config.vocabSize))
     }
-
-    deinit { logitsChunk?.deallocate() }
 
     /// Runs the training forward on `batch`, then backward for `target`.
     /// - Parameters:
@@ -184,8 +181,8 @@ public final class DecoderTrainer {
             dHidden.update(repeating: 0, count: N * C)
             return 0
         }
-        if logitsChunk == nil { logitsChunk = .allocate(capacity: headRows * V) }
-        let logits = logitsChunk!, hidden = activations.hidden, head = model.outputHead
+        if logitsChunk == nil { logitsChunk = TaggedBuffer(floats: headRows * V, tag: .scratch) }
+        let logits = logitsChunk!.base, hidden = activations.hidden, head = model.outputHead
         var total: Double = 0
         targets.withUnsafeBufferPointer { tg in
             for r0 in stride(from: 0, to: N, by: headRows) {

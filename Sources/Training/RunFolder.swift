@@ -27,17 +27,43 @@ public struct RunManifest: Codable, Sendable {
     }
 }
 
-/// One line of `log.jsonl`: a step (the seed-log record plus the batch loss) or an evaluation.
+/// One step of a backprop run (SGD/AdamW). Unlike a MeZO record it cannot rebuild the weights:
+/// those runs keep their weights (and AdamW's moments) in snapshots.
+public struct GradientStep: Codable, Sendable, Equatable {
+    public var step: Int
+    public var loss: Float
+    /// ‖∇L‖₂ before clipping.
+    public var gradNorm: Double
+    public var lr: Float
+    /// A non-finite loss or gradient was seen: the weights were not updated.
+    public var skipped: Bool
+
+    public init(step: Int, loss: Float, gradNorm: Double, lr: Float, skipped: Bool) {
+        (self.step, self.loss, self.gradNorm, self.lr, self.skipped) = (step, loss, gradNorm, lr, skipped)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case step, loss, lr, skipped
+        case gradNorm = "grad_norm"
+    }
+}
+
+/// One line of `log.jsonl`: a step (a MeZO seed-log record, or a backprop step) or an evaluation.
 public struct RunLogLine: Codable, Sendable {
     public var type: String            // "step" | "eval"
     public var step: Int
     public var record: MeZOStep?
+    public var update: GradientStep?
     public var seconds: Double?
     public var accuracy: Double?
     public var examples: Int?
 
     public static func step(_ r: MeZOStep, seconds: Double) -> RunLogLine {
         RunLogLine(type: "step", step: r.step, record: r, seconds: seconds)
+    }
+
+    public static func step(_ u: GradientStep, seconds: Double) -> RunLogLine {
+        RunLogLine(type: "step", step: u.step, update: u, seconds: seconds)
     }
 
     public static func eval(step: Int, accuracy: Double, examples: Int, seconds: Double) -> RunLogLine {
@@ -107,13 +133,24 @@ public final class RunFolder {
         return out
     }
 
-    /// The step records, which must be 0, 1, 2, … without gaps.
+    /// The MeZO step records, which must be 0, 1, 2, … without gaps.
     public func steps() throws -> [MeZOStep] {
         let records = try lines().compactMap(\.record)
-        for (i, r) in records.enumerated() where r.step != i {
-            throw RunError("\(path)/\(Self.logName): step \(r.step) found where step \(i) was expected")
-        }
+        try Self.checkContiguous(records.map(\.step), in: path)
         return records
+    }
+
+    /// Steps logged, of any optimizer (numbered 0, 1, 2, … without gaps).
+    public func stepCount() throws -> Int {
+        let numbers = try lines().filter { $0.type == "step" }.map(\.step)
+        try Self.checkContiguous(numbers, in: path)
+        return numbers.count
+    }
+
+    private static func checkContiguous(_ steps: [Int], in path: String) throws {
+        for (i, s) in steps.enumerated() where s != i {
+            throw RunError("\(path)/\(logName): step \(s) found where step \(i) was expected")
+        }
     }
 
     /// Appends one line and flushes it to the file.
@@ -162,6 +199,34 @@ public final class RunFolder {
         guard let file = try? SafeTensorsFile(path: snapshotPath(name)),
               file.metadata["base_fingerprint"] == manifest.baseFingerprint else { return nil }
         return file.metadata["steps"].flatMap(Int.init)
+    }
+
+    /// Where AdamW's moments are kept next to `weights-last`.
+    public var optimizerStatePath: String { path + "/optimizer-last.safetensors" }
+
+    /// Saves optimizer state arenas (e.g. "m", "v") after `steps` steps, names prefixed "<key>.".
+    public func saveOptimizerState(_ state: [String: ParameterArena], steps: Int) throws {
+        guard !state.isEmpty else { return }
+        let entries = state.sorted { $0.key < $1.key }.flatMap { key, arena in
+            arena.entries.map { SafeTensorsWriter.Entry(name: key + "." + $0.name, shape: $0.shape, data: $0.data) }
+        }
+        try SafeTensorsWriter.write(path: optimizerStatePath, entries: entries,
+                                    metadata: ["steps": String(steps), "base_fingerprint": manifest.baseFingerprint])
+    }
+
+    /// Fills `state` from the saved optimizer state, which must hold exactly `steps` steps.
+    public func loadOptimizerState(into state: [String: ParameterArena], steps: Int) throws {
+        guard !state.isEmpty else { return }
+        let file = try SafeTensorsFile(path: optimizerStatePath)
+        guard file.metadata["steps"].flatMap(Int.init) == steps else {
+            throw RunError("\(optimizerStatePath) holds the optimizer after \(file.metadata["steps"] ?? "?") steps, "
+                           + "the weights after \(steps): the run cannot be resumed exactly")
+        }
+        for (key, arena) in state {
+            for slot in arena.slots {
+                try file.read(key + "." + slot.name, into: arena.buffer(slot), expectedShape: slot.shape, releasePages: true)
+            }
+        }
     }
 }
 

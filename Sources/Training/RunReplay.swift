@@ -30,6 +30,9 @@ public enum RunReplay {
                 (fingerprint \(run.manifest.baseFingerprint), base \(run.manifest.baseModel))
                 """)
         }
+        if run.manifest.config.optimizer.usesBackprop {
+            return (model, try loadSnapshot(run: run, point: point, into: model, log: log))
+        }
         let records = try run.steps()
         let target: Int
         switch point {
@@ -60,6 +63,32 @@ public enum RunReplay {
             applied = target
         }
         return (model, applied)
+    }
+
+    /// A backprop run has no seed log to replay: its weights exist only in the best/last snapshots.
+    static func loadSnapshot(run: RunFolder, point: RunPoint, into model: DecoderModel,
+                             log: (String) -> Void) throws -> Int {
+        let held = ["best", "last"].compactMap { name in run.snapshotSteps(name).map { (name, $0) } }
+        let name: String
+        switch point {
+        case .last: name = "last"
+        case .best: name = try bestSteps(run) == nil ? "last" : "best"
+        case .steps(let n):
+            if n == 0 { return 0 }
+            guard let match = held.first(where: { $0.1 == n }) else {
+                throw RunError("\(run.path): a \(run.manifest.config.optimizer.rawValue) run keeps weights only in "
+                               + "snapshots (\(held.map { "\($0.0): step \($0.1)" }.joined(separator: ", "))), not at step \(n)")
+            }
+            name = match.0
+        }
+        guard let steps = run.snapshotSteps(name) else {
+            if case .last = point, try run.stepCount() == 0 { return 0 }
+            throw RunError("\(run.path): no \(run.snapshotPath(name)) for this base model; a "
+                           + "\(run.manifest.config.optimizer.rawValue) run cannot be rebuilt without it")
+        }
+        try model.arena.load(from: [try SafeTensorsFile(path: run.snapshotPath(name))])
+        log("loaded snapshot \(run.snapshotPath(name)) (\(steps) steps)")
+        return steps
     }
 
     /// Step count of the best dev evaluation (earliest on ties).

@@ -5,15 +5,39 @@ import Foundation
 public struct TrainingConfig: Codable, Sendable, Equatable {
     public enum Schedule: String, Codable, Sendable, CaseIterable { case constant, linear }
 
+    /// How a step moves the weights. MeZO estimates the gradient from two forward passes; SGD and
+    /// AdamW are the backprop reference (gradients, and for AdamW two moments, of the weights' size).
+    public enum Optimizer: String, Codable, Sendable, CaseIterable {
+        case mezo, sgd, adamw
+
+        /// Learning rate when --lr is not given: the best of each method's grid on SST-2 with
+        /// Gemma-3-270M (README; MeZO 2e-6, AdamW 1e-5 as in the MeZO paper's fine-tuning baseline).
+        public var defaultLR: Float {
+            switch self {
+            case .mezo: return 2e-6
+            case .sgd: return 1e-4
+            case .adamw: return 1e-5
+            }
+        }
+
+        public var usesBackprop: Bool { self != .mezo }
+    }
+
     public var task: String = "sst2"
-    public var optimizer: String = "mezo"
+    public var optimizer: Optimizer = .mezo
     public var steps: Int = 3000
     public var batchSize: Int = 16
-    public var lr: Float = 2e-6
+    public var lr: Float = Optimizer.mezo.defaultLR
     public var eps: Float = 1e-3
     public var perturbations: Int = 1
     public var weightDecay: Float = 0
     public var schedule: Schedule = .constant
+    /// Clip the gradient's global L2 norm to this (backprop optimizers; nil: no clipping).
+    public var maxGradNorm: Float?
+    /// AdamW's moment decay rates and denominator epsilon (PyTorch's defaults).
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.999
+    public var adamEpsilon: Float = 1e-8
     /// Size of the seeded sample of train.tsv (MeZO uses 1,000), unless `kShot` is set.
     public var trainExamples: Int = 1000
     /// Examples per class instead of `trainExamples`.
@@ -29,10 +53,37 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case task, optimizer, steps, lr, eps, perturbations, schedule, seed
         case batchSize = "batch_size"
         case weightDecay = "weight_decay"
+        case maxGradNorm = "max_grad_norm"
+        case beta1, beta2
+        case adamEpsilon = "adam_epsilon"
         case trainExamples = "train_examples"
         case kShot = "k_shot"
         case evalEvery = "eval_every"
         case evalExamples = "eval_examples"
+    }
+
+    /// Reads run.json files written before the backprop optimizers existed (their keys absent).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = TrainingConfig()
+        task = try c.decodeIfPresent(String.self, forKey: .task) ?? d.task
+        optimizer = try c.decodeIfPresent(Optimizer.self, forKey: .optimizer) ?? d.optimizer
+        steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
+        lr = try c.decodeIfPresent(Float.self, forKey: .lr) ?? optimizer.defaultLR
+        eps = try c.decodeIfPresent(Float.self, forKey: .eps) ?? d.eps
+        perturbations = try c.decodeIfPresent(Int.self, forKey: .perturbations) ?? d.perturbations
+        weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? d.weightDecay
+        schedule = try c.decodeIfPresent(Schedule.self, forKey: .schedule) ?? d.schedule
+        maxGradNorm = try c.decodeIfPresent(Float.self, forKey: .maxGradNorm)
+        beta1 = try c.decodeIfPresent(Float.self, forKey: .beta1) ?? d.beta1
+        beta2 = try c.decodeIfPresent(Float.self, forKey: .beta2) ?? d.beta2
+        adamEpsilon = try c.decodeIfPresent(Float.self, forKey: .adamEpsilon) ?? d.adamEpsilon
+        trainExamples = try c.decodeIfPresent(Int.self, forKey: .trainExamples) ?? d.trainExamples
+        kShot = try c.decodeIfPresent(Int.self, forKey: .kShot)
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+        evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery) ?? d.evalEvery
+        evalExamples = try c.decodeIfPresent(Int.self, forKey: .evalExamples)
     }
 
     /// Learning rate at 0-based step `step`.

@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// What a parameter is, for the optimizers (weight decay skips norms and biases) and for export.
 public enum ParameterRole: String, Sendable {
@@ -36,11 +37,13 @@ public final class ParameterArena: @unchecked Sendable {
     /// Elements in the buffer, alignment gaps included.   storage: (count)
     public let count: Int
     public let storage: UnsafeMutablePointer<Float>
+    /// Weights for a model; gradients and optimizer moments reuse the layout under their own tags.
+    public let tag: MemoryTag
     private let slotIndex: [String: Int]
 
     static let alignment = 16  // floats = 64 bytes, one AVX-512 vector
 
-    public init(specs: [ParameterSpec]) {
+    public init(specs: [ParameterSpec], tag: MemoryTag = .weights) {
         var slots: [ParameterSlot] = []
         var offset = 0
         for spec in specs {
@@ -51,15 +54,20 @@ public final class ParameterArena: @unchecked Sendable {
         precondition(Set(specs.map(\.name)).count == specs.count, "duplicate parameter names")
         self.slots = slots
         self.count = offset
-        var raw: UnsafeMutableRawPointer?
-        let status = posix_memalign(&raw, 64, max(1, offset) * MemoryLayout<Float>.size)
-        precondition(status == 0 && raw != nil, "cannot allocate \(offset * 4) bytes for parameters")
-        storage = raw!.bindMemory(to: Float.self, capacity: max(1, offset))
-        storage.initialize(repeating: 0, count: offset)
+        self.tag = tag
+        storage = TaggedMemory.allocate(floats: offset, tag: tag)
         slotIndex = Dictionary(uniqueKeysWithValues: slots.enumerated().map { ($1.name, $0) })
     }
 
-    deinit { free(storage) }
+    deinit { TaggedMemory.free(storage, count: count, tag: tag) }
+
+    /// A zeroed arena with this one's layout, e.g. for gradients or optimizer moments.
+    public func sameLayout(tag: MemoryTag) -> ParameterArena {
+        ParameterArena(specs: slots.map(\.spec), tag: tag)
+    }
+
+    /// Bytes of the buffer, alignment gaps included.
+    public var byteCount: Int { count * MemoryLayout<Float>.size }
 
     /// Parameters proper (alignment gaps excluded).
     public var parameterCount: Int { slots.reduce(0) { $0 + $1.count } }

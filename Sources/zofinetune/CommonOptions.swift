@@ -20,17 +20,20 @@ struct ModelOptions: ParsableArguments {
 
     /// Opens OpenBLAS, sets the thread count, loads tokenizer and weights, saying so on stderr.
     /// With a run, the weights are the run's (its base model with the logged steps replayed).
-    func load(run runOptions: RunOptions? = nil) throws -> (DecoderModel, Tokenizer) {
+    /// Returns the model, its tokenizer and the number of the run's steps in the weights (0 without a run).
+    func load(run runOptions: RunOptions? = nil) throws -> (DecoderModel, Tokenizer, Int) {
         try BLAS.load()
         Threads.set(threads ?? Threads.count)
         let tokenizer = try TokenizerLoader.load(modelDirectory: model)
         let started = Date()
         let decoder: DecoderModel
+        var stepsApplied = 0
         if let runOptions, let runPath = runOptions.run {
             let run = try RunFolder(path: runPath)
             let (replayed, steps) = try RunReplay.load(run: run, modelDirectory: model, point: runOptions.point,
                                                        threads: Threads.count, log: log)
             decoder = replayed
+            stepsApplied = steps
             log("weights of run \(runPath) after \(steps) steps")
         } else {
             decoder = try ModelLoader.loadDecoder(directory: model)
@@ -40,7 +43,7 @@ struct ModelOptions: ParsableArguments {
         log(String(format: "loaded %@ (%@, %.0fM parameters) in %.1f s; OpenBLAS %@ kernels, %d threads",
                    model, decoder.config.family.rawValue, params, Date().timeIntervalSince(started),
                    BLAS.coreName, Threads.count))
-        return (decoder, tokenizer)
+        return (decoder, tokenizer, stepsApplied)
     }
 }
 
@@ -52,7 +55,7 @@ struct RunOptions: ParsableArguments {
         self.at = at
     }
 
-    @Option(name: .long, help: ArgumentHelp("A training run folder: use its weights (base model + replayed seed log).", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("A training run folder: use its weights (MeZO: base model + replayed seed log; sgd/adamw: its snapshots).", valueName: "dir"))
     var run: String?
 
     @Option(name: .long, help: ArgumentHelp("Which weights of the run: best (best dev evaluation), last, or a step count.", valueName: "best|last|N"))

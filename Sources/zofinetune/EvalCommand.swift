@@ -36,7 +36,7 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         var examples = try TaskData.load(directory: taskOptions.dataDirectory, split: split)
         if let limit { examples = Array(examples.prefix(limit)) }
-        let (model, tokenizer) = try modelOptions.load(run: runOptions)
+        let (model, tokenizer, _) = try modelOptions.load(run: runOptions)
         var lastReport = Date()
         let result = try ClassificationEvaluator.evaluate(
             model: model, tokenizer: tokenizer, prompt: taskOptions.task.prompt, examples: examples

@@ -30,7 +30,7 @@ struct ExportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (model, _) = try modelOptions.load(run: RunOptions(run: runFolder, at: at))
+        let (model, _, _) = try modelOptions.load(run: RunOptions(run: runFolder, at: at))
         try HuggingFaceExport.write(model: model, baseDirectory: modelOptions.model, to: out,
                                     metadata: ["exported_by": "zofinetune", "run": runFolder, "at": at])
         log("wrote \(out)")

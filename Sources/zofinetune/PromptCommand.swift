@@ -32,7 +32,7 @@ struct PromptCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (model, tokenizer) = try modelOptions.load(run: runOptions)
+        let (model, tokenizer, _) = try modelOptions.load(run: runOptions)
         let prompt = (tokenizer.bosID.map { [$0] } ?? []) + (try tokenizer.encode(text))
         // The model's kernels do not check bounds (-Ounchecked), so lengths are checked here.
         let positions = model.maxPositions

@@ -10,9 +10,9 @@ import Training
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Fine-tune a model on a task with MeZO (forward passes only, inference memory).",
+        abstract: "Fine-tune a model on a task with MeZO (forward passes only, inference memory), or with SGD/AdamW by backprop.",
         discussion: """
-            Each step draws a seed, perturbs every parameter in place by ±eps·z (z regenerated from \
+            MeZO (--optimizer mezo, the default): each step draws a seed, perturbs every parameter in place by ±eps·z (z regenerated from \
             the seed, never stored), evaluates the batch loss at both points and moves the weights \
             by −lr·g·z with g = (L+ − L−)/(2·eps). The run folder (--out) holds run.json (base model, \
             its fingerprint, the configuration), log.jsonl (one record per step: seeds, g, lr; and \
@@ -21,18 +21,30 @@ struct TrainCommand: ParsableCommand {
 
             Default recipe (SST-2, Gemma-3-270M): 1,000 training examples, batch 16, eps 1e-3, \
             constant lr 2e-6, dev evaluation every 500 steps (lr 3e-5 diverges; 1e-5 and 5e-6 learn the label bias fast, then the training loss climbs).
+
+            SGD and AdamW (--optimizer sgd|adamw) are the backprop reference: the same task, batches, \
+            run folder and export, with gradients by a hand-written backward pass. They hold every \
+            layer's activations, a gradient of the weights' size and (AdamW) two moments: about 2× \
+            (SGD) and 4× (AdamW) the memory of MeZO (see `zofinetune profile`). SGD has no momentum \
+            (θ −= lr·∇L exactly); AdamW is PyTorch's (betas 0.9/0.999, eps 1e-8). Neither decays \
+            weights nor clips gradients unless --weight-decay / --max-grad-norm are given. Their \
+            weights and AdamW's moments are saved at every dev evaluation and at the end \
+            (weights-last, optimizer-last), which is what --resume continues from.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var taskOptions: TaskOptions
 
-    @Option(name: .long, help: "Optimizer: mezo.") var optimizer: String?
+    @Option(name: .long, help: "Optimizer: mezo (default), sgd or adamw.") var optimizer: TrainingConfig.Optimizer?
     @Option(name: .long, help: "Steps in the run (with --resume: extend the run to this many).") var steps: Int?
     @Option(name: .long, help: "Examples per batch (default 16).") var batchSize: Int?
-    @Option(name: .long, help: "Learning rate (default 2e-6).") var lr: Float?
+    @Option(name: .long, help: "Learning rate (default: mezo 2e-6, sgd 1e-4, adamw 1e-5).") var lr: Float?
     @Option(name: .long, help: "Perturbation scale eps (default 1e-3).") var eps: Float?
     @Option(name: .long, help: "Perturbations averaged per step (n-SPSA; default 1).") var perturbations: Int?
     @Option(name: .long, help: "Weight decay on matrices and embeddings (default 0).") var weightDecay: Float?
+    @Option(name: .long, help: "sgd/adamw: clip the gradient's global L2 norm to this (default: no clipping).") var maxGradNorm: Float?
+    @Option(name: .long, help: "adamw: first-moment decay (default 0.9).") var beta1: Float?
+    @Option(name: .long, help: "adamw: second-moment decay (default 0.999).") var beta2: Float?
     @Option(name: .long, help: "Learning-rate schedule: constant or linear (to 0).") var schedule: TrainingConfig.Schedule?
     @Option(name: .long, help: "Seeded sample of the training split (default 1000).") var trainExamples: Int?
     @Option(name: .long, help: "Examples per class instead of --train-examples.") var kShot: Int?
@@ -44,8 +56,17 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON summary object on stdout.") var json = false
 
     func validate() throws {
-        if let optimizer, optimizer != "mezo" {
-            throw ValidationError("--optimizer \(optimizer): only mezo is available")
+        if let maxGradNorm, !(maxGradNorm > 0) { throw ValidationError("--max-grad-norm must be positive") }
+        for (name, value) in [("--beta1", beta1), ("--beta2", beta2)] {
+            if let value, !(value >= 0 && value < 1) { throw ValidationError("\(name) must be in [0, 1)") }
+        }
+        let backprop = (optimizer ?? .mezo).usesBackprop
+        if !backprop, let (name, _) = [("--max-grad-norm", maxGradNorm != nil), ("--beta1", beta1 != nil),
+                                        ("--beta2", beta2 != nil)].first(where: { $0.1 }) {
+            throw ValidationError("\(name) applies to --optimizer sgd or adamw, not mezo")
+        }
+        if backprop, let (name, _) = [("--eps", eps != nil), ("--perturbations", perturbations != nil)].first(where: { $0.1 }) {
+            throw ValidationError("\(name) is a MeZO setting; --optimizer \(optimizer!.rawValue) does not use it")
         }
         for (name, value) in [("--steps", steps), ("--batch-size", batchSize), ("--perturbations", perturbations),
                               ("--train-examples", trainExamples), ("--k-shot", kShot), ("--eval-examples", evalExamples)] {
@@ -56,7 +77,9 @@ struct TrainCommand: ParsableCommand {
         if let lr, !(lr >= 0) { throw ValidationError("--lr must be 0 or more") }
         if trainExamples != nil, kShot != nil { throw ValidationError("give --train-examples or --k-shot, not both") }
         if resume != nil {
-            let fixed: [(String, Bool)] = [("--batch-size", batchSize != nil), ("--lr", lr != nil), ("--eps", eps != nil),
+            let fixed: [(String, Bool)] = [("--optimizer", optimizer != nil), ("--max-grad-norm", maxGradNorm != nil),
+                ("--beta1", beta1 != nil), ("--beta2", beta2 != nil),
+                ("--batch-size", batchSize != nil), ("--lr", lr != nil), ("--eps", eps != nil),
                 ("--perturbations", perturbations != nil), ("--weight-decay", weightDecay != nil),
                 ("--schedule", schedule != nil), ("--train-examples", trainExamples != nil), ("--k-shot", kShot != nil),
                 ("--seed", seed != nil), ("--out", out != nil)]
@@ -71,8 +94,12 @@ struct TrainCommand: ParsableCommand {
         var c = TrainingConfig()
         c.task = taskOptions.task.rawValue
         if let steps { c.steps = steps }
+        if let optimizer { c.optimizer = optimizer }
         if let batchSize { c.batchSize = batchSize }
-        if let lr { c.lr = lr }
+        c.lr = lr ?? c.optimizer.defaultLR
+        c.maxGradNorm = maxGradNorm
+        if let beta1 { c.beta1 = beta1 }
+        if let beta2 { c.beta2 = beta2 }
         if let eps { c.eps = eps }
         if let perturbations { c.perturbations = perturbations }
         if let weightDecay { c.weightDecay = weightDecay }
@@ -96,10 +123,13 @@ struct TrainCommand: ParsableCommand {
 
         let stop = StopFlag()
         stop.install()
-        let trainer = try MeZOTrainer(model: model, tokenizer: tokenizer, config: config, run: run,
+        let trainer = try Trainer(model: model, tokenizer: tokenizer, config: config, run: run,
                                       prompt: taskOptions.task.prompt, train: train, dev: dev, threads: Threads.count,
                                       stopRequested: { stop.isSet }, log: log)
-        log("training \(run.path): \(config.steps) steps, batch \(config.batchSize), lr \(config.lr), eps \(config.eps), from step \(start)")
+        let settings = config.optimizer.usesBackprop
+            ? config.maxGradNorm.map { ", max grad norm \($0)" } ?? ""
+            : ", eps \(config.eps)"
+        log("training \(run.path) with \(config.optimizer.rawValue): \(config.steps) steps, batch \(config.batchSize), lr \(config.lr)\(settings), from step \(start)")
         let summary = try trainer.train(from: start)
         var out = summary.json
         out["run"] = run.path
@@ -117,12 +147,16 @@ struct TrainCommand: ParsableCommand {
     func openRun() throws -> (DecoderModel, Tokenizer, RunFolder, Int) {
         if let resume {
             let run = try RunFolder(path: resume)
-            let (model, tokenizer) = try modelOptions.load(run: RunOptions(run: resume, at: "last"))
-            let done = try run.steps().count
-            try run.truncateSteps(to: done)   // evaluations past the last full step are stale
+            let (model, tokenizer, done) = try modelOptions.load(run: RunOptions(run: resume, at: "last"))
+            // Steps (and evaluations) past the weights we continue from are stale: for MeZO,
+            // none; for a backprop run, those after its last snapshot.
+            if try run.stepCount() > done {
+                log("\(resume): continuing from the weights saved after step \(done) (later steps are dropped)")
+            }
+            try run.truncateSteps(to: done)
             return (model, tokenizer, run, done)
         }
-        let (model, tokenizer) = try modelOptions.load()
+        let (model, tokenizer, _) = try modelOptions.load()
         let formatter = DateFormatter()
         formatter.dateFormat = "yyyyMMdd-HHmmss"
         let path = out ?? "runs/\(taskOptions.task.rawValue)-\(formatter.string(from: Date()))"
@@ -134,6 +168,7 @@ struct TrainCommand: ParsableCommand {
 }
 
 extension TrainingConfig.Schedule: ExpressibleByArgument {}
+extension TrainingConfig.Optimizer: ExpressibleByArgument {}
 
 /// Set by SIGINT/SIGTERM so the training loop can finish its step, save and exit.
 final class StopFlag: @unchecked Sendable {

@@ -45,7 +45,7 @@ final class ResumeTests: XCTestCase {
                 run = try RunFolder.create(path: path, manifest: RunManifest(
                     baseModel: dir, baseFingerprint: model.arena.fingerprint(), config: c, threads: 2))
             }
-            let trainer = try MeZOTrainer(model: model, tokenizer: tokenizer, config: c, run: run, prompt: .sst2,
+            let trainer = try Trainer(model: model, tokenizer: tokenizer, config: c, run: run, prompt: .sst2,
                                           train: train, dev: [], threads: 2, stopRequested: { false }, log: { _ in })
             let summary = try trainer.train(from: start)
             XCTAssertEqual(summary.stepsDone, steps)

@@ -30,10 +30,12 @@ public struct TrainingSummary: Sendable {
     }
 }
 
-/// The MeZO training loop on a candidate-prompt task: batches from the run's seeded training set,
-/// one seed-log record per step, dev evaluation every `evalEvery` steps with the best weights
-/// snapshotted, progress on stderr.
-public final class MeZOTrainer {
+/// The training loop every optimizer shares, on a candidate-prompt task: batches from the run's
+/// seeded training set, one log record per step, dev evaluation every `evalEvery` steps with the
+/// best weights snapshotted, progress on stderr. MeZO's log replays its run; a backprop run
+/// (SGD/AdamW) also snapshots `weights-last` and its optimizer state at every evaluation, so a
+/// crash loses at most `evalEvery` steps.
+public final class Trainer {
     let model: DecoderModel
     let tokenizer: Tokenizer
     let config: TrainingConfig
@@ -67,9 +69,16 @@ public final class MeZOTrainer {
         let candidates = try prompt.labelTokenIDs(tokenizer: tokenizer)
         let prompts = try trainingSet.examples.map { try prompt.tokenIDs(for: $0.text, tokenizer: tokenizer) }
         let longest = prompts.map(\.count).sorted(by: >).prefix(config.batchSize).reduce(0, +)
+        // The forward workspace serves MeZO's losses and every method's dev evaluation.
         let objective = CandidateObjective(model: model, candidates: candidates, maxTokens: max(longest, 1024))
         let scorer = CandidateScorer(model: model, workspace: objective.workspace)
-        let mezo = MeZO(arena: model.arena, eps: config.eps, weightDecay: config.weightDecay, threads: threads)
+        let method: StepMethod = config.optimizer.usesBackprop
+            ? BackpropMethod(model: model, candidates: candidates, maxTokens: max(longest, 1), config: config)
+            : MeZOMethod(model: model, objective: objective, config: config, threads: threads)
+        if start > 0, !method.state.isEmpty {
+            try run.loadOptimizerState(into: method.state, steps: start)
+        }
+        method.resume(after: start)
 
         var best = try RunReplay.bestSteps(run).flatMap { s in try run.lines().first { $0.type == "eval" && $0.step == s }?.accuracy }
         var bestSteps = try RunReplay.bestSteps(run)
@@ -94,28 +103,27 @@ public final class MeZOTrainer {
             }
         }
 
+        func saveLast() throws {
+            try run.saveSnapshot("last", arena: model.arena, steps: step)
+            try run.saveOptimizerState(method.state, steps: step)
+        }
+
         if start == 0, config.evalEvery > 0 { try evaluate() }
         while step < config.steps {
             if stopRequested() { interrupted = true; break }
             let indices = trainingSet.batch(at: step)
             let batch = PackedBatch(sequences: indices.map { prompts[$0] })
             let labels = indices.map { trainingSet.examples[$0].label }
-            let seeds = (0..<config.perturbations).map {
-                SeedSchedule.seed(run: config.seed, step: step, perturbation: $0)
-            }
             let stepStart = Date()
-            let record = mezo.step(step, seeds: seeds, lr: config.learningRate(at: step)) {
-                objective.loss(batch, labels: labels)
-            }
-            try run.append(.step(record, seconds: Date().timeIntervalSince(stepStart)))
+            let outcome = method.step(step, batch: batch, labels: labels, lr: config.learningRate(at: step))
+            try run.append(outcome.line(seconds: Date().timeIntervalSince(stepStart)))
             step += 1
-            if record.skipped {
+            if let note = outcome.skipNote {
                 skipped += 1
-                log("step \(step): non-finite loss (L+ = \(record.lossPlus), L- = \(record.lossMinus)); weights restored, step skipped")
-            } else {
-                var l = 0.0
-                for (p, m) in zip(record.lossPlus, record.lossMinus) { l += (Double(p) + Double(m)) / 2 }
-                recentLosses.append(l / Double(seeds.count))
+                log("step \(step): \(note)")
+            }
+            if let loss = outcome.loss {
+                recentLosses.append(loss)
                 if recentLosses.count > 50 { recentLosses.removeFirst() }
             }
             if Date().timeIntervalSince(lastReport) > 5 || step == config.steps {
@@ -127,9 +135,12 @@ public final class MeZOTrainer {
                 log(String(format: "step %d/%d  loss %.4f  %.2f steps/s  ETA %@  dev %@", step, config.steps, avg, rate,
                            Self.duration(eta), lastAccuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "-"))
             }
-            if config.evalEvery > 0, step % config.evalEvery == 0 || step == config.steps { try evaluate() }
+            if config.evalEvery > 0, step % config.evalEvery == 0 || step == config.steps {
+                try evaluate()
+                if config.optimizer.usesBackprop { try saveLast() }
+            }
         }
-        try run.saveSnapshot("last", arena: model.arena, steps: step)
+        try saveLast()
         let seconds = Date().timeIntervalSince(started)
         return TrainingSummary(
             stepsDone: step, interrupted: interrupted, skippedSteps: skipped,

@@ -1,0 +1,113 @@
+import Foundation
+import Models
+import Optimizers
+import Tensors
+import Weights
+
+/// What one training step did, for the log and the progress line.
+public enum StepOutcome {
+    case mezo(MeZOStep)
+    case backprop(GradientStep)
+
+    /// The step's batch loss (mean of L± for MeZO); nil when the step was skipped.
+    var loss: Double? {
+        switch self {
+        case .mezo(let r):
+            guard !r.skipped else { return nil }
+            return zip(r.lossPlus, r.lossMinus).reduce(0) { $0 + (Double($1.0) + Double($1.1)) / 2 } / Double(r.seeds.count)
+        case .backprop(let u):
+            return u.skipped ? nil : Double(u.loss)
+        }
+    }
+
+    func line(seconds: Double) -> RunLogLine {
+        switch self {
+        case .mezo(let r): return .step(r, seconds: seconds)
+        case .backprop(let u): return .step(u, seconds: seconds)
+        }
+    }
+
+    var skipNote: String? {
+        switch self {
+        case .mezo(let r) where r.skipped:
+            return "non-finite loss (L+ = \(r.lossPlus), L- = \(r.lossMinus)); weights restored, step skipped"
+        case .backprop(let u) where u.skipped:
+            return "non-finite loss or gradient (loss \(u.loss), ‖g‖ \(u.gradNorm)); step skipped"
+        default: return nil
+        }
+    }
+}
+
+/// How the shared training loop moves the weights for one batch.
+protocol StepMethod: AnyObject {
+    func step(_ index: Int, batch: PackedBatch, labels: [Int], lr: Float) -> StepOutcome
+    /// Optimizer state to snapshot with `weights-last` (empty for MeZO, whose log is its state).
+    var state: [String: ParameterArena] { get }
+    /// Continues after `steps` steps whose optimizer state is `state` (already loaded).
+    func resume(after steps: Int)
+}
+
+/// MeZO: two forward passes at θ ± εz per perturbation (DESIGN.md, decisions 2–3).
+final class MeZOMethod: StepMethod {
+    let mezo: MeZO
+    let objective: CandidateObjective
+    let config: TrainingConfig
+
+    init(model: DecoderModel, objective: CandidateObjective, config: TrainingConfig, threads: Int) {
+        mezo = MeZO(arena: model.arena, eps: config.eps, weightDecay: config.weightDecay, threads: threads)
+        self.objective = objective
+        self.config = config
+    }
+
+    func step(_ index: Int, batch: PackedBatch, labels: [Int], lr: Float) -> StepOutcome {
+        let seeds = (0..<config.perturbations).map {
+            SeedSchedule.seed(run: config.seed, step: index, perturbation: $0)
+        }
+        return .mezo(mezo.step(index, seeds: seeds, lr: lr) { objective.loss(batch, labels: labels) })
+    }
+
+    var state: [String: ParameterArena] { [:] }
+    func resume(after steps: Int) {}
+}
+
+/// SGD or AdamW on the gradient of the same candidate loss, by backpropagation: the activations
+/// of every layer, a gradient arena and (AdamW) two moment arenas are what MeZO does without.
+final class BackpropMethod: StepMethod {
+    let trainer: DecoderTrainer
+    let gradients: ParameterArena   // the weights' layout, tagged `gradients`
+    let optimizer: FirstOrderOptimizer
+    let candidates: [Int32]
+    let maxGradNorm: Float?
+
+    init(model: DecoderModel, candidates: [Int32], maxTokens: Int, config: TrainingConfig) {
+        trainer = DecoderTrainer(model: model, maxTokens: maxTokens)
+        gradients = model.arena.sameLayout(tag: .gradients)
+        switch config.optimizer {
+        case .sgd:
+            optimizer = SGD(arena: model.arena, weightDecay: config.weightDecay)
+        case .adamw, .mezo:
+            precondition(config.optimizer == .adamw, "BackpropMethod is for sgd and adamw")
+            optimizer = AdamW(arena: model.arena, beta1: config.beta1, beta2: config.beta2,
+                              epsilon: config.adamEpsilon, weightDecay: config.weightDecay)
+        }
+        self.candidates = candidates
+        maxGradNorm = config.maxGradNorm
+    }
+
+    func step(_ index: Int, batch: PackedBatch, labels: [Int], lr: Float) -> StepOutcome {
+        let loss = trainer.lossAndGradients(batch: batch, target: .candidates(ids: candidates, labels: labels),
+                                            gradients: gradients)
+        let norm = maxGradNorm.map { GradientClipping.clip(gradients, maxNorm: Double($0)) }
+            ?? GradientClipping.norm(gradients)
+        let finite = loss.isFinite && norm.isFinite
+        if finite {
+            optimizer.step(gradients: gradients, lr: lr)
+        } else {
+            optimizer.stepsTaken += 1   // keeps stepsTaken == steps logged, as resume assumes
+        }
+        return .backprop(GradientStep(step: index, loss: loss, gradNorm: norm, lr: lr, skipped: !finite))
+    }
+
+    var state: [String: ParameterArena] { optimizer.state }
+    func resume(after steps: Int) { optimizer.stepsTaken = steps }
+}
