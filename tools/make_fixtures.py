@@ -30,6 +30,17 @@ the SST-2 trainer uses (K = 2 candidate token ids, one label per sequence):
   labels          (B,)       as F32, index into candidate_ids: [1, 0, 1]
   <HF name>                  d loss / d parameter for every tensor of model.safetensors, F32
 
+optimizer_steps.safetensors (written by `--optimizers-only` too; tiny-gemma3 and tiny-qwen2, the
+latter for its biases) holds the parameters after 3 steps of PyTorch's optimizers on that same
+candidate loss and batch, every step: loss.backward(), clip_grad_norm_(params, 0.5), opt.step():
+
+  sgd.<HF name>     torch.optim.SGD(lr=0.05), no momentum, weight decay 0.01
+  adamw.<HF name>   torch.optim.AdamW(lr=0.01, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
+  sgd_grad_norms, adamw_grad_norms   (3,) the norms clip_grad_norm_ returned (before clipping)
+
+Weight decay goes to matrices and embeddings only (a second parameter group with weight_decay 0
+holds norm weights and biases), which is zofinetune's rule for every optimizer.
+
 Values at padded positions are whatever transformers computes there; tests must compare real
 positions only (attention_mask == 1).
 
@@ -577,18 +588,65 @@ def build_candidate_grads(name, out_root):
           file=sys.stderr)
 
 
+OPTIMIZER_STEPS = 3
+OPTIMIZER_FIXTURES = ["tiny-gemma3", "tiny-qwen2"]
+
+
+def build_optimizer_steps(name, out_root):
+    """Writes NAME/optimizer_steps.safetensors: SGD and AdamW trajectories on the candidate loss."""
+    _, cls = FIXTURES[name]
+    out_dir = os.path.join(out_root, name)
+    ref = load_file(os.path.join(out_dir, "reference.safetensors"))
+    ids, mask = ref["input_ids"].long(), ref["attention_mask"].long()
+    cand = candidate_ids_for(ids, mask)
+    labels = torch.tensor(CANDIDATE_LABELS)
+    last = mask.sum(dim=1) - 1
+    out = {}
+    for kind in ["sgd", "adamw"]:
+        model = cls.from_pretrained(out_dir, dtype=torch.float32, attn_implementation="eager").float().eval()
+        named = list(model.named_parameters())
+        decayed = [p for n, p in named if not ("norm" in n or n.endswith(".bias"))]
+        plain = [p for n, p in named if "norm" in n or n.endswith(".bias")]
+        if kind == "sgd":
+            groups = [{"params": decayed, "weight_decay": 0.01}, {"params": plain, "weight_decay": 0.0}]
+            opt = torch.optim.SGD(groups, lr=0.05)
+        else:
+            groups = [{"params": decayed, "weight_decay": 0.1}, {"params": plain, "weight_decay": 0.0}]
+            opt = torch.optim.AdamW(groups, lr=0.01, betas=(0.9, 0.95), eps=1e-8)
+        norms = []
+        for _ in range(OPTIMIZER_STEPS):
+            opt.zero_grad()
+            z = model(input_ids=ids, attention_mask=mask).logits[torch.arange(len(LENGTHS)), last][:, cand]
+            torch.nn.functional.cross_entropy(z, labels).backward()
+            norms.append(torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5).item())
+            opt.step()
+        for n, p in named:
+            out[f"{kind}.{n}"] = p.detach().float().contiguous().clone()
+        out[f"{kind}_grad_norms"] = torch.tensor(norms, dtype=torch.float32)
+        print(f"{name}: {kind} grad norms {norms}", file=sys.stderr)
+    path = os.path.join(out_dir, "optimizer_steps.safetensors")
+    save_file(out, path, metadata={"format": "pt"})
+    assert os.path.getsize(path) < 400 * 1024, path
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "Tests", "Fixtures"))
     ap.add_argument("--candidates-only", action="store_true",
                     help="only (re)write candidate_grads.safetensors from the existing model/reference files")
+    ap.add_argument("--optimizers-only", action="store_true",
+                    help="only (re)write optimizer_steps.safetensors from the existing model/reference files")
     ap.add_argument("names", nargs="*", default=list(FIXTURES))
     args = ap.parse_args()
     torch.set_num_threads(1)  # deterministic reductions
+    root = os.path.abspath(args.out)
     for name in args.names:
-        if not args.candidates_only:
-            build(name, os.path.abspath(args.out))
-        build_candidate_grads(name, os.path.abspath(args.out))
+        if not args.optimizers_only:
+            if not args.candidates_only:
+                build(name, root)
+            build_candidate_grads(name, root)
+        if name in OPTIMIZER_FIXTURES and not args.candidates_only:
+            build_optimizer_steps(name, root)
 
 
 if __name__ == "__main__":
