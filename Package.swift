@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "Tokenizers", dependencies: ["CSentencePiece"], swiftSettings: hostCPU),
         .target(name: "Tasks", dependencies: ["Tokenizers"], swiftSettings: hostCPU),
         .target(name: "Optimizers", dependencies: ["Tensors", "Weights"], swiftSettings: hostCPUKernels),
-        .target(name: "Profiling", swiftSettings: hostCPU),
+        .target(name: "Profiling", dependencies: ["Tensors"], swiftSettings: hostCPU),
         .target(
             name: "Training",
             dependencies: ["Tensors", "Weights", "Models", "Tokenizers", "Tasks", "Optimizers", "Profiling"],

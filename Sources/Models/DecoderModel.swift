@@ -19,6 +19,11 @@ public final class DecoderModel: @unchecked Sendable {
         ParameterArena(specs: DecoderLayout.specs(config))
     }
 
+    /// Parameters of a model with `config` (alignment gaps excluded): for memory predictions.
+    public static func parameterCount(config: DecoderConfig) -> Int {
+        DecoderLayout.specs(config).reduce(0) { $0 + $1.shape.reduce(1, *) }
+    }
+
     /// Tensors a checkpoint may hold that the model does not use, with reasons.
     public static func ignoredTensors(config: DecoderConfig) -> [String: String] {
         DecoderLayout.ignoredTensors(config)

@@ -8,8 +8,11 @@ public enum ProcessMemory {
     /// Current resident set size (VmRSS), in bytes.
     public static var residentBytes: Int? { field("VmRSS") }
 
-    static func field(_ name: String) -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+    /// Memory the system can give without swapping (MemAvailable of /proc/meminfo), in bytes.
+    public static var availableBytes: Int? { field("MemAvailable", file: "/proc/meminfo") }
+
+    static func field(_ name: String, file: String = "/proc/self/status") -> Int? {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix(name + ":") {
             let kb = line.dropFirst(name.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) }
             return kb.map { $0 * 1024 }

@@ -18,6 +18,17 @@ public enum BLAS {
 
     static func setThreads(_ n: Int) { zf_blas_set_num_threads(Int32(n)) }
 
+    /// Runs one product large enough that every thread touches OpenBLAS's packing buffers, so
+    /// their pages are resident before a memory baseline is taken (`profile`).
+    public static func warmUp() {
+        let n = 1024
+        let a = [Float](repeating: 1, count: n * n), b = a
+        var c = [Float](repeating: 0, count: n * n)
+        c.withUnsafeMutableBufferPointer { c in
+            linear(a, b, c.baseAddress!, m: n, n: n, k: n)
+        }
+    }
+
     /// y (M, N) = x (M, K) · wᵀ, with w stored (N, K) as a Hugging Face Linear weight (out, in).
     /// `accumulate` adds into y instead of overwriting it (residual connections for free).
     @inline(__always)

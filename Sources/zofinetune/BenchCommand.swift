@@ -11,11 +11,13 @@ import Training
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure sgemm throughput (the ceiling for every forward pass) on this machine.",
+        abstract: "Measure sgemm throughput, the forward pass, and MeZO / backprop steps on this machine.",
         discussion: """
             Prints GFLOP/s for square products and for the shapes of a Gemma-3-270M block. With \
             --model, also times the forward pass over SST-2 dev prompts (as `eval` runs it) and \
-            breaks the time down by kind of work.
+            breaks the time down by kind of work; --mezo-steps and --fo-steps time training steps on \
+            the first --batch-size training prompts (tools/bench_mezo.py and tools/bench_fo.py put \
+            them side by side with PyTorch).
             """)
 
     @Option(name: .long, help: ArgumentHelp("Also time the forward pass of this model folder.", valueName: "dir"))
@@ -29,7 +31,13 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "With --model: also time this many MeZO steps (after one warm-up).")
     var mezoSteps = 0
 
-    @Option(name: .long, help: "Batch size of the MeZO steps (the first examples of train.tsv).")
+    @Option(name: .long, help: "With --model: also time this many backprop steps (after one warm-up).")
+    var foSteps = 0
+
+    @Option(name: .long, help: "Optimizer of the backprop steps: sgd or adamw.")
+    var optimizer: TrainingConfig.Optimizer = .adamw
+
+    @Option(name: .long, help: "Batch size of the MeZO and backprop steps (the first examples of train.tsv).")
     var batchSize = 16
 
     @Option(name: .long, help: "Threads (default: every core).")
@@ -57,6 +65,7 @@ struct BenchCommand: ParsableCommand {
         if let model {
             report["forward"] = try forwardBreakdown(modelDirectory: model, peak: results[0]["gflops"] as! Double)
             if mezoSteps > 0 { report["mezo"] = try mezoStepBreakdown(modelDirectory: model) }
+            if foSteps > 0 { report["backprop"] = try backpropStepBreakdown(modelDirectory: model) }
         }
         if json { try printJSON(report) }
     }
@@ -109,17 +118,57 @@ struct BenchCommand: ParsableCommand {
         return 2 * Double(m * n * k) / best / 1e9
     }
 
+    func validate() throws {
+        if optimizer == .mezo { throw ValidationError("--optimizer takes sgd or adamw (MeZO is timed by --mezo-steps)") }
+    }
+
+    /// The first `batchSize` training examples as the SST-2 prompts, with labels and candidate ids.
+    func trainingBatch(tokenizer: Tokenizer) throws -> (PackedBatch, [Int], [Int32]) {
+        let examples = try TaskData.load(directory: taskOptions.dataDirectory, split: .train).prefix(batchSize)
+        let prompt = CandidatePrompt.sst2
+        let batch = PackedBatch(sequences: try examples.map { try prompt.tokenIDs(for: $0.text, tokenizer: tokenizer) })
+        return (batch, examples.map(\.label), try prompt.labelTokenIDs(tokenizer: tokenizer))
+    }
+
+    /// Times SGD/AdamW steps on the same batch as the MeZO steps, as tools/pytorch_fo_bench.py
+    /// times PyTorch's: forward + backward, gradient norm, optimizer update.
+    func backpropStepBreakdown(modelDirectory: String) throws -> [String: Any] {
+        let decoder = try ModelLoader.loadDecoder(directory: modelDirectory)
+        let (batch, labels, candidates) = try trainingBatch(tokenizer: try TokenizerLoader.load(modelDirectory: modelDirectory))
+        let trainer = DecoderTrainer(model: decoder, maxTokens: batch.tokenCount)
+        let gradients = decoder.arena.sameLayout(tag: .gradients)
+        let update: FirstOrderOptimizer = optimizer == .sgd ? SGD(arena: decoder.arena) : AdamW(arena: decoder.arena)
+        var backward = 0.0, norm = 0.0, total = 0.0
+        func seconds(since t: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9 }
+        for step in 0...foSteps {
+            let start = DispatchTime.now().uptimeNanoseconds
+            trainer.lossAndGradients(batch: batch, target: .candidates(ids: candidates, labels: labels), gradients: gradients)
+            let afterBackward = DispatchTime.now().uptimeNanoseconds
+            _ = GradientClipping.norm(gradients)
+            let afterNorm = DispatchTime.now().uptimeNanoseconds
+            update.step(gradients: gradients, lr: 1e-5)
+            if step > 0 {   // step 0 warms caches up and touches the moments
+                backward += Double(afterBackward - start) / 1e9
+                norm += Double(afterNorm - afterBackward) / 1e9
+                total += seconds(since: start)
+            }
+        }
+        let n = Double(foSteps)
+        log(String(format: "%@ step, batch %d (%d tokens): %.3f s = forward + backward %.3f s + gradient norm %.3f s + update %.3f s; peak RSS %.2f GB",
+                   optimizer.rawValue, batchSize, batch.tokenCount, total / n, backward / n, norm / n,
+                   (total - backward - norm) / n, Double(ProcessMemory.peakResidentBytes ?? 0) / 1e9))
+        return ["optimizer": optimizer.rawValue, "seconds_per_step": total / n, "forward_backward_seconds": backward / n,
+                "grad_norm_seconds": norm / n, "update_seconds": (total - backward - norm) / n,
+                "steps": foSteps, "batch_size": batchSize, "tokens": batch.tokenCount,
+                "peak_rss_bytes": ProcessMemory.peakResidentBytes ?? 0]
+    }
+
     /// Times MeZO steps on the first `batchSize` training examples: the two forward passes and
     /// the three perturbation passes separately, as the PyTorch script tools/pytorch_mezo_bench.py does.
     func mezoStepBreakdown(modelDirectory: String) throws -> [String: Any] {
         let decoder = try ModelLoader.loadDecoder(directory: modelDirectory)
-        let tokenizer = try TokenizerLoader.load(modelDirectory: modelDirectory)
-        let examples = try TaskData.load(directory: taskOptions.dataDirectory, split: .train).prefix(batchSize)
-        let prompt = CandidatePrompt.sst2
-        let batch = PackedBatch(sequences: try examples.map { try prompt.tokenIDs(for: $0.text, tokenizer: tokenizer) })
-        let labels = examples.map(\.label)
-        let objective = CandidateObjective(model: decoder, candidates: try prompt.labelTokenIDs(tokenizer: tokenizer),
-                                           maxTokens: batch.tokenCount)
+        let (batch, labels, candidates) = try trainingBatch(tokenizer: try TokenizerLoader.load(modelDirectory: modelDirectory))
+        let objective = CandidateObjective(model: decoder, candidates: candidates, maxTokens: batch.tokenCount)
         let mezo = MeZO(arena: decoder.arena, eps: 1e-3, threads: Threads.count)
         var forward = 0.0, total = 0.0
         for step in 0...mezoSteps {

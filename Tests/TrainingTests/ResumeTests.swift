@@ -8,26 +8,53 @@ import Training
 import Weights
 import XCTest
 
-/// On the real Gemma-3-270M and SST-2: 40 steps in one run and 20 + 20 with a resume give
-/// bitwise the same weights, and replaying the seed log from the base weights (no snapshot)
-/// gives bitwise the weights the run ended with. Batch 4 keeps the test short; the arithmetic is
-/// the same as at batch 16.
+/// On the real Gemma-3-270M and SST-2: N steps in one run and N/2 + N/2 with a resume give
+/// bitwise the same weights (MeZO: 40 steps; AdamW, whose resume reads the weights and both
+/// moments from the run's snapshots: 4 steps), and replaying MeZO's seed log from the base weights
+/// (no snapshot) gives bitwise the weights the run ended with. Batch 4 keeps the test short; the
+/// arithmetic is the same as at batch 16.
 final class ResumeTests: XCTestCase {
     override class func setUp() { try! BLAS.load() }
 
     func testResumeAndReplayAreBitwiseExact() throws {
+        let (dir, scratch, whole) = try resumeIsExact(optimizer: .mezo, steps: 40, lr: 1e-5)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let n = whole.arena.count
+        // Replay from the base alone: remove the snapshots so nothing but the seed log is used.
+        for name in ["last", "best"] { try? FileManager.default.removeItem(atPath: scratch + "/whole/weights-\(name).safetensors") }
+        let (replayed, steps) = try RunReplay.load(run: try RunFolder(path: scratch + "/whole"), modelDirectory: dir,
+                                                   point: .last, threads: 1)
+        XCTAssertEqual(steps, 40)
+        XCTAssertTrue((0..<n).allSatisfy { whole.arena.storage[$0].bitPattern == replayed.arena.storage[$0].bitPattern },
+                      "replaying the seed log differs from the run")
+        let log = try String(contentsOfFile: scratch + "/whole/log.jsonl", encoding: .utf8)
+        print("seed log of 40 steps: \(log.utf8.count) bytes")
+    }
+
+    func testAdamWResumeIsBitwiseExact() throws {
+        let (_, scratch, _) = try resumeIsExact(optimizer: .adamw, steps: 4, lr: 1e-5)
+        try? FileManager.default.removeItem(atPath: scratch)
+    }
+
+    /// Trains `steps` steps in one run and in two halves with a resume; asserts equal weights.
+    /// Returns the model folder, the scratch folder (runs "whole" and "split") and the whole run's model.
+    func resumeIsExact(optimizer: TrainingConfig.Optimizer, steps total: Int, lr: Float) throws
+        -> (String, String, DecoderModel) {
         let dir = try Repo.requireGemma()
-        guard let sst2 = Repo.sst2Directory else { return XCTFail("SST-2 not found (set SST2_DIR)") }
+        guard let sst2 = Repo.sst2Directory else {
+            XCTFail("SST-2 not found (set SST2_DIR)")
+            throw XCTSkip("SST-2 missing")
+        }
         let train = try TaskData.load(directory: sst2, split: .train)
         let tokenizer = try TokenizerLoader.load(modelDirectory: dir)
         let scratch = NSTemporaryDirectory() + "zofinetune-resume-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
 
         var config = TrainingConfig()
-        config.steps = 40
+        config.optimizer = optimizer
+        config.steps = total
         config.batchSize = 4
         config.trainExamples = 64
-        config.lr = 1e-5
+        config.lr = lr
         config.evalEvery = 0
         config.seed = 11
 
@@ -52,21 +79,12 @@ final class ResumeTests: XCTestCase {
             return model
         }
 
-        let whole = try trainRun(scratch + "/whole", steps: 40, resume: false)
-        _ = try trainRun(scratch + "/split", steps: 20, resume: false)
-        let resumed = try trainRun(scratch + "/split", steps: 40, resume: true)
+        let whole = try trainRun(scratch + "/whole", steps: total, resume: false)
+        _ = try trainRun(scratch + "/split", steps: total / 2, resume: false)
+        let resumed = try trainRun(scratch + "/split", steps: total, resume: true)
         let n = whole.arena.count
         XCTAssertTrue((0..<n).allSatisfy { whole.arena.storage[$0].bitPattern == resumed.arena.storage[$0].bitPattern },
-                      "40 steps differ from 20 + 20 resumed")
-
-        // Replay from the base alone: remove the snapshots so nothing but the seed log is used.
-        for name in ["last", "best"] { try? FileManager.default.removeItem(atPath: scratch + "/whole/weights-\(name).safetensors") }
-        let (replayed, steps) = try RunReplay.load(run: try RunFolder(path: scratch + "/whole"), modelDirectory: dir,
-                                                   point: .last, threads: 1)
-        XCTAssertEqual(steps, 40)
-        XCTAssertTrue((0..<n).allSatisfy { whole.arena.storage[$0].bitPattern == replayed.arena.storage[$0].bitPattern },
-                      "replaying the seed log differs from the run")
-        let log = try String(contentsOfFile: scratch + "/whole/log.jsonl", encoding: .utf8)
-        print("seed log of 40 steps: \(log.utf8.count) bytes")
+                      "\(optimizer.rawValue): \(total) steps differ from \(total / 2) + \(total / 2) resumed")
+        return (dir, scratch, whole)
     }
 }

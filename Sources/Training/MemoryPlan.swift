@@ -1,0 +1,42 @@
+import Foundation
+import Models
+import Tensors
+
+/// What `zofinetune profile` measures: the forward pass alone, or one training step of an optimizer.
+public enum ProfileMethod: String, CaseIterable, Codable, Sendable {
+    case inference, mezo, sgd, adamw
+}
+
+/// Bytes each method should hold, per tag, predicted from the model's shape and the batch's token
+/// count alone (formulas written from the architecture, not read back from the allocations), so
+/// the profile can check the engine against them.
+///
+/// N = tokens in the batch, C = hidden, I = intermediate, Hq·D / Hkv·D = query / key-value widths,
+/// L = layers, P = parameters.
+public enum MemoryPlan {
+    public static func predict(config c: DecoderConfig, method: ProfileMethod, tokens N: Int) -> [MemoryTag: Int] {
+        let C = c.hiddenSize, I = c.intermediateSize, L = c.layers
+        let qw = c.queryHeads * c.headDim, kvw = c.kvHeads * c.headDim
+        let f = MemoryLayout<Float>.size
+        let weights = DecoderModel.parameterCount(config: c) * f
+        // Inference and MeZO reuse one layer's buffers: stream, normed input, q, k, v, attention
+        // output, projection, gate, up (DESIGN.md, decision 5).
+        let oneLayer = N * (3 * C + 2 * qw + 2 * kvw + 2 * I) * f
+        switch method {
+        case .inference, .mezo:
+            return [.weights: weights, .activations: oneLayer]
+        case .sgd, .adamw:
+            // Backprop keeps, per layer: block input, q and k before norm/RoPE, v, attention output,
+            // mid-block stream, gate, up (+ Gemma's two post-norm inputs); plus the final stream
+            // and the final-normed hidden state.
+            let perLayer = 2 * qw + 2 * kvw + C + 2 * I + (c.family == .gemma3 ? 2 * C : 0)
+            let stored = N * ((L + 1) * C + L * perLayer + C) * f
+            // Backward's working set, one layer at a time: normed input, q, k, act(gate)·up, the
+            // stream and branch gradients, d attention, dq, dk, dv, d gate, d up.
+            let scratch = N * (4 * C + 3 * qw + 3 * kvw + 3 * I) * f
+            var plan: [MemoryTag: Int] = [.weights: weights, .activations: stored, .scratch: scratch, .gradients: weights]
+            if method == .adamw { plan[.optimizer] = 2 * weights }
+            return plan
+        }
+    }
+}

@@ -1,0 +1,149 @@
+import ArgumentParser
+import Foundation
+import Models
+import Profiling
+import Tasks
+import Tensors
+import Tokenizers
+import Training
+
+struct ProfileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "profile",
+        abstract: "Measure peak memory of inference, MeZO, SGD and AdamW on the same model and batch.",
+        discussion: """
+            Builds one batch of --batch-size SST-2 prompts of exactly --seq-len tokens, then runs each \
+            method for --steps steps in a process of its own (so each peak is its own) and reports \
+            its peak RSS (VmHWM), the process baseline (VmHWM before the model is loaded: runtime, \
+            libraries, OpenBLAS buffers), the bytes of every tagged buffer at the tagged peak \
+            (weights, activations, gradients, optimizer state, scratch), what is left untagged, the \
+            bytes predicted from the model's shape, and the median step time. A method whose \
+            prediction exceeds the available memory (MemAvailable, or --memory-limit) is reported \
+            as not fitting instead of being run.
+
+            Output: a table on stderr (stdout with no --json/--svg), --json FILE, --svg FILE (a \
+            stacked bar chart).
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var taskOptions: TaskOptions
+
+    @Option(name: .long, help: "Prompts in the batch.") var batchSize = 16
+    @Option(name: .long, help: "Tokens per prompt.") var seqLen = 64
+    @Option(name: .long, help: "Steps per method (the median time is reported).") var steps = 3
+    @Option(name: .long, parsing: .upToNextOption, help: "Methods, in order (inference mezo sgd adamw).")
+    var methods: [ProfileMethod] = ProfileMethod.allCases
+    @Option(name: .long, help: ArgumentHelp("Treat this many GB as the memory available (default: MemAvailable).", valueName: "GB"))
+    var memoryLimit: Double?
+    @Option(name: .long, help: ArgumentHelp("Write the report as JSON to this file.", valueName: "file")) var json: String?
+    @Option(name: .long, help: ArgumentHelp("Write a bar chart (SVG) to this file.", valueName: "file")) var svg: String?
+
+    func validate() throws {
+        for (name, value) in [("--batch-size", batchSize), ("--seq-len", seqLen), ("--steps", steps)] where value < 1 {
+            throw ValidationError("\(name) must be at least 1")
+        }
+        if methods.isEmpty { throw ValidationError("--methods needs at least one method") }
+        if let memoryLimit, !(memoryLimit > 0) { throw ValidationError("--memory-limit must be positive") }
+    }
+
+    func run() throws {
+        Threads.set(modelOptions.threads ?? Threads.count)
+        let config = try DecoderConfig.load(directory: modelOptions.model)
+        let tokenizer = try TokenizerLoader.load(modelDirectory: modelOptions.model)
+        let train = try TaskData.load(directory: taskOptions.dataDirectory, split: .train)
+        let batch = try ProfileBatch.make(examples: train, batchSize: batchSize, length: seqLen,
+                                          prompt: taskOptions.task.prompt, tokenizer: tokenizer)
+        guard batch.sequences.allSatisfy({ $0.allSatisfy { Int($0) < config.vocabSize } }) else {
+            throw InputError("\(modelOptions.model): the tokenizer's ids exceed the model's vocab_size \(config.vocabSize)")
+        }
+        let batchFile = NSTemporaryDirectory() + "zofinetune-profile-\(getpid()).json"
+        try JSONEncoder().encode(batch).write(to: URL(fileURLWithPath: batchFile))
+        defer { try? FileManager.default.removeItem(atPath: batchFile) }
+
+        let available = memoryLimit.map { Int($0 * 1e9) } ?? ProcessMemory.availableBytes
+        var results: [MethodMemory] = []
+        for method in methods {
+            let predicted = MemoryPlan.predict(config: config, method: method, tokens: batch.tokenCount)
+            var result = MethodMemory(method: method.rawValue, status: .measured)
+            result.predicted = Dictionary(uniqueKeysWithValues: predicted.map { ($0.key.rawValue, $0.value) })
+            // The baseline is small (~0.1 GB) next to any method; it is added from the previous child when known.
+            let baseline = results.compactMap(\.baselineBytes).first ?? 100_000_000
+            if let available, baseline + result.predictedTotal > available {
+                result.status = .wouldNotFit
+                result.message = String(format: "predicted %.2f GB, %.2f GB available", Double(baseline + result.predictedTotal) / 1e9,
+                                        Double(available) / 1e9)
+                log("\(method.rawValue): would not fit (\(result.message!)); not run")
+                results.append(result)
+                continue
+            }
+            log("\(method.rawValue): running \(steps) steps in a child process…")
+            do {
+                let measured = try runChild(method: method, batchFile: batchFile)
+                result.peakRSSBytes = measured.peakRSSBytes
+                result.baselineBytes = measured.baselineBytes
+                result.tagged = measured.tagged
+                result.stepSeconds = measured.stepSeconds
+                log(String(format: "%@: peak RSS %.3f GB, median step %.2f s", method.rawValue,
+                           Double(measured.peakRSSBytes ?? 0) / 1e9, result.medianStepSeconds ?? 0))
+            } catch {
+                result.status = .failed
+                result.message = "\(error)"
+                log("\(method.rawValue): failed: \(error)")
+            }
+            results.append(result)
+        }
+        let report = MemoryReport(model: (modelOptions.model as NSString).lastPathComponent, batchSize: batchSize, seqLen: seqLen, threads: Threads.count,
+                                  availableBytes: available, methods: results)
+        if let json { try report.json.write(to: URL(fileURLWithPath: json)) }
+        if let svg { try report.svg.write(toFile: svg, atomically: true, encoding: .utf8) }
+        if json == nil, svg == nil { print(report.table, terminator: "") } else { log(report.table) }
+        if results.contains(where: { $0.status == .failed }) { throw ExitCode(1) }
+    }
+
+    /// Runs `zofinetune profile-worker` for one method and reads its JSON line.
+    func runChild(method: ProfileMethod, batchFile: String) throws -> MethodMemory {
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        child.arguments = ["profile-worker", "--model", modelOptions.model, "--method", method.rawValue,
+                           "--batch", batchFile, "--steps", String(steps), "--threads", String(Threads.count)]
+        let out = Pipe()
+        child.standardOutput = out
+        try child.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        child.waitUntilExit()
+        guard child.terminationStatus == 0 else {
+            throw InputError("the \(method.rawValue) process exited with status \(child.terminationStatus)")
+        }
+        return try JSONDecoder().decode(MethodMemory.self, from: data)
+    }
+}
+
+extension ProfileMethod: ExpressibleByArgument {}
+
+/// One method of `profile` in a process of its own (started by `profile`; not for direct use).
+struct ProfileWorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "profile-worker", abstract: "Run one method of `profile` and print its memory as JSON.",
+        shouldDisplay: false)
+
+    @Option var model: String
+    @Option var method: ProfileMethod
+    @Option var batch: String
+    @Option var steps: Int
+    @Option var threads: Int
+
+    func run() throws {
+        try BLAS.load()
+        Threads.set(threads)
+        let profileBatch = try JSONDecoder().decode(ProfileBatch.self, from: Data(contentsOf: URL(fileURLWithPath: batch)))
+        BLAS.warmUp()   // OpenBLAS's own buffers belong to the baseline, not to the method
+        var result = MethodMemory(method: method.rawValue, status: .measured)
+        result.baselineBytes = ProcessMemory.peakResidentBytes
+        let decoder = try ModelLoader.loadDecoder(directory: model)
+        result.stepSeconds = ProfileWorkload.run(method, model: decoder, batch: profileBatch, steps: steps, threads: threads)
+        result.peakRSSBytes = ProcessMemory.peakResidentBytes
+        result.tagged = Dictionary(uniqueKeysWithValues: TaggedMemory.peak.bytes.map { ($0.key.rawValue, $0.value) })
+        let data = try JSONEncoder().encode(result)
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
