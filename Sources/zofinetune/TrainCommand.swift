@@ -68,6 +68,9 @@ struct TrainCommand: ParsableCommand {
         if backprop, let (name, _) = [("--eps", eps != nil), ("--perturbations", perturbations != nil)].first(where: { $0.1 }) {
             throw ValidationError("\(name) is a MeZO setting; --optimizer \(optimizer!.rawValue) does not use it")
         }
+        if optimizer == .sgd, let (name, _) = [("--beta1", beta1 != nil), ("--beta2", beta2 != nil)].first(where: { $0.1 }) {
+            throw ValidationError("\(name) applies to --optimizer adamw; sgd has no moments")
+        }
         for (name, value) in [("--steps", steps), ("--batch-size", batchSize), ("--perturbations", perturbations),
                               ("--train-examples", trainExamples), ("--k-shot", kShot), ("--eval-examples", evalExamples)] {
             if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
