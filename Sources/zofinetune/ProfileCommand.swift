@@ -31,8 +31,14 @@ struct ProfileCommand: ParsableCommand {
     @Option(name: .long, help: "Prompts in the batch.") var batchSize = 16
     @Option(name: .long, help: "Tokens per prompt.") var seqLen = 64
     @Option(name: .long, help: "Steps per method (the median time is reported).") var steps = 3
-    @Option(name: .long, parsing: .upToNextOption, help: "Methods, in order (inference mezo sgd adamw).")
-    var methods: [ProfileMethod] = ProfileMethod.allCases
+    @Option(name: .long, parsing: .upToNextOption,
+            help: "Methods, in order: inference,mezo,sgd,adamw (commas or spaces; default all).")
+    var methods: [String] = [ProfileMethod.allCases.map(\.rawValue).joined(separator: ",")]
+
+    /// --methods as given, split at commas.
+    var methodList: [ProfileMethod] {
+        methods.flatMap { $0.split(separator: ",") }.compactMap { ProfileMethod(rawValue: String($0)) }
+    }
     @Option(name: .long, help: ArgumentHelp("Treat this many GB as the memory available (default: MemAvailable).", valueName: "GB"))
     var memoryLimit: Double?
     @Option(name: .long, help: ArgumentHelp("Write the report as JSON to this file.", valueName: "file")) var json: String?
@@ -42,7 +48,11 @@ struct ProfileCommand: ParsableCommand {
         for (name, value) in [("--batch-size", batchSize), ("--seq-len", seqLen), ("--steps", steps)] where value < 1 {
             throw ValidationError("\(name) must be at least 1")
         }
-        if methods.isEmpty { throw ValidationError("--methods needs at least one method") }
+        let names = methods.flatMap { $0.split(separator: ",") }.map(String.init)
+        if let unknown = names.first(where: { ProfileMethod(rawValue: $0) == nil }) {
+            throw ValidationError("--methods: unknown method \"\(unknown)\" (inference, mezo, sgd, adamw)")
+        }
+        if names.isEmpty { throw ValidationError("--methods needs at least one method") }
         if let memoryLimit, !(memoryLimit > 0) { throw ValidationError("--memory-limit must be positive") }
     }
 
@@ -62,7 +72,7 @@ struct ProfileCommand: ParsableCommand {
 
         let available = memoryLimit.map { Int($0 * 1e9) } ?? ProcessMemory.availableBytes
         var results: [MethodMemory] = []
-        for method in methods {
+        for method in methodList {
             let predicted = MemoryPlan.predict(config: config, method: method, tokens: batch.tokenCount)
             var result = MethodMemory(method: method.rawValue, status: .measured)
             result.predicted = Dictionary(uniqueKeysWithValues: predicted.map { ($0.key.rawValue, $0.value) })
