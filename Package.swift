@@ -26,13 +26,15 @@ let package = Package(
     targets: [
         // OpenBLAS, opened at run time so the right CPU kernel can be chosen first (see CBLAS/blas.c).
         .target(name: "CBLAS", cSettings: hostCPUC, linkerSettings: [.linkedLibrary("dl")]),
+        // bf16 matrix products through oneDNN (see CDNNL/include/zf_bf16.h).
+        .target(name: "CDNNL", cSettings: hostCPUC, linkerSettings: [.linkedLibrary("dnnl")]),
         // C API over SentencePiece's C++ library.
         .target(
             name: "CSentencePiece",
             cxxSettings: [.unsafeFlags(["-O2", "-std=c++17"])],
             linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("stdc++")]
         ),
-        .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: hostCPUKernels),
+        .target(name: "Tensors", dependencies: ["CBLAS", "CDNNL"], swiftSettings: hostCPUKernels),
         .target(name: "Weights", dependencies: ["Tensors"], swiftSettings: hostCPU),
         .target(name: "Models", dependencies: ["Tensors", "Weights"], swiftSettings: hostCPU),
         .target(name: "Tokenizers", dependencies: ["CSentencePiece"], swiftSettings: hostCPU),

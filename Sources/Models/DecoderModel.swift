@@ -13,6 +13,8 @@ public final class DecoderModel: @unchecked Sendable {
     let globalRope: RotaryTable
     let localRope: RotaryTable
     let activation: GateActivation
+    /// bf16 copies of the block matrices, keyed by the fp32 weight's address (nil: fp32 products).
+    private(set) var lowPrecision: LowPrecisionProducts?
 
     /// An arena laid out for `config`, zero-filled (fill it with `arena.load(from:)`).
     public static func makeArena(config: DecoderConfig) -> ParameterArena {
@@ -190,16 +192,43 @@ public final class DecoderModel: @unchecked Sendable {
             addForward(ws.x, ws.x, ws.projection, count: rows * C)
         } else {
             // No norm in between: let sgemm add into the residual stream directly (beta = 1).
-            BLAS.linear(input, weight, ws.x, m: rows, n: C, k: inWidth, accumulate: true)
+            linear(input, weight, nil, ws.x, rows: rows, out: C, in: inWidth, accumulate: true)
             if let bias { addRows(ws.x, bias, rows: rows, width: C) }
         }
     }
 
     /// y = x · Wᵀ (+ b).   x: (rows, in)   W: (out, in)   y: (rows, out)
+    /// With bf16 products on (`useBF16Products`), the block matrices go through their bf16 copies.
     func linear(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>?,
-                _ y: UnsafeMutablePointer<Float>, rows: Int, out: Int, in: Int) {
-        BLAS.linear(x, w, y, m: rows, n: out, k: `in`)
+                _ y: UnsafeMutablePointer<Float>, rows: Int, out: Int, in: Int, accumulate: Bool = false) {
+        if let low = lowPrecision, let w16 = low.matrices[Int(bitPattern: w)] {
+            low.linear(x, w16, y, m: rows, accumulate: accumulate)
+        } else {
+            BLAS.linear(x, w, y, m: rows, n: out, k: `in`, accumulate: accumulate)
+        }
         if let b { addRows(y, b, rows: rows, width: out) }
+    }
+
+    /// Rounds the block matrices (q, k, v, o, gate, up, down) to bf16 copies and runs the forward
+    /// pass's products on them from now on (`eval --precision bf16`): about twice the fp32 rate
+    /// where the CPU has AVX512_BF16, at bf16 rounding of weights and activations (norms,
+    /// attention, softmax and the output head stay fp32). For evaluation only: training updates
+    /// the fp32 arena, which the copies would not follow.
+    public func useBF16Products() throws {
+        guard BF16Linear.isSupported else {
+            throw ModelError("bf16 products need a CPU with AVX512_BF16 (or AMX); use fp32 on this machine")
+        }
+        let c = config
+        let qw = c.queryHeads * c.headDim, kvw = c.kvHeads * c.headDim
+        var matrices: [Int: BF16Matrix] = [:]
+        for w in layers {
+            for (p, rows, columns) in [(w.q, qw, c.hiddenSize), (w.k, kvw, c.hiddenSize), (w.v, kvw, c.hiddenSize),
+                                       (w.o, c.hiddenSize, qw), (w.gate, c.intermediateSize, c.hiddenSize),
+                                       (w.up, c.intermediateSize, c.hiddenSize), (w.down, c.hiddenSize, c.intermediateSize)] {
+                matrices[Int(bitPattern: p)] = BF16Matrix(p, rows: rows, columns: columns)
+            }
+        }
+        lowPrecision = LowPrecisionProducts(matrices: matrices, linear: BF16Linear())
     }
 
     /// y[r] += b for every row.   y: (rows, width)   b: (width)
@@ -224,4 +253,10 @@ extension DecoderModel {
         }
         return total
     }
+}
+
+/// The bf16 mode's matrices and product (see `DecoderModel.useBF16Products`).
+struct LowPrecisionProducts {
+    let matrices: [Int: BF16Matrix]
+    let linear: BF16Linear
 }

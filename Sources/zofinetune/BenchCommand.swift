@@ -28,6 +28,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Prompts for the forward-pass timing.")
     var limit = 872
 
+    @Option(name: .long, help: "Products of the forward-pass timing: fp32 or bf16 (as eval --precision).")
+    var precision: Precision = .fp32
+
     @Option(name: .long, help: "With --model: also time this many MeZO steps (after one warm-up).")
     var mezoSteps = 0
 
@@ -73,6 +76,7 @@ struct BenchCommand: ParsableCommand {
     /// Times the forward pass of `eval` over the first `limit` dev prompts, by kind of work.
     func forwardBreakdown(modelDirectory: String, peak: Double) throws -> [String: Any] {
         let decoder = try ModelLoader.loadDecoder(directory: modelDirectory)
+        if precision == .bf16 { try decoder.useBF16Products() }
         let tokenizer = try TokenizerLoader.load(modelDirectory: modelDirectory)
         try checkVocabularies(tokenizer: tokenizer, model: decoder, directory: modelDirectory)
         let examples = try TaskData.load(directory: taskOptions.dataDirectory, split: .dev).prefix(limit)

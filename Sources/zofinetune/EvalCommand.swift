@@ -11,6 +11,11 @@ struct EvalCommand: ParsableCommand {
             SST-2 is posed as in MeZO: <bos> + "{sentence} It was", and the prediction is whichever \
             of " terrible" (0) and " great" (1) has the larger logit at the last token. Only those \
             two rows of the output embedding are computed.
+
+            --precision bf16 runs the block matrices' products in bfloat16 (oneDNN, f32 \
+            accumulation; norms, attention and the output head stay fp32): about twice as fast on \
+            CPUs with AVX512_BF16, with predictions that agree with fp32 on almost every sentence \
+            (measured in the README). The default, fp32, matches transformers' fp32 logits.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -22,6 +27,9 @@ struct EvalCommand: ParsableCommand {
 
     @Option(name: .long, help: "Evaluate only the first N examples.")
     var limit: Int?
+
+    @Option(name: .long, help: "Matrix products in fp32 (default) or bf16 (faster; needs AVX512_BF16).")
+    var precision: Precision = .fp32
 
     @Option(name: .long, help: ArgumentHelp("Also write the predictions (one JSON array) to this file.", valueName: "file"))
     var predictionsOut: String?
@@ -37,6 +45,11 @@ struct EvalCommand: ParsableCommand {
         var examples = try TaskData.load(directory: taskOptions.dataDirectory, split: split)
         if let limit { examples = Array(examples.prefix(limit)) }
         let (model, tokenizer, _) = try modelOptions.load(run: runOptions)
+        if precision == .bf16 {
+            let started = Date()
+            try model.useBF16Products()
+            log(String(format: "bf16 copies of the block matrices made in %.1f s", Date().timeIntervalSince(started)))
+        }
         var lastReport = Date()
         let result = try ClassificationEvaluator.evaluate(
             model: model, tokenizer: tokenizer, prompt: taskOptions.task.prompt, examples: examples
@@ -61,4 +74,9 @@ struct EvalCommand: ParsableCommand {
             print(String(format: "accuracy %.4f (%d/%d)", result.accuracy, correct, examples.count))
         }
     }
+}
+
+/// Arithmetic of the forward pass's matrix products.
+enum Precision: String, ExpressibleByArgument, CaseIterable {
+    case fp32, bf16
 }

@@ -9,11 +9,19 @@ import XCTest
 
 /// Zero-shot SST-2 dev on the real Gemma-3-270M: our predictions against transformers' (written by
 /// tools/reference_real_model.py --predictions). Required: ≥ 99.5% of the 872 sentences agree
-/// (only near-ties between " great" and " terrible" may flip under fp32 rounding).
+/// (only near-ties between " great" and " terrible" may flip under fp32 rounding), with fp32
+/// products and with `eval --precision bf16`'s bf16 products alike.
 final class ZeroShotAgreementTests: XCTestCase {
     override class func setUp() { try! BLAS.load() }
 
-    func testDevPredictionsAgreeWithTransformers() throws {
+    func testDevPredictionsAgreeWithTransformers() throws { try agreement(bf16: false) }
+
+    func testBF16DevPredictionsAgreeWithTransformers() throws {
+        guard BF16Linear.isSupported else { throw XCTSkip("this CPU has no AVX512_BF16: bf16 mode unavailable") }
+        try agreement(bf16: true)
+    }
+
+    func agreement(bf16: Bool) throws {
         let dir = try Repo.requireGemma()
         let referencePath = try Repo.requireReference("gemma-3-270m-sst2-dev-zeroshot.json")
         guard let sst2 = Repo.sst2Directory else { return XCTFail("SST-2 not found (set SST2_DIR)") }
@@ -24,13 +32,14 @@ final class ZeroShotAgreementTests: XCTestCase {
         XCTAssertEqual(theirs.count, examples.count)
 
         let model = try ModelLoader.loadDecoder(directory: dir, maxPositions: 512)
+        if bf16 { try model.useBF16Products() }
         let tokenizer = try TokenizerLoader.load(modelDirectory: dir)
         let result = try ClassificationEvaluator.evaluate(model: model, tokenizer: tokenizer,
                                                           prompt: .sst2, examples: examples)
         let agree = zip(result.predictions, theirs).filter { $0 == $1 }.count
         let agreement = Double(agree) / Double(examples.count)
-        print(String(format: "SST-2 dev zero-shot: accuracy %.4f (transformers %.4f), agreement %.4f, %.1f s, %.0f tokens/s",
-                     result.accuracy, (reference["accuracy"] as! NSNumber).doubleValue, agreement,
+        print(String(format: "SST-2 dev zero-shot (%@): accuracy %.4f (transformers %.4f), agreement %.4f, %.1f s, %.0f tokens/s",
+                     bf16 ? "bf16" : "fp32", result.accuracy, (reference["accuracy"] as! NSNumber).doubleValue, agreement,
                      result.seconds, Double(result.tokens) / result.seconds))
         XCTAssertGreaterThanOrEqual(agreement, 0.995)
     }
