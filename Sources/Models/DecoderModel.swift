@@ -117,7 +117,7 @@ public final class DecoderModel: @unchecked Sendable {
         // Attention: keys and values for every token.
         rmsNormForward(ws.xn, ws.x, w.inputNorm, rows: N, dim: C, eps: eps, offset: off)
         linear(ws.xn, w.k, w.kBias, ws.k, rows: N, out: kvWidth, in: C)
-        linear(ws.xn, w.v, w.vBias, ws.v, rows: N, out: kvWidth, in: C)
+        linear(ws.xn, w.v, w.vBias, ws.v, rows: N, out: kvWidth, in: C, sameInput: true)
         if let kn = w.kNorm { rmsNormForward(ws.k, ws.k, kn, rows: N * c.kvHeads, dim: D, eps: eps, offset: off) }
         parallelFor(N, minChunk: 8) { range in
             for r in range { rope.apply(ws.k + r * kvWidth, heads: c.kvHeads, position: positions[r]) }
@@ -137,7 +137,7 @@ public final class DecoderModel: @unchecked Sendable {
         } else {
             rows = N
         }
-        linear(ws.xn, w.q, w.qBias, ws.q, rows: rows, out: qWidth, in: C)
+        linear(ws.xn, w.q, w.qBias, ws.q, rows: rows, out: qWidth, in: C, sameInput: !compact)
         if let qn = w.qNorm { rmsNormForward(ws.q, ws.q, qn, rows: rows * c.queryHeads, dim: D, eps: eps, offset: off) }
         parallelFor(rows, minChunk: 8) { range in
             for r in range { rope.apply(ws.q + r * qWidth, heads: c.queryHeads, position: queryPositions[r]) }
@@ -172,7 +172,7 @@ public final class DecoderModel: @unchecked Sendable {
         // MLP: act(x·Wgᵀ) ⊙ (x·Wuᵀ), then down.
         rmsNormForward(ws.xn, ws.x, w.preMLPNorm, rows: rows, dim: C, eps: eps, offset: off)
         linear(ws.xn, w.gate, w.gateBias, ws.gate, rows: rows, out: I, in: C)
-        linear(ws.xn, w.up, w.upBias, ws.up, rows: rows, out: I, in: C)
+        linear(ws.xn, w.up, w.upBias, ws.up, rows: rows, out: I, in: C, sameInput: true)
         gatedActivationForward(ws.gate, gate: ws.gate, up: ws.up, count: rows * I, activation: activation)
         residualBranch(input: ws.gate, weight: w.down, bias: w.downBias, postNorm: w.postMLPNorm,
                        rows: rows, inWidth: I, workspace: ws)
@@ -198,11 +198,13 @@ public final class DecoderModel: @unchecked Sendable {
     }
 
     /// y = x · Wᵀ (+ b).   x: (rows, in)   W: (out, in)   y: (rows, out)
-    /// With bf16 products on (`useBF16Products`), the block matrices go through their bf16 copies.
+    /// With bf16 products on (`useBF16Products`), the block matrices go through their bf16 copies;
+    /// `sameInput` says x has not changed since the previous product, so its bf16 copy still holds.
     func linear(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>?,
-                _ y: UnsafeMutablePointer<Float>, rows: Int, out: Int, in: Int, accumulate: Bool = false) {
+                _ y: UnsafeMutablePointer<Float>, rows: Int, out: Int, in: Int, accumulate: Bool = false,
+                sameInput: Bool = false) {
         if let low = lowPrecision, let w16 = low.matrices[Int(bitPattern: w)] {
-            low.linear(x, w16, y, m: rows, accumulate: accumulate)
+            low.linear(x, w16, y, m: rows, accumulate: accumulate, sameInput: sameInput)
         } else {
             BLAS.linear(x, w, y, m: rows, n: out, k: `in`, accumulate: accumulate)
         }

@@ -33,15 +33,24 @@ public final class BF16Linear: @unchecked Sendable {
     /// The oneDNN kernel behind the products (after the first one).
     public static var implementation: String { String(cString: zf_bf16_implementation()) }
 
+    /// Shape of the input the scratch holds in bf16 (for `sameInput`).
+    private var converted: (m: Int, k: Int)?
+
     /// y (m, n) = x (m, k) · wᵀ (+ y when `accumulate`).
+    /// - Parameter sameInput: x is unchanged since the previous product (q, k, v and gate, up share
+    ///   their input): its bf16 copy is reused instead of converted again.
     public func callAsFunction(_ x: UnsafePointer<Float>, _ w: BF16Matrix, _ y: UnsafeMutablePointer<Float>,
-                               m: Int, accumulate: Bool = false) {
+                               m: Int, accumulate: Bool = false, sameInput: Bool = false) {
         let k = w.columns, n = w.rows
-        if (scratch?.count ?? 0) * 2 < m * k { scratch = TaggedBuffer(floats: (m * k + 1) / 2, tag: .scratch) }
-        let xb = UnsafeMutableRawPointer(scratch!.base).assumingMemoryBound(to: UInt16.self)   // (m, k) bf16
-        parallelFor(m, minChunk: 16) { r in
-            zf_f32_to_bf16(x + r.lowerBound * k, xb + r.lowerBound * k, r.count * k)
+        if !(sameInput && converted.map { $0.m == m && $0.k == k } == true) {
+            if (scratch?.count ?? 0) * 2 < m * k { scratch = TaggedBuffer(floats: (m * k + 1) / 2, tag: .scratch) }
+            let xb = UnsafeMutableRawPointer(scratch!.base).assumingMemoryBound(to: UInt16.self)
+            parallelFor(m, minChunk: 16) { r in
+                zf_f32_to_bf16(x + r.lowerBound * k, xb + r.lowerBound * k, r.count * k)
+            }
+            converted = (m, k)
         }
+        let xb = UnsafeMutableRawPointer(scratch!.base).assumingMemoryBound(to: UInt16.self)   // (m, k) bf16
         OpTimer.measure(.matmul) {
             let status = zf_bf16_linear(xb, w.storage, y, Int32(m), Int32(n), Int32(k), accumulate ? 1 : 0)
             // Not a precondition: this module builds with -Ounchecked, which never evaluates those.
