@@ -31,5 +31,12 @@ if [[ ! -f models/reference/minilm_token_ids.json ]]; then
         --out models/reference/minilm_token_ids.json
 fi
 
+if [[ ! -f models/reference/minilm_dev_embeddings.safetensors || ! -f models/reference/minilm_sst2_zeroshot.json ]]; then
+    echo "== sentence-transformers embeddings and zero-shot predictions of all-MiniLM-L6-v2 on SST-2 dev (once, ~40 s)" >&2
+    python3 tools/reference_encoder.py --model models/all-minilm-l6-v2 --data "$SST2" \
+        --out models/reference/minilm_dev_embeddings.safetensors \
+        --zero-shot models/reference/minilm_sst2_zeroshot.json
+fi
+
 export SST2_DIR="$SST2"
 swift test -c release -Xswiftc -enable-testing
