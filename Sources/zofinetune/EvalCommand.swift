@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Models
 import Tasks
 import Training
 
@@ -11,6 +12,11 @@ struct EvalCommand: ParsableCommand {
             SST-2 is posed as in MeZO: <bos> + "{sentence} It was", and the prediction is whichever \
             of " terrible" (0) and " great" (1) has the larger logit at the last token. Only those \
             two rows of the output embedding are computed.
+
+            An encoder folder (config.json model_type bert or roberta, e.g. all-MiniLM-L6-v2) is \
+            scored without a head: the prediction is the label whose description (--label-descriptions) \
+            has the largest cosine similarity with the sentence's embedding (mean pooling, L2 norm, \
+            as sentence-transformers).
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -29,6 +35,8 @@ struct EvalCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object {task, split, n, accuracy, seconds} on stdout.")
     var json = false
 
+    @OptionGroup var encoderOptions: EncoderTaskOptions
+
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
     }
@@ -36,6 +44,9 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         var examples = try TaskData.load(directory: taskOptions.dataDirectory, split: split)
         if let limit { examples = Array(examples.prefix(limit)) }
+        if try EncoderConfig.isEncoder(directory: modelOptions.model) {
+            return try runEncoder(examples: examples)
+        }
         let (model, tokenizer) = try modelOptions.load(run: runOptions)
         var lastReport = Date()
         let result = try ClassificationEvaluator.evaluate(
