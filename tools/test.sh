@@ -38,5 +38,11 @@ if [[ ! -f models/reference/minilm_dev_embeddings.safetensors || ! -f models/ref
         --zero-shot models/reference/minilm_sst2_zeroshot.json
 fi
 
+if [[ ! -f models/reference/minilm_sst2_grads.safetensors ]]; then
+    echo "== PyTorch gradient of the all-MiniLM-L6-v2 label-description loss on one SST-2 batch (once, ~10 s)" >&2
+    python3 tools/reference_encoder_gradients.py --model models/all-minilm-l6-v2 --data "$SST2" \
+        --out models/reference/minilm_sst2_grads.safetensors
+fi
+
 export SST2_DIR="$SST2"
 swift test -c release -Xswiftc -enable-testing
