@@ -112,7 +112,7 @@ public final class EncoderModel: @unchecked Sendable {
         linear(ws.x, w.q, w.qBias, ws.q, rows: N, out: C, in: C)
         linear(ws.x, w.k, w.kBias, ws.k, rows: N, out: C, in: C)
         linear(ws.x, w.v, w.vBias, ws.v, rows: N, out: C, in: C)
-        attentionForward(ws.context, q: ws.q, k: ws.k, v: ws.v, spans: spans(batch), geometry: geometry)
+        bidirectionalAttentionForward(ws.context, q: ws.q, k: ws.k, v: ws.v, spans: spans(batch), geometry: geometry)
         // The residual add for free: sgemm accumulates into the stream (beta = 1), then bias and norm.
         BLAS.linear(ws.context, w.attentionOut, ws.x, m: N, n: C, k: C, accumulate: true)
         addRows(ws.x, w.attentionOutBias, rows: N, width: C)

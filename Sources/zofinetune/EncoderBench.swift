@@ -12,6 +12,19 @@ extension BenchCommand {
     func encoderThroughput(modelDirectory: String, peak: Double) throws -> [String: Any] {
         let embedder = try SentenceEmbedder.load(directory: modelDirectory, batchSize: encoderBatchSize)
         let sentences = try TaskData.load(directory: taskOptions.dataDirectory, split: .dev).prefix(limit).map(\.text)
+        // The products of one block at a typical batch (rows = tokens of 32 SST-2 sentences), on
+        // all threads and on one: how much the per-product threading costs at this size.
+        let c = embedder.model.config, rows = 800
+        for (n, k) in [(c.hiddenSize, c.hiddenSize), (3 * c.hiddenSize, c.hiddenSize),
+                       (c.intermediateSize, c.hiddenSize), (c.hiddenSize, c.intermediateSize)] {
+            let all = sgemmGFLOPs(m: rows, n: n, k: k)
+            let threads = Threads.count
+            Threads.set(1)
+            let one = sgemmGFLOPs(m: rows / 2, n: n, k: k)
+            Threads.set(threads)
+            log(String(format: "sgemm %5d x %5d x %5d: %6.1f GFLOP/s on %d threads; half the rows on 1 thread %6.1f",
+                       rows, n, k, all, threads, one))
+        }
         _ = try embedder.embeddings(Array(sentences.prefix(2 * encoderBatchSize)))   // warm-up: pages, thread pools
         var best = Double.infinity
         var parts: [OpTimer.Kind: Double] = [:]
