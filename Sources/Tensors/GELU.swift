@@ -7,15 +7,18 @@
 /// erf for 16 lanes: sign(x) · (1 − t·P(t)·e^(−x²)), t = 1/(1 + p|x|).
 @inline(__always)
 public func verf(_ x: Vec) -> Vec {
-    let ax = x.replacing(with: -x, where: x .< 0)
+    // |x| and the sign by bit masks: the mask-and-select forms lower lane by lane here.
+    let bits = unsafeBitCast(x, to: SIMD16<UInt32>.self)
+    let sign = bits & 0x8000_0000
+    let ax = unsafeBitCast(bits & 0x7FFF_FFFF, to: Vec.self)
     let t = 1 / (0.3275911 * ax + 1)
     var r = Vec(repeating: 1.061405429)
     r = r * t - 1.453152027
     r = r * t + 1.421413741
     r = r * t - 0.284496736
     r = r * t + 0.254829592
-    let y = 1 - r * t * vexp(-(x * x))
-    return y.replacing(with: -y, where: x .< 0)
+    let y = 1 - r * t * vexp(-(x * x))   // ≥ 0
+    return unsafeBitCast(unsafeBitCast(y, to: SIMD16<UInt32>.self) | sign, to: Vec.self)
 }
 
 /// ½ · x · (1 + erf(x/√2)) for 16 lanes.
