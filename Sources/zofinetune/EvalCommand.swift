@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Models
 import Tasks
 import Training
 
@@ -16,6 +17,11 @@ struct EvalCommand: ParsableCommand {
             accumulation; norms, attention and the output head stay fp32): about twice as fast on \
             CPUs with AVX512_BF16, with predictions that agree with fp32 on almost every sentence \
             (measured in the README). The default, fp32, matches transformers' fp32 logits.
+
+            An encoder folder (config.json model_type bert or roberta, e.g. all-MiniLM-L6-v2) is \
+            scored without a head: the prediction is the label whose description (--label-descriptions) \
+            has the largest cosine similarity with the sentence's embedding (mean pooling, L2 norm, \
+            as sentence-transformers).
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -37,6 +43,8 @@ struct EvalCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object {task, split, n, accuracy, seconds} on stdout.")
     var json = false
 
+    @OptionGroup var encoderOptions: EncoderTaskOptions
+
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
     }
@@ -44,6 +52,9 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         var examples = try TaskData.load(directory: taskOptions.dataDirectory, split: split)
         if let limit { examples = Array(examples.prefix(limit)) }
+        if try EncoderConfig.isEncoder(directory: modelOptions.model) {
+            return try runEncoder(examples: examples)
+        }
         let (model, tokenizer, _) = try modelOptions.load(run: runOptions)
         if precision == .bf16 {
             let started = Date()

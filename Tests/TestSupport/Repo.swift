@@ -48,3 +48,19 @@ extension Repo {
         throw XCTSkip("reference missing")
     }
 }
+
+extension Repo {
+    /// sentence-transformers' all-MiniLM-L6-v2, fetched by tools/fetch_encoder.py.
+    public static var minilmDirectory: String { root + "/models/all-minilm-l6-v2" }
+
+    /// Like `requireGemma`: fails when missing (CI fetches it) unless ZOFINETUNE_ALLOW_MISSING_MODEL=1.
+    public static func requireMiniLM() throws -> String {
+        let dir = minilmDirectory
+        if FileManager.default.fileExists(atPath: dir + "/model.safetensors") { return dir }
+        if ProcessInfo.processInfo.environment["ZOFINETUNE_ALLOW_MISSING_MODEL"] == "1" {
+            throw XCTSkip("\(dir) missing; run python3 tools/fetch_encoder.py")
+        }
+        XCTFail("\(dir) missing; run python3 tools/fetch_encoder.py (or set ZOFINETUNE_ALLOW_MISSING_MODEL=1)")
+        throw XCTSkip("model missing")
+    }
+}

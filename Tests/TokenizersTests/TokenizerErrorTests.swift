@@ -44,9 +44,9 @@ final class TokenizerErrorTests: XCTestCase {
         assertError(.directoryNotFound, mentioning: [missing]) { try TokenizerLoader.load(modelDirectory: missing) }
     }
 
-    func testWordPieceFolderIsReportedAsUnsupported() throws {
+    func testWordPieceVocabularyWithoutSpecialTokensNamesTheFile() throws {
         try Data("[PAD]\n[UNK]\n".utf8).write(to: directory.appendingPathComponent("vocab.txt"))
-        assertError(.unsupported, mentioning: ["vocab.txt", "WordPiece"]) {
+        assertError(.invalidModel, mentioning: [directory.appendingPathComponent("vocab.txt").path, "[CLS]"]) {
             try TokenizerLoader.load(modelDirectory: self.directory.path)
         }
     }

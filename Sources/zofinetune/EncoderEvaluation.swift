@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+import Models
+import Tasks
+import Tensors
+import Training
+
+/// --label-descriptions and --temperature: how a task is posed to a sentence encoder.
+struct EncoderTaskOptions: ParsableArguments {
+    @Option(name: .long, parsing: .upToNextOption,
+            help: ArgumentHelp("Encoders: one description per label, in label order (default for sst2: \"a negative movie review\" \"a positive movie review\").",
+                               valueName: "text"))
+    var labelDescriptions: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Encoders: logits are cosine / temperature (default 0.05, the usual contrastive scale). It changes the loss, never the prediction.",
+        valueName: "T"))
+    var temperature: Float = LabelDescriptionScorer.defaultTemperature
+
+    func validate() throws {
+        if !labelDescriptions.isEmpty && labelDescriptions.count < 2 {
+            throw ValidationError("--label-descriptions needs one text per label (at least two)")
+        }
+        if !(temperature > 0) { throw ValidationError("--temperature must be positive") }
+    }
+
+    func descriptions(task: TaskName) -> LabelDescriptions {
+        labelDescriptions.isEmpty ? task.labelDescriptions : LabelDescriptions(labelDescriptions)
+    }
+}
+
+extension ModelOptions {
+    /// Opens OpenBLAS, sets the thread count and loads an encoder folder with its tokenizer.
+    func loadEmbedder(batchSize: Int = 32) throws -> SentenceEmbedder {
+        try BLAS.load()
+        Threads.set(threads ?? Threads.count)
+        let started = Date()
+        let embedder = try SentenceEmbedder.load(directory: model, batchSize: batchSize)
+        log(String(format: "loaded %@ (%@ encoder, %.0fM parameters, max %d tokens a sentence) in %.1f s; OpenBLAS %@ kernels, %d threads",
+                   model, embedder.model.config.family.rawValue, Double(embedder.model.arena.parameterCount) / 1e6,
+                   embedder.maxSequenceLength, Date().timeIntervalSince(started), BLAS.coreName, Threads.count))
+        return embedder
+    }
+}
+
+extension EvalCommand {
+    /// `eval` on an encoder folder: cosine scoring against label descriptions.
+    func runEncoder(examples: [LabeledExample]) throws {
+        if runOptions.run != nil {
+            throw InputError("--run is not supported for encoders yet (training runs are decoder-only)")
+        }
+        let task = taskOptions.task
+        let descriptions = encoderOptions.descriptions(task: task)
+        let labels = Set(examples.map(\.label))
+        if let outside = labels.first(where: { !(0..<descriptions.texts.count).contains($0) }) {
+            throw InputError("label \(outside) has no description: give one --label-descriptions text per label "
+                             + "(\(descriptions.texts.count) given)")
+        }
+        let embedder = try modelOptions.loadEmbedder()
+        let scorer = try LabelDescriptionScorer(embedder: embedder, descriptions: descriptions,
+                                                temperature: encoderOptions.temperature)
+        log("label descriptions: " + descriptions.texts.enumerated().map { "\($0) \"\($1)\"" }.joined(separator: ", ")
+            + String(format: "; temperature %g", encoderOptions.temperature))
+        var lastReport = Date()
+        let (result, loss) = try ClassificationEvaluator.evaluate(scorer: scorer, examples: examples) { done, total in
+            if Date().timeIntervalSince(lastReport) > 2 || done == total {
+                log("  \(done)/\(total) examples")
+                lastReport = Date()
+            }
+        }
+        let correct = zip(result.predictions, examples).filter { $0 == $1.label }.count
+        log(String(format: "%@ %@: accuracy %.2f%% (%d/%d), loss %.4f, in %.2f s, %.0f sentences/s (%d tokens)",
+                   task.rawValue, split.rawValue, result.accuracy * 100, correct, examples.count, loss,
+                   result.seconds, Double(examples.count) / result.seconds, result.tokens))
+        if let predictionsOut {
+            let data = try JSONSerialization.data(withJSONObject: result.predictions)
+            try data.write(to: URL(fileURLWithPath: predictionsOut), options: .atomic)
+        }
+        if json {
+            try printJSON(["task": task.rawValue, "split": split.rawValue, "n": examples.count,
+                           "accuracy": result.accuracy, "seconds": result.seconds, "loss": loss,
+                           "label_descriptions": descriptions.texts, "temperature": encoderOptions.temperature])
+        } else {
+            print(String(format: "accuracy %.4f (%d/%d)", result.accuracy, correct, examples.count))
+        }
+    }
+}

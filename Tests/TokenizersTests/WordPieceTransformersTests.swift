@@ -1,0 +1,68 @@
+// The WordPiece tokenizer on the real all-MiniLM-L6-v2 vocabulary against transformers'
+// BertTokenizer: the ids (add_special_tokens=False) of every SST-2 dev sentence and the first
+// 5,000 train sentences, dumped by tools/reference_encoder_token_ids.py to
+// models/reference/minilm_token_ids.json.
+//
+// A missing model or JSON fails unless ZOFINETUNE_ALLOW_MISSING_MODEL=1 (then the test skips).
+
+import Foundation
+import XCTest
+
+import Tokenizers
+
+final class WordPieceTransformersTests: XCTestCase {
+    private struct Reference: Decodable {
+        let dev: [[Int32]]
+        let train: [[Int32]]
+        let devText: [String]
+        let trainText: [String]
+        let transformersVersion: String
+
+        enum CodingKeys: String, CodingKey {
+            case dev, train
+            case devText = "dev_text", trainText = "train_text"
+            case transformersVersion = "transformers_version"
+        }
+    }
+
+    private static let modelDirectory = TestPaths.repoRoot.appendingPathComponent("models/all-minilm-l6-v2")
+    private static let referencePath = TestPaths.repoRoot.appendingPathComponent("models/reference/minilm_token_ids.json")
+    private static let makeCommand =
+        "python3 tools/fetch_encoder.py && python3 tools/reference_encoder_token_ids.py --model models/all-minilm-l6-v2 "
+        + "--data \"$SST2_DIR\" --out models/reference/minilm_token_ids.json"
+
+    /// The file's contents, or a skip (ZOFINETUNE_ALLOW_MISSING_MODEL=1) / failure naming how to make it.
+    private func require(_ path: String) throws -> Data {
+        if let data = FileManager.default.contents(atPath: path) { return data }
+        let why = "\(path) not found; make it with: \(Self.makeCommand)"
+        if ProcessInfo.processInfo.environment["ZOFINETUNE_ALLOW_MISSING_MODEL"] == "1" { throw XCTSkip(why) }
+        XCTFail(why + " (or set ZOFINETUNE_ALLOW_MISSING_MODEL=1 to skip)")
+        throw XCTSkip("missing")
+    }
+
+    func testIdsMatchBertTokenizerOnSST2() throws {
+        _ = try require(Self.modelDirectory.appendingPathComponent("vocab.txt").path)
+        let reference = try JSONDecoder().decode(Reference.self, from: try require(Self.referencePath.path))
+        let tokenizer = try TokenizerLoader.load(modelDirectory: Self.modelDirectory.path)
+        XCTAssertTrue(tokenizer is WordPieceTokenizer)
+        let sentences = try SST2.comparisonSet()
+        XCTAssertEqual(reference.dev.count, 872)
+        XCTAssertEqual(reference.train.count, 5000)
+        guard reference.devText + reference.trainText == sentences else {
+            return XCTFail("the dump was made from other SST-2 text than \(TestPaths.sst2.path); remake it with: \(Self.makeCommand)")
+        }
+        let expected = reference.dev + reference.train
+        let ours = try tokenizer.encodeBatch(sentences)
+        var mismatches = 0
+        for index in sentences.indices where ours[index] != expected[index] {
+            mismatches += 1
+            if mismatches <= 5 {
+                let split = index < 872 ? "dev[\(index)]" : "train[\(index - 872)]"
+                XCTFail("\(split) '\(sentences[index])': ours \(ours[index]) vs transformers \(expected[index])")
+            }
+        }
+        XCTAssertEqual(mismatches, 0, "sentences whose ids differ from BertTokenizer (transformers \(reference.transformersVersion))")
+        XCTAssertFalse(expected.contains { $0.isEmpty })
+        print("WordPiece vs BertTokenizer: \(sentences.count - mismatches)/\(sentences.count) sentences identical")
+    }
+}
