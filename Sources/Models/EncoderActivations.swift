@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// What the encoder's training forward keeps for the backward pass, for at most `maxTokens` packed
 /// tokens. Per layer: the block's input, q/k/v, the attention output, the two pre-norm sums
@@ -19,10 +20,10 @@ public final class EncoderActivations {
     let mlpSum: [UnsafeMutablePointer<Float>]       // L × (N, C)  middle + MLP projection, input of output.LayerNorm
     let pooled: UnsafeMutablePointer<Float>         // (S, C)  mean of each sequence's last hidden states (before L2)
     let embeddings: UnsafeMutablePointer<Float>     // (S, C)  unit-length sentence embeddings
-    private let storage: UnsafeMutablePointer<Float>
+    private let buffer: TaggedBuffer
 
-    /// Bytes held, for memory reports.
-    public let byteCount: Int
+    /// Bytes held, for memory reports (tagged `activations`).
+    public var byteCount: Int { buffer.byteCount }
 
     public init(config c: EncoderConfig, maxTokens: Int) {
         precondition(maxTokens > 0)
@@ -31,21 +32,10 @@ public final class EncoderActivations {
         var widths = [C] + [Int](repeating: C, count: L + 1)
         for _ in 0..<L { widths += [C, C, C, C, C, C, I, C] }
         widths += [C, C]
-        var offsets: [Int] = []
-        var total = 0
-        for w in widths {
-            offsets.append(total)
-            total += (w * maxTokens + 15) / 16 * 16   // each view on a 64-byte boundary
-        }
-        var raw: UnsafeMutableRawPointer?
-        precondition(posix_memalign(&raw, 64, max(1, total) * 4) == 0 && raw != nil,
-                     "cannot allocate \(total * 4) bytes of activations")
-        let base = raw!.bindMemory(to: Float.self, capacity: max(1, total))
-        base.initialize(repeating: 0, count: total)
-        storage = base
-        byteCount = total * 4
+        let carved: [UnsafeMutablePointer<Float>]
+        (buffer, carved) = TaggedBuffer.carved(widths.map { $0 * maxTokens }, tag: .activations)
 
-        var views = offsets.map { base + $0 }[...]
+        var views = carved[...]
         func next() -> UnsafeMutablePointer<Float> { views.removeFirst() }
         embeddingSum = next()
         layerInput = (0...L).map { _ in next() }
@@ -60,8 +50,6 @@ public final class EncoderActivations {
         pooled = next()
         embeddings = next()
     }
-
-    deinit { free(storage) }
 }
 
 /// Gradient buffers of one backward pass, reused by every layer.
@@ -73,19 +61,14 @@ final class EncoderGradientScratch {
     let dQ, dK, dV: UnsafeMutablePointer<Float> // (N, C) each
     let activated: UnsafeMutablePointer<Float> // (N, I)  GELU output, recomputed
     let dHidden: UnsafeMutablePointer<Float>   // (N, I)  d loss / d GELU output, then / d pre-activation
-    private let buffers: [UnsafeMutablePointer<Float>]
-    let byteCount: Int
+    private let buffer: TaggedBuffer
+    var byteCount: Int { buffer.byteCount }
 
     init(config c: EncoderConfig, maxTokens: Int) {
         let C = c.hiddenSize, I = c.intermediateSize
-        let widths = [C, C, C, C, C, C, C, I, I]
-        let made = widths.map { UnsafeMutablePointer<Float>.allocate(capacity: maxTokens * $0) }
-        for (p, w) in zip(made, widths) { p.initialize(repeating: 0, count: maxTokens * w) }
+        let made: [UnsafeMutablePointer<Float>]
+        (buffer, made) = TaggedBuffer.carved([C, C, C, C, C, C, C, I, I].map { $0 * maxTokens }, tag: .scratch)
         (dStream, dSum, dMiddle, dContext, dQ, dK, dV) = (made[0], made[1], made[2], made[3], made[4], made[5], made[6])
         (activated, dHidden) = (made[7], made[8])
-        buffers = made
-        byteCount = widths.reduce(0, +) * maxTokens * 4
     }
-
-    deinit { buffers.forEach { $0.deallocate() } }
 }

@@ -27,6 +27,11 @@ public final class EncoderModel: @unchecked Sendable {
     }
 
     /// Tensors a checkpoint may hold that the model does not use, with reasons.
+    /// Parameters of an encoder with `config`: for memory predictions.
+    public static func parameterCount(config: EncoderConfig) -> Int {
+        EncoderLayout.specs(config, prefix: "").reduce(0) { $0 + $1.shape.reduce(1, *) }
+    }
+
     public static func ignoredTensors(prefix: String = "") -> [String: String] {
         EncoderLayout.ignoredTensors(prefix: prefix)
     }

@@ -1,3 +1,5 @@
+import Tensors
+
 /// Activation buffers for one encoder forward pass over at most `maxTokens` packed tokens, reused
 /// by every layer (DESIGN.md, decision 5): the forward pass allocates nothing.
 public final class EncoderWorkspace {
@@ -9,21 +11,16 @@ public final class EncoderWorkspace {
     let context: UnsafeMutablePointer<Float>      // (maxTokens, C)  attention output before attention.output.dense
     let intermediate: UnsafeMutablePointer<Float> // (maxTokens, I)  GELU(intermediate.dense(x))
     let pooled: UnsafeMutablePointer<Float>       // (maxTokens, C)  sentence embeddings, one row per sequence
-    private let buffers: [UnsafeMutablePointer<Float>]
+    private let buffer: TaggedBuffer
 
-    /// Bytes held, for memory reports.
-    public let byteCount: Int
+    /// Bytes held, for memory reports (tagged `activations`).
+    public var byteCount: Int { buffer.byteCount }
 
     public init(config c: EncoderConfig, maxTokens: Int) {
         self.maxTokens = maxTokens
         let C = c.hiddenSize, I = c.intermediateSize
-        let widths = [C, C, C, C, C, I, C]
-        let made = widths.map { UnsafeMutablePointer<Float>.allocate(capacity: maxTokens * $0) }
-        for (p, w) in zip(made, widths) { p.initialize(repeating: 0, count: maxTokens * w) }
+        let made: [UnsafeMutablePointer<Float>]
+        (buffer, made) = TaggedBuffer.carved([C, C, C, C, C, I, C].map { $0 * maxTokens }, tag: .activations)
         (x, q, k, v, context, intermediate, pooled) = (made[0], made[1], made[2], made[3], made[4], made[5], made[6])
-        buffers = made
-        byteCount = widths.reduce(0, +) * maxTokens * MemoryLayout<Float>.size
     }
-
-    deinit { buffers.forEach { $0.deallocate() } }
 }

@@ -16,7 +16,7 @@ public struct MethodMemory: Codable, Sendable {
     public var status: Status
     /// VmHWM of the method's process.
     public var peakRSSBytes: Int?
-    /// VmHWM before the model was loaded: runtime, libraries, OpenBLAS's buffers, the batch.
+    /// VmRSS just before the model is loaded: runtime, libraries, OpenBLAS buffers, tokenizer, batch.
     public var baselineBytes: Int?
     /// Bytes per tag when the tagged total was highest (TaggedMemory.peak).
     public var tagged: [String: Int] = [:]

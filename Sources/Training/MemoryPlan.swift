@@ -14,6 +14,30 @@ public enum ProfileMethod: String, CaseIterable, Codable, Sendable {
 /// N = tokens in the batch, C = hidden, I = intermediate, Hq·D / Hkv·D = query / key-value widths,
 /// L = layers, P = parameters.
 public enum MemoryPlan {
+    /// An encoder with label descriptions (issue 5). Its embedder keeps one forward workspace of
+    /// `workspaceTokens` for every method: stream, q, k, v, context, pooled rows (C each) and the
+    /// MLP's intermediate (I). Backprop adds, for the N = `tokens` of a batch (descriptions
+    /// included): the embedding sum, L + 1 layer inputs, per layer q, k, v, context, two pre-norm
+    /// sums, the middle stream (C each) and the MLP pre-activation (I), two pooled rows; and a
+    /// scratch of seven C-wide and two I-wide gradient rows.
+    public static func predict(encoder c: EncoderConfig, method: ProfileMethod, tokens N: Int,
+                               workspaceTokens W: Int) -> [MemoryTag: Int] {
+        let C = c.hiddenSize, I = c.intermediateSize, L = c.layers
+        let f = MemoryLayout<Float>.size
+        let weights = EncoderModel.parameterCount(config: c) * f
+        let workspace = W * (6 * C + I) * f
+        switch method {
+        case .inference, .mezo:
+            return [.weights: weights, .activations: workspace]
+        case .sgd, .adamw:
+            let stored = N * ((1 + L + 1 + 2) * C + L * (7 * C + I)) * f
+            var plan: [MemoryTag: Int] = [.weights: weights, .activations: workspace + stored,
+                                          .scratch: N * (7 * C + 2 * I) * f, .gradients: weights]
+            if method == .adamw { plan[.optimizer] = 2 * weights }
+            return plan
+        }
+    }
+
     public static func predict(config c: DecoderConfig, method: ProfileMethod, tokens N: Int) -> [MemoryTag: Int] {
         let C = c.hiddenSize, I = c.intermediateSize, L = c.layers
         let qw = c.queryHeads * c.headDim, kvw = c.kvHeads * c.headDim

@@ -43,30 +43,51 @@ public struct ProfileBatch: Codable, Sendable {
     }
 }
 
+extension ProfileBatch {
+    /// B sentences of exactly `length` tokens for an encoder: [CLS] + pieces (the example's
+    /// sentence, continued with the next ones', cut) + [SEP]; no candidates (labels pick descriptions).
+    public static func makeForEncoder(examples: [LabeledExample], batchSize: Int, length: Int,
+                                      tokenizer: WordPieceTokenizer) throws -> ProfileBatch {
+        guard length > 2 else { throw RunError("--seq-len \(length) leaves no room for a sentence between [CLS] and [SEP]") }
+        guard !examples.isEmpty else { throw RunError("no training examples to build a batch from") }
+        var sequences: [[Int32]] = [], labels: [Int] = []
+        var next = 0
+        for _ in 0..<batchSize {
+            labels.append(examples[next % examples.count].label)
+            var body: [Int32] = []
+            while body.count < length - 2 {
+                body += try tokenizer.encode(examples[next % examples.count].text)
+                next += 1
+            }
+            sequences.append([tokenizer.clsID] + body.prefix(length - 2) + [tokenizer.sepID])
+        }
+        return ProfileBatch(sequences: sequences, labels: labels, candidates: [])
+    }
+}
+
 /// Runs a method's steps on a profile batch, as the training loop would, and times them.
 public enum ProfileWorkload {
     /// - Returns: seconds of each step.
-    public static func run(_ method: ProfileMethod, model: DecoderModel, batch: ProfileBatch, steps: Int,
-                           threads: Int) -> [Double] {
-        let packed = PackedBatch(sequences: batch.sequences)
+    public static func run(_ method: ProfileMethod, task: TrainingTask, batch: ProfileBatch, steps: Int,
+                           threads: Int) throws -> [Double] {
+        let tokens = batch.tokenCount
         var config = TrainingConfig()
         let body: () -> Void
         switch method {
         case .inference:
-            let objective = CandidateObjective(model: model, candidates: batch.candidates, maxTokens: packed.tokenCount)
-            body = { _ = objective.loss(packed, labels: batch.labels) }
+            try task.prepare(maxTokens: tokens)
+            body = { _ = task.loss(batch.sequences, labels: batch.labels) }
         case .mezo:
-            let objective = CandidateObjective(model: model, candidates: batch.candidates, maxTokens: packed.tokenCount)
-            let mezo = MeZOMethod(model: model, objective: objective, config: config, threads: threads)
+            try task.prepare(maxTokens: tokens)
+            let mezo = MeZOMethod(task: task, config: config, threads: threads)
             var index = 0
-            body = { _ = mezo.step(index, batch: packed, labels: batch.labels, lr: 0); index += 1 }
+            body = { _ = mezo.step(index, batch: batch.sequences, labels: batch.labels, lr: 0); index += 1 }
         case .sgd, .adamw:
             config.optimizer = method == .sgd ? .sgd : .adamw
             // lr 0: the same work and memory as training, the weights stay as loaded.
-            let backprop = BackpropMethod(model: model, candidates: batch.candidates, maxTokens: packed.tokenCount,
-                                          config: config)
+            let backprop = BackpropMethod(task: task, maxTokens: tokens, config: config)
             var index = 0
-            body = { _ = backprop.step(index, batch: packed, labels: batch.labels, lr: 0); index += 1 }
+            body = { _ = backprop.step(index, batch: batch.sequences, labels: batch.labels, lr: 0); index += 1 }
         }
         return (0..<steps).map { _ in
             let start = Date()

@@ -23,7 +23,15 @@ public enum RunReplay {
                             log: (String) -> Void = { _ in }) throws -> (DecoderModel, Int) {
         let directory = modelDirectory ?? run.manifest.baseModel
         let model = try ModelLoader.loadDecoder(directory: directory)
-        let fingerprint = model.arena.fingerprint(threads: threads)
+        return (model, try restore(run: run, arena: model.arena, directory: directory, point: point, threads: threads, log: log))
+    }
+
+    /// Brings freshly loaded base weights (`arena`, from `directory`) to `point` of the run:
+    /// checks they are the run's base, then loads a snapshot and/or replays the seed log.
+    /// - Returns: the number of the run's steps now in the weights.
+    public static func restore(run: RunFolder, arena: ParameterArena, directory: String, point: RunPoint, threads: Int,
+                               log: (String) -> Void = { _ in }) throws -> Int {
+        let fingerprint = arena.fingerprint(threads: threads)
         guard fingerprint == run.manifest.baseFingerprint else {
             throw RunError("""
                 \(directory): these weights (fingerprint \(fingerprint)) are not the base of run \(run.path) \
@@ -31,7 +39,7 @@ public enum RunReplay {
                 """)
         }
         if run.manifest.config.optimizer.usesBackprop {
-            return (model, try loadSnapshot(run: run, point: point, into: model, log: log))
+            return try loadSnapshot(run: run, point: point, into: arena, log: log)
         }
         let records = try run.steps()
         let target: Int
@@ -49,24 +57,23 @@ public enum RunReplay {
         let usable = ["last", "best"].compactMap { name in run.snapshotSteps(name).map { (name, $0) } }
             .filter { $0.1 <= target }.max { $0.1 < $1.1 }
         if let (name, steps) = usable, steps > 0 {
-            let file = try SafeTensorsFile(path: run.snapshotPath(name))
-            try model.arena.load(from: [file])
+            try arena.load(from: [try SafeTensorsFile(path: run.snapshotPath(name))])
             applied = steps
             log("loaded snapshot \(run.snapshotPath(name)) (\(steps) steps)")
         }
         if applied < target {
-            let mezo = MeZO(arena: model.arena, eps: run.manifest.config.eps,
+            let mezo = MeZO(arena: arena, eps: run.manifest.config.eps,
                             weightDecay: run.manifest.config.weightDecay, threads: threads)
             let started = Date()
             for r in records[applied..<target] { mezo.replay(r) }
             log(String(format: "replayed steps %d..<%d in %.1f s", applied, target, Date().timeIntervalSince(started)))
             applied = target
         }
-        return (model, applied)
+        return applied
     }
 
     /// A backprop run has no seed log to replay: its weights exist only in the best/last snapshots.
-    static func loadSnapshot(run: RunFolder, point: RunPoint, into model: DecoderModel,
+    static func loadSnapshot(run: RunFolder, point: RunPoint, into arena: ParameterArena,
                              log: (String) -> Void) throws -> Int {
         let held = ["best", "last"].compactMap { name in run.snapshotSteps(name).map { (name, $0) } }
         let name: String
@@ -86,7 +93,7 @@ public enum RunReplay {
             throw RunError("\(run.path): no \(run.snapshotPath(name)) for this base model; a "
                            + "\(run.manifest.config.optimizer.rawValue) run cannot be rebuilt without it")
         }
-        try model.arena.load(from: [try SafeTensorsFile(path: run.snapshotPath(name))])
+        try arena.load(from: [try SafeTensorsFile(path: run.snapshotPath(name))])
         log("loaded snapshot \(run.snapshotPath(name)) (\(steps) steps)")
         return steps
     }

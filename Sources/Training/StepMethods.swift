@@ -40,7 +40,8 @@ public enum StepOutcome {
 
 /// How the shared training loop moves the weights for one batch.
 protocol StepMethod: AnyObject {
-    func step(_ index: Int, batch: PackedBatch, labels: [Int], lr: Float) -> StepOutcome
+    /// One step on a batch of model inputs (token ids per example) and their labels.
+    func step(_ index: Int, batch: [[Int32]], labels: [Int], lr: Float) -> StepOutcome
     /// Optimizer state to snapshot with `weights-last` (empty for MeZO, whose log is its state).
     var state: [String: ParameterArena] { get }
     /// Continues after `steps` steps whose optimizer state is `state` (already loaded).
@@ -50,20 +51,20 @@ protocol StepMethod: AnyObject {
 /// MeZO: two forward passes at θ ± εz per perturbation (DESIGN.md, decisions 2–3).
 final class MeZOMethod: StepMethod {
     let mezo: MeZO
-    let objective: CandidateObjective
+    let task: TrainingTask
     let config: TrainingConfig
 
-    init(model: DecoderModel, objective: CandidateObjective, config: TrainingConfig, threads: Int) {
-        mezo = MeZO(arena: model.arena, eps: config.eps, weightDecay: config.weightDecay, threads: threads)
-        self.objective = objective
+    init(task: TrainingTask, config: TrainingConfig, threads: Int) {
+        mezo = MeZO(arena: task.arena, eps: config.eps, weightDecay: config.weightDecay, threads: threads)
+        self.task = task
         self.config = config
     }
 
-    func step(_ index: Int, batch: PackedBatch, labels: [Int], lr: Float) -> StepOutcome {
+    func step(_ index: Int, batch: [[Int32]], labels: [Int], lr: Float) -> StepOutcome {
         let seeds = (0..<config.perturbations).map {
             SeedSchedule.seed(run: config.seed, step: index, perturbation: $0)
         }
-        return .mezo(mezo.step(index, seeds: seeds, lr: lr) { objective.loss(batch, labels: labels) })
+        return .mezo(mezo.step(index, seeds: seeds, lr: lr) { task.loss(batch, labels: labels) })
     }
 
     var state: [String: ParameterArena] { [:] }
@@ -73,30 +74,27 @@ final class MeZOMethod: StepMethod {
 /// SGD or AdamW on the gradient of the same candidate loss, by backpropagation: the activations
 /// of every layer, a gradient arena and (AdamW) two moment arenas are what MeZO does without.
 final class BackpropMethod: StepMethod {
-    let trainer: DecoderTrainer
+    let lossAndGradients: ([[Int32]], [Int], ParameterArena) -> Float
     let gradients: ParameterArena   // the weights' layout, tagged `gradients`
     let optimizer: FirstOrderOptimizer
-    let candidates: [Int32]
     let maxGradNorm: Float?
 
-    init(model: DecoderModel, candidates: [Int32], maxTokens: Int, config: TrainingConfig) {
-        trainer = DecoderTrainer(model: model, maxTokens: maxTokens)
-        gradients = model.arena.sameLayout(tag: .gradients)
+    init(task: TrainingTask, maxTokens: Int, config: TrainingConfig) {
+        lossAndGradients = task.makeBackprop(maxTokens: maxTokens)
+        gradients = task.arena.sameLayout(tag: .gradients)
         switch config.optimizer {
         case .sgd:
-            optimizer = SGD(arena: model.arena, weightDecay: config.weightDecay)
+            optimizer = SGD(arena: task.arena, weightDecay: config.weightDecay)
         case .adamw, .mezo:
             precondition(config.optimizer == .adamw, "BackpropMethod is for sgd and adamw")
-            optimizer = AdamW(arena: model.arena, beta1: config.beta1, beta2: config.beta2,
+            optimizer = AdamW(arena: task.arena, beta1: config.beta1, beta2: config.beta2,
                               epsilon: config.adamEpsilon, weightDecay: config.weightDecay)
         }
-        self.candidates = candidates
         maxGradNorm = config.maxGradNorm
     }
 
-    func step(_ index: Int, batch: PackedBatch, labels: [Int], lr: Float) -> StepOutcome {
-        let loss = trainer.lossAndGradients(batch: batch, target: .candidates(ids: candidates, labels: labels),
-                                            gradients: gradients)
+    func step(_ index: Int, batch: [[Int32]], labels: [Int], lr: Float) -> StepOutcome {
+        let loss = lossAndGradients(batch, labels, gradients)
         let norm = maxGradNorm.map { GradientClipping.clip(gradients, maxNorm: Double($0)) }
             ?? GradientClipping.norm(gradients)
         let finite = loss.isFinite && norm.isFinite

@@ -36,11 +36,9 @@ public struct TrainingSummary: Sendable {
 /// (SGD/AdamW) also snapshots `weights-last` and its optimizer state at every evaluation, so a
 /// crash loses at most `evalEvery` steps.
 public final class Trainer {
-    let model: DecoderModel
-    let tokenizer: Tokenizer
+    let task: TrainingTask
     let config: TrainingConfig
     let run: RunFolder
-    let prompt: CandidatePrompt
     let trainingSet: TrainingSet
     let dev: [LabeledExample]
     let threads: Int
@@ -48,14 +46,12 @@ public final class Trainer {
     /// Set from a signal handler: stop after the step in flight.
     public let stopRequested: () -> Bool
 
-    public init(model: DecoderModel, tokenizer: Tokenizer, config: TrainingConfig, run: RunFolder,
-                prompt: CandidatePrompt, train: [LabeledExample], dev: [LabeledExample], threads: Int,
+    public init(task: TrainingTask, config: TrainingConfig, run: RunFolder,
+                train: [LabeledExample], dev: [LabeledExample], threads: Int,
                 stopRequested: @escaping () -> Bool, log: @escaping (String) -> Void) throws {
-        self.model = model
-        self.tokenizer = tokenizer
+        self.task = task
         self.config = config
         self.run = run
-        self.prompt = prompt
         self.trainingSet = try TrainingSet(pool: train, count: config.trainExamples, kShot: config.kShot,
                                            batchSize: config.batchSize, seed: config.seed)
         self.dev = config.evalExamples.map { Array(dev.prefix($0)) } ?? dev
@@ -66,15 +62,13 @@ public final class Trainer {
 
     /// Trains from step `start` (the number of steps already applied to the model's weights).
     public func train(from start: Int) throws -> TrainingSummary {
-        let candidates = try prompt.labelTokenIDs(tokenizer: tokenizer)
-        let prompts = try trainingSet.examples.map { try prompt.tokenIDs(for: $0.text, tokenizer: tokenizer) }
-        let longest = prompts.map(\.count).sorted(by: >).prefix(config.batchSize).reduce(0, +)
-        // The forward workspace serves MeZO's losses and every method's dev evaluation.
-        let objective = CandidateObjective(model: model, candidates: candidates, maxTokens: max(longest, 1024))
-        let scorer = CandidateScorer(model: model, workspace: objective.workspace)
+        let prompts = try task.inputs(trainingSet.examples)
+        let longest = max(1, prompts.map(\.count).sorted(by: >).prefix(config.batchSize).reduce(0, +))
+        // The forward buffers serve MeZO's losses and every method's dev evaluation.
+        try task.prepare(maxTokens: longest)
         let method: StepMethod = config.optimizer.usesBackprop
-            ? BackpropMethod(model: model, candidates: candidates, maxTokens: max(longest, 1), config: config)
-            : MeZOMethod(model: model, objective: objective, config: config, threads: threads)
+            ? BackpropMethod(task: task, maxTokens: longest, config: config)
+            : MeZOMethod(task: task, config: config, threads: threads)
         if start > 0, !method.state.isEmpty {
             try run.loadOptimizerState(into: method.state, steps: start)
         }
@@ -91,7 +85,7 @@ public final class Trainer {
         var interrupted = false
 
         func evaluate() throws {
-            let result = try ClassificationEvaluator.evaluate(scorer: scorer, tokenizer: tokenizer, prompt: prompt, examples: dev)
+            let result = try task.evaluate(dev)
             lastAccuracy = result.accuracy
             try run.append(.eval(step: step, accuracy: result.accuracy, examples: dev.count, seconds: result.seconds))
             log(String(format: "step %d: dev accuracy %.2f%% (%d examples, %.1f s)", step, result.accuracy * 100,
@@ -99,12 +93,12 @@ public final class Trainer {
             if best == nil || result.accuracy > best! {
                 best = result.accuracy
                 bestSteps = step
-                try run.saveSnapshot("best", arena: model.arena, steps: step)
+                try run.saveSnapshot("best", arena: task.arena, steps: step)
             }
         }
 
         func saveLast() throws {
-            try run.saveSnapshot("last", arena: model.arena, steps: step)
+            try run.saveSnapshot("last", arena: task.arena, steps: step)
             try run.saveOptimizerState(method.state, steps: step)
         }
 
@@ -112,7 +106,7 @@ public final class Trainer {
         while step < config.steps {
             if stopRequested() { interrupted = true; break }
             let indices = trainingSet.batch(at: step)
-            let batch = PackedBatch(sequences: indices.map { prompts[$0] })
+            let batch = indices.map { prompts[$0] }
             let labels = indices.map { trainingSet.examples[$0].label }
             let stepStart = Date()
             let outcome = method.step(step, batch: batch, labels: labels, lr: config.learningRate(at: step))

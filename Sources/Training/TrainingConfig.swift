@@ -46,6 +46,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var evalEvery: Int = 500
     /// Dev examples per evaluation (nil: all).
     public var evalExamples: Int?
+    /// Encoders: one description per label, and the temperature of cosine / T (nil for decoders).
+    public var labelDescriptions: [String]?
+    public var temperature: Float?
 
     public init() {}
 
@@ -60,6 +63,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case kShot = "k_shot"
         case evalEvery = "eval_every"
         case evalExamples = "eval_examples"
+        case labelDescriptions = "label_descriptions"
+        case temperature
     }
 
     /// Reads run.json files written before the backprop optimizers existed (their keys absent).
@@ -84,6 +89,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
         evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery) ?? d.evalEvery
         evalExamples = try c.decodeIfPresent(Int.self, forKey: .evalExamples)
+        labelDescriptions = try c.decodeIfPresent([String].self, forKey: .labelDescriptions)
+        temperature = try c.decodeIfPresent(Float.self, forKey: .temperature)
     }
 
     /// Learning rate at 0-based step `step`.

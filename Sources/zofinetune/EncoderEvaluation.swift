@@ -24,39 +24,47 @@ struct EncoderTaskOptions: ParsableArguments {
         if !(temperature > 0) { throw ValidationError("--temperature must be positive") }
     }
 
-    func descriptions(task: TaskName) -> LabelDescriptions {
-        labelDescriptions.isEmpty ? task.labelDescriptions : LabelDescriptions(labelDescriptions)
+    /// The descriptions given, else a run's (when evaluating it), else the task's defaults.
+    func descriptions(task: TaskName, run: TrainingConfig? = nil) -> LabelDescriptions {
+        if !labelDescriptions.isEmpty { return LabelDescriptions(labelDescriptions) }
+        return run?.labelDescriptions.map(LabelDescriptions.init) ?? task.labelDescriptions
     }
 }
 
 extension ModelOptions {
-    /// Opens OpenBLAS, sets the thread count and loads an encoder folder with its tokenizer.
-    func loadEmbedder(batchSize: Int = 32) throws -> SentenceEmbedder {
+    /// Opens OpenBLAS, sets the thread count and loads an encoder folder with its tokenizer; with a
+    /// run, brings the weights to the run's point (seed-log replay or snapshot, as for decoders).
+    /// Returns the embedder and the number of the run's steps in its weights (0 without a run).
+    func loadEmbedder(batchSize: Int = 32, run runOptions: RunOptions? = nil) throws -> (SentenceEmbedder, Int) {
         try BLAS.load()
         Threads.set(threads ?? Threads.count)
         let started = Date()
         let embedder = try SentenceEmbedder.load(directory: model, batchSize: batchSize)
+        var steps = 0
+        if let runOptions, let runPath = runOptions.run {
+            steps = try RunReplay.restore(run: try RunFolder(path: runPath), arena: embedder.model.arena,
+                                              directory: model, point: runOptions.point, threads: Threads.count, log: log)
+            log("weights of run \(runPath) after \(steps) steps")
+        }
         log(String(format: "loaded %@ (%@ encoder, %.0fM parameters, max %d tokens a sentence) in %.1f s; OpenBLAS %@ kernels, %d threads",
                    model, embedder.model.config.family.rawValue, Double(embedder.model.arena.parameterCount) / 1e6,
                    embedder.maxSequenceLength, Date().timeIntervalSince(started), BLAS.coreName, Threads.count))
-        return embedder
+        return (embedder, steps)
     }
 }
 
 extension EvalCommand {
     /// `eval` on an encoder folder: cosine scoring against label descriptions.
     func runEncoder(examples: [LabeledExample]) throws {
-        if runOptions.run != nil {
-            throw InputError("--run is not supported for encoders yet (training runs are decoder-only)")
-        }
         let task = taskOptions.task
-        let descriptions = encoderOptions.descriptions(task: task)
+        let runConfig = try runOptions.run.map { try RunFolder(path: $0).manifest.config }
+        let descriptions = encoderOptions.descriptions(task: task, run: runConfig)
         let labels = Set(examples.map(\.label))
         if let outside = labels.first(where: { !(0..<descriptions.texts.count).contains($0) }) {
             throw InputError("label \(outside) has no description: give one --label-descriptions text per label "
                              + "(\(descriptions.texts.count) given)")
         }
-        let embedder = try modelOptions.loadEmbedder()
+        let (embedder, _) = try modelOptions.loadEmbedder(run: runOptions)
         let scorer = try LabelDescriptionScorer(embedder: embedder, descriptions: descriptions,
                                                 temperature: encoderOptions.temperature)
         log("label descriptions: " + descriptions.texts.enumerated().map { "\($0) \"\($1)\"" }.joined(separator: ", ")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Models
 import Training
 
 struct ExportCommand: ParsableCommand {
@@ -30,8 +31,11 @@ struct ExportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (model, _, _) = try modelOptions.load(run: RunOptions(run: runFolder, at: at))
-        try HuggingFaceExport.write(model: model, baseDirectory: modelOptions.model, to: out,
+        let runOptions = RunOptions(run: runFolder, at: at)
+        let arena = try EncoderConfig.isEncoder(directory: modelOptions.model)
+            ? modelOptions.loadEmbedder(run: runOptions).0.model.arena
+            : modelOptions.load(run: runOptions).0.arena
+        try HuggingFaceExport.write(arena: arena, baseDirectory: modelOptions.model, to: out,
                                     metadata: ["exported_by": "zofinetune", "run": runFolder, "at": at])
         log("wrote \(out)")
     }

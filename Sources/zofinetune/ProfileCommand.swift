@@ -12,10 +12,11 @@ struct ProfileCommand: ParsableCommand {
         commandName: "profile",
         abstract: "Measure peak memory of inference, MeZO, SGD and AdamW on the same model and batch.",
         discussion: """
-            Builds one batch of --batch-size SST-2 prompts of exactly --seq-len tokens, then runs each \
+            Builds one batch of --batch-size SST-2 prompts of exactly --seq-len tokens (for an encoder: \
+            sentences, scored against the task's label descriptions), then runs each \
             method for --steps steps in a process of its own (so each peak is its own) and reports \
-            its peak RSS (VmHWM), the process baseline (VmHWM before the model is loaded: runtime, \
-            libraries, OpenBLAS buffers), the bytes of every tagged buffer at the tagged peak \
+            its peak RSS (VmHWM), the process baseline (VmRSS before the model is loaded: runtime, \
+            libraries, OpenBLAS buffers, tokenizer, batch), the bytes of every tagged buffer at the tagged peak \
             (weights, activations, gradients, optimizer state, scratch), what is left untagged, the \
             bytes predicted from the model's shape, and the median step time. A method whose \
             prediction exceeds the available memory (MemAvailable, or --memory-limit) is reported \
@@ -58,13 +59,28 @@ struct ProfileCommand: ParsableCommand {
 
     func run() throws {
         Threads.set(modelOptions.threads ?? Threads.count)
-        let config = try DecoderConfig.load(directory: modelOptions.model)
-        let tokenizer = try TokenizerLoader.load(modelDirectory: modelOptions.model)
         let train = try TaskData.load(directory: taskOptions.dataDirectory, split: .train)
-        let batch = try ProfileBatch.make(examples: train, batchSize: batchSize, length: seqLen,
+        let tokenizer = try TokenizerLoader.load(modelDirectory: modelOptions.model)
+        let batch: ProfileBatch
+        let predict: (ProfileMethod) -> [MemoryTag: Int]
+        if try EncoderConfig.isEncoder(directory: modelOptions.model) {
+            let config = try EncoderConfig.load(directory: modelOptions.model)
+            guard let wordPiece = tokenizer as? WordPieceTokenizer, seqLen <= config.maxSequenceLength else {
+                throw InputError("\(modelOptions.model): an encoder needs vocab.txt and --seq-len ≤ \(config.maxSequenceLength)")
+            }
+            batch = try ProfileBatch.makeForEncoder(examples: train, batchSize: batchSize, length: seqLen, tokenizer: wordPiece)
+            let descriptions = try taskOptions.task.labelDescriptions.texts.map { try wordPiece.encodeForEncoder($0, maxLength: seqLen) }
+            let tokens = batch.tokenCount + descriptions.reduce(0) { $0 + $1.count }
+            let workspace = (batchSize + descriptions.count) * seqLen   // see ProfileWorkerCommand
+            predict = { MemoryPlan.predict(encoder: config, method: $0, tokens: tokens, workspaceTokens: workspace) }
+        } else {
+            let config = try DecoderConfig.load(directory: modelOptions.model)
+            batch = try ProfileBatch.make(examples: train, batchSize: batchSize, length: seqLen,
                                           prompt: taskOptions.task.prompt, tokenizer: tokenizer)
-        guard batch.sequences.allSatisfy({ $0.allSatisfy { Int($0) < config.vocabSize } }) else {
-            throw InputError("\(modelOptions.model): the tokenizer's ids exceed the model's vocab_size \(config.vocabSize)")
+            guard batch.sequences.allSatisfy({ $0.allSatisfy { Int($0) < config.vocabSize } }) else {
+                throw InputError("\(modelOptions.model): the tokenizer's ids exceed the model's vocab_size \(config.vocabSize)")
+            }
+            predict = { MemoryPlan.predict(config: config, method: $0, tokens: batch.tokenCount) }
         }
         let batchFile = NSTemporaryDirectory() + "zofinetune-profile-\(getpid()).json"
         try JSONEncoder().encode(batch).write(to: URL(fileURLWithPath: batchFile))
@@ -73,7 +89,7 @@ struct ProfileCommand: ParsableCommand {
         let available = memoryLimit.map { Int($0 * 1e9) } ?? ProcessMemory.availableBytes
         var results: [MethodMemory] = []
         for method in methodList {
-            let predicted = MemoryPlan.predict(config: config, method: method, tokens: batch.tokenCount)
+            let predicted = predict(method)
             var result = MethodMemory(method: method.rawValue, status: .measured)
             result.predicted = Dictionary(uniqueKeysWithValues: predicted.map { ($0.key.rawValue, $0.value) })
             // The baseline is small (~0.1 GB) next to any method; it is added from the previous child when known.
@@ -146,11 +162,24 @@ struct ProfileWorkerCommand: ParsableCommand {
         try BLAS.load()
         Threads.set(threads)
         let profileBatch = try JSONDecoder().decode(ProfileBatch.self, from: Data(contentsOf: URL(fileURLWithPath: batch)))
-        BLAS.warmUp()   // OpenBLAS's own buffers belong to the baseline, not to the method
+        // The tokenizer (DecoderTask wants it) and OpenBLAS's own buffers belong to the baseline, not to the method.
+        let tokenizer = try TokenizerLoader.load(modelDirectory: model)
+        BLAS.warmUp()
         var result = MethodMemory(method: method.rawValue, status: .measured)
-        result.baselineBytes = ProcessMemory.peakResidentBytes
-        let decoder = try ModelLoader.loadDecoder(directory: model)
-        result.stepSeconds = ProfileWorkload.run(method, model: decoder, batch: profileBatch, steps: steps, threads: threads)
+        // Resident now, not the high-water mark: set-up temporaries already freed are not the baseline.
+        result.baselineBytes = ProcessMemory.residentBytes
+        let task: TrainingTask
+        if try EncoderConfig.isEncoder(directory: model) {
+            // A workspace for the batch and the label descriptions, each at most the batch's length.
+            let length = profileBatch.sequences.map(\.count).max() ?? 1
+            let embedder = try SentenceEmbedder(model: try ModelLoader.loadEncoder(directory: model), tokenizer: tokenizer,
+                                                maxSequenceLength: length,
+                                                batchSize: profileBatch.sequences.count + TaskName.sst2.labelDescriptions.texts.count)
+            task = EncoderTask(scorer: try LabelDescriptionScorer(embedder: embedder, descriptions: TaskName.sst2.labelDescriptions))
+        } else {
+            task = try DecoderTask(model: try ModelLoader.loadDecoder(directory: model), tokenizer: tokenizer, prompt: .sst2)
+        }
+        result.stepSeconds = try ProfileWorkload.run(method, task: task, batch: profileBatch, steps: steps, threads: threads)
         result.peakRSSBytes = ProcessMemory.peakResidentBytes
         result.tagged = Dictionary(uniqueKeysWithValues: TaggedMemory.peak.bytes.map { ($0.key.rawValue, $0.value) })
         let data = try JSONEncoder().encode(result)

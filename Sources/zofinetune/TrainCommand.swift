@@ -34,6 +34,7 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var taskOptions: TaskOptions
+    @OptionGroup var encoderOptions: EncoderTaskOptions
 
     @Option(name: .long, help: "Optimizer: mezo (default), sgd or adamw.") var optimizer: TrainingConfig.Optimizer?
     @Option(name: .long, help: "Steps in the run (with --resume: extend the run to this many).") var steps: Int?
@@ -118,7 +119,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let train = try TaskData.load(directory: taskOptions.dataDirectory, split: .train)
         let dev = try TaskData.load(directory: taskOptions.dataDirectory, split: .dev)
-        let (model, tokenizer, run, start) = try openRun()
+        let (task, run, start) = try openRun()
         var config = run.manifest.config
         if let steps, resume != nil { config.steps = steps }
         if let evalEvery, resume != nil { config.evalEvery = evalEvery }
@@ -126,9 +127,8 @@ struct TrainCommand: ParsableCommand {
 
         let stop = StopFlag()
         stop.install()
-        let trainer = try Trainer(model: model, tokenizer: tokenizer, config: config, run: run,
-                                      prompt: taskOptions.task.prompt, train: train, dev: dev, threads: Threads.count,
-                                      stopRequested: { stop.isSet }, log: log)
+        let trainer = try Trainer(task: task, config: config, run: run, train: train, dev: dev, threads: Threads.count,
+                                  stopRequested: { stop.isSet }, log: log)
         let settings = config.optimizer.usesBackprop
             ? config.maxGradNorm.map { ", max grad norm \($0)" } ?? ""
             : ", eps \(config.eps)"
@@ -140,33 +140,53 @@ struct TrainCommand: ParsableCommand {
             log("interrupted after step \(summary.stepsDone); weights saved. Continue with: zofinetune train --model \(modelOptions.model) --resume \(run.path)")
         }
         if let peak = summary.peakResidentBytes {
-            log(String(format: "peak RSS %.2f GB (f32 weights %.2f GB)", Double(peak) / 1e9, Double(model.arena.count * 4) / 1e9))
+            log(String(format: "peak RSS %.2f GB (f32 weights %.2f GB)", Double(peak) / 1e9, Double(task.arena.byteCount) / 1e9))
         }
         if json { try printJSON(out) }
         if summary.interrupted { throw ExitCode(130) }
     }
 
-    /// A new run (model loaded, folder created) or the resumed one (weights replayed to its last step).
-    func openRun() throws -> (DecoderModel, Tokenizer, RunFolder, Int) {
+    /// A new run (model loaded, folder created) or the resumed one (weights brought to its last step).
+    func openRun() throws -> (TrainingTask, RunFolder, Int) {
+        let isEncoder = try EncoderConfig.isEncoder(directory: modelOptions.model)
         if let resume {
             let run = try RunFolder(path: resume)
-            let (model, tokenizer, done) = try modelOptions.load(run: RunOptions(run: resume, at: "last"))
+            let (task, done) = try loadTask(encoder: isEncoder, run: RunOptions(run: resume, at: "last"), config: run.manifest.config)
             // Steps (and evaluations) past the weights we continue from are stale: for MeZO,
             // none; for a backprop run, those after its last snapshot.
             if try run.stepCount() > done {
                 log("\(resume): continuing from the weights saved after step \(done) (later steps are dropped)")
             }
             try run.truncateSteps(to: done)
-            return (model, tokenizer, run, done)
+            return (task, run, done)
         }
-        let (model, tokenizer, _) = try modelOptions.load()
+        var config = newConfig()
+        if isEncoder {
+            config.labelDescriptions = encoderOptions.descriptions(task: taskOptions.task).texts
+            config.temperature = encoderOptions.temperature
+        }
+        let (task, _) = try loadTask(encoder: isEncoder, run: nil, config: config)
         let formatter = DateFormatter()
         formatter.dateFormat = "yyyyMMdd-HHmmss"
         let path = out ?? "runs/\(taskOptions.task.rawValue)-\(formatter.string(from: Date()))"
         let manifest = RunManifest(baseModel: URL(fileURLWithPath: modelOptions.model).standardizedFileURL.path,
-                                   baseFingerprint: model.arena.fingerprint(threads: Threads.count),
-                                   config: newConfig(), threads: Threads.count)
-        return (model, tokenizer, try RunFolder.create(path: path, manifest: manifest), 0)
+                                   baseFingerprint: task.arena.fingerprint(threads: Threads.count),
+                                   config: config, threads: Threads.count)
+        return (task, try RunFolder.create(path: path, manifest: manifest), 0)
+    }
+
+    /// The model folder posed the task: a decoder with the task's prompt, or an encoder with the
+    /// run's label descriptions and temperature. Returns the steps of `run` in its weights.
+    func loadTask(encoder: Bool, run: RunOptions?, config: TrainingConfig) throws -> (TrainingTask, Int) {
+        if encoder {
+            let (embedder, steps) = try modelOptions.loadEmbedder(run: run)
+            let descriptions = config.labelDescriptions.map(LabelDescriptions.init) ?? taskOptions.task.labelDescriptions
+            let scorer = try LabelDescriptionScorer(embedder: embedder, descriptions: descriptions,
+                                                    temperature: config.temperature ?? LabelDescriptionScorer.defaultTemperature)
+            return (EncoderTask(scorer: scorer), steps)
+        }
+        let (model, tokenizer, steps) = try modelOptions.load(run: run)
+        return (try DecoderTask(model: model, tokenizer: tokenizer, prompt: taskOptions.task.prompt), steps)
     }
 }
 

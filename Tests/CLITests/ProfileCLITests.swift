@@ -68,3 +68,35 @@ final class ProfileCLITests: XCTestCase {
         XCTAssertGreaterThan(predicted, 4e9, "AdamW on Gemma-3-270M: weights + gradients + two moments")
     }
 }
+
+/// The same story for the sentence encoder (issue 5): all-MiniLM-L6-v2 at batch 16 × 64 tokens.
+final class EncoderProfileCLITests: XCTestCase {
+    func testMiniLMProfileShowsWhatMeZOSaves() throws {
+        let model = Repo.root + "/models/all-minilm-l6-v2"
+        guard FileManager.default.fileExists(atPath: model + "/model.safetensors") else {
+            XCTFail("\(model) missing; run python3 tools/fetch_encoder.py")
+            return
+        }
+        guard let data = Repo.sst2Directory else { return XCTFail("SST-2 not found") }
+        let file = NSTemporaryDirectory() + "zofinetune-profile-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let result = try CLI.run(["profile", "--model", model, "--task", "sst2", "--data", data, "--batch-size", "16",
+                                  "--seq-len", "64", "--steps", "2", "--json", file], timeout: 600)
+        XCTAssertEqual(result.status, 0, result.summary)
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String: Any])
+        var peak: [String: Double] = [:]
+        for m in try XCTUnwrap(report["methods"] as? [[String: Any]]) {
+            let name = m["method"] as! String
+            let rss = try XCTUnwrap(m["peak_rss_bytes"] as? Double), base = try XCTUnwrap(m["baseline_bytes"] as? Double)
+            let tagged = (m["tagged"] as? [String: Double] ?? [:]).values.reduce(0, +)
+            let predicted = (m["predicted"] as? [String: Double] ?? [:]).values.reduce(0, +)
+            XCTAssertLessThanOrEqual(abs(tagged - (rss - base)), 0.05 * (rss - base), "\(name): tagged vs measured")
+            XCTAssertLessThanOrEqual(abs(predicted - (rss - base)), 0.10 * (rss - base), "\(name): predicted vs measured")
+            peak[name] = rss
+        }
+        XCTAssertLessThanOrEqual(peak["mezo"]! / peak["inference"]!, 1.10)
+        XCTAssertGreaterThanOrEqual(peak["adamw"]! / peak["mezo"]!, 3.5)
+        print(String(format: "MiniLM: MeZO / inference %.3f×, AdamW / MeZO %.2f×", peak["mezo"]! / peak["inference"]!,
+                     peak["adamw"]! / peak["mezo"]!))
+    }
+}

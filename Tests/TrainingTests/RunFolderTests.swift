@@ -55,7 +55,7 @@ final class RunFolderTests: XCTestCase {
         let (run, _) = try makeRun(steps: 1)
         let (model, _) = try RunReplay.load(run: run, modelDirectory: nil, point: .last, threads: 2)
         let out = scratch + "/exported"
-        try HuggingFaceExport.write(model: model, baseDirectory: Repo.fixture("tiny-gemma3"), to: out)
+        try HuggingFaceExport.write(arena: model.arena, baseDirectory: Repo.fixture("tiny-gemma3"), to: out)
         XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/config.json"))
         let exported = try SafeTensorsFile(path: out + "/model.safetensors")
         let base = try SafeTensorsFile(path: Repo.fixture("tiny-gemma3") + "/model.safetensors")
@@ -65,7 +65,7 @@ final class RunFolderTests: XCTestCase {
         }
         // The export loads back as a model of the same architecture.
         XCTAssertNoThrow(try ModelLoader.loadDecoder(directory: out))
-        XCTAssertThrowsError(try HuggingFaceExport.write(model: model, baseDirectory: Repo.fixture("tiny-gemma3"), to: out))
+        XCTAssertThrowsError(try HuggingFaceExport.write(arena: model.arena, baseDirectory: Repo.fixture("tiny-gemma3"), to: out))
     }
 
     func testReplayRefusesOtherBaseWeights() throws {

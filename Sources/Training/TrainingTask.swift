@@ -1,0 +1,108 @@
+import Foundation
+import Models
+import Tasks
+import Tokenizers
+import Weights
+
+/// A model posed a classification task, as the training loop sees it: the parameters, each
+/// example's model input, the batch loss (MeZO), the loss with gradients (SGD/AdamW) and dev
+/// accuracy. The decoder answers with candidate label words, the encoder with label descriptions.
+public protocol TrainingTask: AnyObject {
+    var arena: ParameterArena { get }
+    /// Token ids of each example's input.
+    func inputs(_ examples: [LabeledExample]) throws -> [[Int32]]
+    /// Prepares the forward buffers for batches of at most `maxTokens` input tokens.
+    func prepare(maxTokens: Int) throws
+    /// Mean loss over a batch of inputs at the current weights (forward passes only).
+    func loss(_ inputs: [[Int32]], labels: [Int]) -> Float
+    /// A function that fills `gradients` (the arena's layout) for a batch and returns its loss;
+    /// it owns the stored activations of every layer, so it is made only for backprop runs.
+    func makeBackprop(maxTokens: Int) -> (_ inputs: [[Int32]], _ labels: [Int], _ gradients: ParameterArena) -> Float
+    /// Accuracy on `examples` at the current weights, and the seconds it took.
+    func evaluate(_ examples: [LabeledExample]) throws -> (accuracy: Double, seconds: Double)
+}
+
+/// A decoder with a candidate prompt (SST-2: "… It was" → " terrible" / " great").
+public final class DecoderTask: TrainingTask {
+    public let model: DecoderModel
+    let tokenizer: Tokenizer
+    let prompt: CandidatePrompt
+    let candidates: [Int32]
+    private var objective: CandidateObjective?
+
+    public init(model: DecoderModel, tokenizer: Tokenizer, prompt: CandidatePrompt) throws {
+        (self.model, self.tokenizer, self.prompt) = (model, tokenizer, prompt)
+        candidates = try prompt.labelTokenIDs(tokenizer: tokenizer)
+    }
+
+    public var arena: ParameterArena { model.arena }
+
+    public func inputs(_ examples: [LabeledExample]) throws -> [[Int32]] {
+        try examples.map { try prompt.tokenIDs(for: $0.text, tokenizer: tokenizer) }
+    }
+
+    public func prepare(maxTokens: Int) throws {
+        // At least 1,024 tokens: evaluation packs dev prompts into passes of this size.
+        objective = CandidateObjective(model: model, candidates: candidates, maxTokens: max(maxTokens, 1024))
+    }
+
+    public func loss(_ inputs: [[Int32]], labels: [Int]) -> Float {
+        objective!.loss(PackedBatch(sequences: inputs), labels: labels)
+    }
+
+    public func makeBackprop(maxTokens: Int) -> ([[Int32]], [Int], ParameterArena) -> Float {
+        let trainer = DecoderTrainer(model: model, maxTokens: maxTokens)
+        let candidates = candidates
+        return { inputs, labels, gradients in
+            trainer.lossAndGradients(batch: PackedBatch(sequences: inputs),
+                                     target: .candidates(ids: candidates, labels: labels), gradients: gradients)
+        }
+    }
+
+    public func evaluate(_ examples: [LabeledExample]) throws -> (accuracy: Double, seconds: Double) {
+        let scorer = CandidateScorer(model: model, workspace: objective!.workspace)
+        let r = try ClassificationEvaluator.evaluate(scorer: scorer, tokenizer: tokenizer, prompt: prompt, examples: examples)
+        return (r.accuracy, r.seconds)
+    }
+}
+
+/// A sentence encoder with label descriptions (cosine / temperature, cross-entropy).
+public final class EncoderTask: TrainingTask {
+    public let scorer: LabelDescriptionScorer
+    var embedder: SentenceEmbedder { scorer.embedder }
+
+    public init(scorer: LabelDescriptionScorer) { self.scorer = scorer }
+
+    public var arena: ParameterArena { embedder.model.arena }
+
+    public func inputs(_ examples: [LabeledExample]) throws -> [[Int32]] {
+        try embedder.tokenIDs(examples.map(\.text))
+    }
+
+    public func prepare(maxTokens: Int) throws {
+        // The embedder's workspace holds 32 sentences of the longest length; a training batch
+        // carries the descriptions as well.
+        let needed = maxTokens + scorer.descriptionIDs.reduce(0) { $0 + $1.count }
+        guard needed <= embedder.workspace.maxTokens else {
+            throw RunError("a batch of \(needed) tokens (descriptions included) exceeds the encoder's workspace of "
+                           + "\(embedder.workspace.maxTokens); use a smaller --batch-size")
+        }
+    }
+
+    public func loss(_ inputs: [[Int32]], labels: [Int]) -> Float { scorer.loss(ids: inputs, labels: labels) }
+
+    public func makeBackprop(maxTokens: Int) -> ([[Int32]], [Int], ParameterArena) -> Float {
+        let descriptions = scorer.descriptionIDs
+        let trainer = EncoderTrainer(model: embedder.model, maxTokens: maxTokens + descriptions.reduce(0) { $0 + $1.count })
+        let temperature = scorer.temperature
+        return { inputs, labels, gradients in
+            trainer.lossAndGradients(batch: PackedBatch(sequences: descriptions + inputs), descriptionCount: descriptions.count,
+                                     labels: labels, temperature: temperature, gradients: gradients)
+        }
+    }
+
+    public func evaluate(_ examples: [LabeledExample]) throws -> (accuracy: Double, seconds: Double) {
+        let r = try ClassificationEvaluator.evaluate(scorer: scorer, examples: examples).result
+        return (r.accuracy, r.seconds)
+    }
+}
