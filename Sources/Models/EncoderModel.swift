@@ -27,8 +27,9 @@ public final class EncoderModel: @unchecked Sendable {
     }
 
     /// Tensors a checkpoint may hold that the model does not use, with reasons.
-    public static func ignoredTensors(prefix: String = "") -> [String: String] {
-        EncoderLayout.ignoredTensors(prefix: prefix)
+    /// `names`: the checkpoint's tensors (a prefixed task checkpoint's head is skipped).
+    public static func ignoredTensors(prefix: String = "", names: [String] = []) -> [String: String] {
+        EncoderLayout.ignoredTensors(prefix: prefix, names: names)
     }
 
     /// The name prefix of a checkpoint's tensors, or nil if it holds no BERT embedding table.
