@@ -8,9 +8,13 @@ Both sides do the same work on every SST-2 dev sentence: tokenise, forward at --
 sentences a pass, mean-pool, L2-normalise (sentence-transformers: `model.encode(sentences,
 batch_size=B)`, which also sorts by length to cut padding; zofinetune: `zofinetune bench --model`,
 packed sequences, no padding). Each side reports the best of --repeats passes after a warm-up, on
---threads threads. The sides run one after the other, --rounds times alternating, and the best of
-each side is compared, so that load from other processes on the machine biases neither side.
+--threads threads. The sides run one after the other, --rounds times alternating. Reported: the
+best of each side, and the ratio of each round's pair (run seconds apart, so under the same load)
+with their median. On a shared machine the ratio moves with the load: sentence-transformers' thread
+pool suffers more than zofinetune from a competing process (on the project machine: ~1.5x when
+quiet, 3-6x while another build runs), so compare rounds taken when the machine is quiet.
 """
+import statistics
 import argparse
 import json
 import os
@@ -76,12 +80,15 @@ def main() -> None:
     ours = max(ours_runs, key=lambda r: r["sentences_per_second"])
     theirs = max(theirs_runs, key=lambda r: r["sentences_per_second"])
     ratio = ours["sentences_per_second"] / theirs["sentences_per_second"]
+    paired = [o["sentences_per_second"] / t["sentences_per_second"] for o, t in zip(ours_runs, theirs_runs)]
     print(f"{len(sentences)} SST-2 dev sentences, batch {a.batch_size}, {a.threads} threads, best of "
           f"{a.rounds} rounds x {a.repeats} passes")
     print(f"{'':28}{'zofinetune':>12}{'sentence-tr.':>14}{'ratio':>8}")
     print(f"{'sentences/s':28}{ours['sentences_per_second']:12.1f}{theirs['sentences_per_second']:14.1f}{ratio:7.2f}x")
     print(f"{'seconds for all':28}{ours['seconds']:12.3f}{theirs['seconds']:14.3f}")
+    print(f"per-round ratios {', '.join(f'{r:.2f}x' for r in paired)}; median {statistics.median(paired):.2f}x")
     print(json.dumps({"zofinetune": ours, "sentence_transformers": theirs, "ratio": ratio,
+                      "paired_ratios": paired, "median_paired_ratio": statistics.median(paired),
                       "rounds": {"zofinetune": [r["sentences_per_second"] for r in ours_runs],
                                  "sentence_transformers": [r["sentences_per_second"] for r in theirs_runs]}}))
 

@@ -82,14 +82,23 @@ enum EncoderLayout {
         return specs
     }
 
-    /// Tensors a checkpoint may carry that the engine does not need, with the reason.
-    static func ignoredTensors(prefix: String) -> [String: String] {
-        [
+    /// Tensors a checkpoint may carry that the engine does not need, with the reason. With a
+    /// prefix, the checkpoint is a task model (`BertForMaskedLM`, `RobertaForSequenceClassification`,
+    /// ...) and every tensor outside the prefix belongs to its head (`cls.predictions.*`, `lm_head.*`,
+    /// `classifier.*`), which sentence embeddings do not use; `names` are the checkpoint's tensors.
+    static func ignoredTensors(prefix: String, names: [String] = []) -> [String: String] {
+        var ignored = [
             prefix + "pooler.dense.weight": "the [CLS] pooler is not used by mean pooling",
             prefix + "pooler.dense.bias": "the [CLS] pooler is not used by mean pooling",
             prefix + "embeddings.position_ids": "a buffer (0..<max_position_embeddings), recomputed",
             prefix + "embeddings.token_type_ids": "a buffer of zeros, recomputed",
         ]
+        if !prefix.isEmpty {
+            for name in names where !name.hasPrefix(prefix) {
+                ignored[name] = "task head outside \"\(prefix)\": sentence embeddings use the encoder only"
+            }
+        }
+        return ignored
     }
 }
 

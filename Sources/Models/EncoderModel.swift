@@ -32,8 +32,9 @@ public final class EncoderModel: @unchecked Sendable {
         EncoderLayout.specs(config, prefix: "").reduce(0) { $0 + $1.shape.reduce(1, *) }
     }
 
-    public static func ignoredTensors(prefix: String = "") -> [String: String] {
-        EncoderLayout.ignoredTensors(prefix: prefix)
+    /// `names`: the checkpoint's tensors (a prefixed task checkpoint's head is skipped).
+    public static func ignoredTensors(prefix: String = "", names: [String] = []) -> [String: String] {
+        EncoderLayout.ignoredTensors(prefix: prefix, names: names)
     }
 
     /// The name prefix of a checkpoint's tensors, or nil if it holds no BERT embedding table.

@@ -46,7 +46,7 @@ public enum ModelLoader {
                              + "(looked for \(tried.joined(separator: ", "))); not a BERT-family checkpoint")
         }
         let arena = EncoderModel.makeArena(config: config, prefix: prefix)
-        try arena.load(from: files, ignoring: EncoderModel.ignoredTensors(prefix: prefix))
+        try arena.load(from: files, ignoring: EncoderModel.ignoredTensors(prefix: prefix, names: names))
         return EncoderModel(config: config, arena: arena, prefix: prefix)
     }
 }

@@ -39,17 +39,15 @@ public final class LabelDescriptionScorer {
         return logits(sentences: sentences, descriptions: described, count: ids.count)
     }
 
-    /// Mean cross-entropy over a training batch. The descriptions go through the encoder in the same
-    /// packed forward pass as the sentences, so a perturbation of the weights moves both sides.
+    /// Mean cross-entropy over a training batch. The descriptions are embedded with the current
+    /// weights, packed with the sentences (one forward pass when they fit the embedder's batch), so a
+    /// perturbation of the weights moves both sides.
     public func loss(ids: [[Int32]], labels: [Int]) -> Float {
         precondition(labels.count == ids.count && labels.allSatisfy { (0..<labelCount).contains($0) })
         let K = labelCount, C = embedder.dimension
-        let batch = PackedBatch(sequences: descriptionIDs + ids)
-        precondition(batch.tokenCount <= embedder.workspace.maxTokens,
-                     "\(batch.tokenCount) tokens exceed the embedder's workspace (\(embedder.workspace.maxTokens))")
-        let pooled = embedder.model.sentenceEmbeddings(batch, workspace: embedder.workspace)   // (K + S, C)
-        let described = Array(UnsafeBufferPointer(start: pooled, count: K * C))
-        let sentences = Array(UnsafeBufferPointer(start: pooled + K * C, count: ids.count * C))
+        let all = embedder.embeddings(ids: descriptionIDs + ids)   // (K + S, C)
+        let described = Array(all[..<(K * C)])
+        let sentences = Array(all[(K * C)...])
         let z = logits(sentences: sentences, descriptions: described, count: ids.count)
         return Self.meanCrossEntropy(logits: z, labels: labels, classes: K)
     }

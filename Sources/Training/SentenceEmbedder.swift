@@ -14,6 +14,10 @@ public final class SentenceEmbedder {
     /// else the position table's length).
     public let maxSequenceLength: Int
     public let batchSize: Int
+    /// Tokens per forward pass: room for `batchSize` sentences of 64 tokens, and always for one of
+    /// `maxSequenceLength`. A batch of longer sentences is split (sequences are independent, so the
+    /// embeddings do not change); the workspace stays ~30 MB instead of batchSize × 256 tokens' 126 MB.
+    public let maxTokens: Int
 
     public var dimension: Int { model.config.hiddenSize }
 
@@ -32,7 +36,8 @@ public final class SentenceEmbedder {
         self.tokenizer = wordPiece
         self.maxSequenceLength = min(maxSequenceLength, model.maxSequenceLength)
         self.batchSize = batchSize
-        workspace = EncoderWorkspace(config: model.config, maxTokens: batchSize * self.maxSequenceLength)
+        maxTokens = max(self.maxSequenceLength, batchSize * 64)
+        workspace = EncoderWorkspace(config: model.config, maxTokens: maxTokens)
     }
 
     /// sentence-transformers' `max_seq_length` for a folder: sentence_bert_config.json's value if
@@ -67,7 +72,12 @@ public final class SentenceEmbedder {
         var out = [Float](repeating: 0, count: ids.count * C)
         var start = 0
         while start < ids.count {
-            let end = min(ids.count, start + batchSize)
+            var end = start, tokens = 0
+            while end < ids.count && end - start < batchSize && tokens + ids[end].count <= maxTokens {
+                precondition(ids[end].count <= maxSequenceLength, "sentence \(end) has \(ids[end].count) tokens (max \(maxSequenceLength)); use tokenIDs")
+                tokens += ids[end].count
+                end += 1
+            }
             let batch = PackedBatch(sequences: Array(ids[start..<end]))
             let pooled = model.sentenceEmbeddings(batch, workspace: workspace)
             out.withUnsafeMutableBufferPointer { memcpy($0.baseAddress! + start * C, pooled, (end - start) * C * 4) }

@@ -79,15 +79,9 @@ public final class EncoderTask: TrainingTask {
         try embedder.tokenIDs(examples.map(\.text))
     }
 
-    public func prepare(maxTokens: Int) throws {
-        // The embedder's workspace holds 32 sentences of the longest length; a training batch
-        // carries the descriptions as well.
-        let needed = maxTokens + scorer.descriptionIDs.reduce(0) { $0 + $1.count }
-        guard needed <= embedder.workspace.maxTokens else {
-            throw RunError("a batch of \(needed) tokens (descriptions included) exceeds the encoder's workspace of "
-                           + "\(embedder.workspace.maxTokens); use a smaller --batch-size")
-        }
-    }
+    /// Nothing to prepare: the embedder splits a batch (descriptions included) into passes that
+    /// fit its workspace.
+    public func prepare(maxTokens: Int) throws {}
 
     public func loss(_ inputs: [[Int32]], labels: [Int]) -> Float { scorer.loss(ids: inputs, labels: labels) }
 

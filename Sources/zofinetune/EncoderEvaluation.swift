@@ -85,9 +85,9 @@ extension EvalCommand {
             try data.write(to: URL(fileURLWithPath: predictionsOut), options: .atomic)
         }
         if json {
+            // The same five keys as a decoder's eval (the CLI contract); loss and descriptions are on stderr.
             try printJSON(["task": task.rawValue, "split": split.rawValue, "n": examples.count,
-                           "accuracy": result.accuracy, "seconds": result.seconds, "loss": loss,
-                           "label_descriptions": descriptions.texts, "temperature": encoderOptions.temperature])
+                           "accuracy": result.accuracy, "seconds": result.seconds])
         } else {
             print(String(format: "accuracy %.4f (%d/%d)", result.accuracy, correct, examples.count))
         }

@@ -71,7 +71,8 @@ struct ProfileCommand: ParsableCommand {
             batch = try ProfileBatch.makeForEncoder(examples: train, batchSize: batchSize, length: seqLen, tokenizer: wordPiece)
             let descriptions = try taskOptions.task.labelDescriptions.texts.map { try wordPiece.encodeForEncoder($0, maxLength: seqLen) }
             let tokens = batch.tokenCount + descriptions.reduce(0) { $0 + $1.count }
-            let workspace = (batchSize + descriptions.count) * seqLen   // see ProfileWorkerCommand
+            // The worker's embedder takes the whole batch in one pass (SentenceEmbedder.maxTokens).
+            let workspace = max(seqLen, (batchSize + descriptions.count) * 64)
             predict = { MemoryPlan.predict(encoder: config, method: $0, tokens: tokens, workspaceTokens: workspace) }
         } else {
             let config = try DecoderConfig.load(directory: modelOptions.model)
