@@ -3,6 +3,7 @@
 
   python3 tools/bench_encoder.py [--model models/all-minilm-l6-v2] [--data data/sst2] [--batch-size 32]
                                  [--threads 2] [--repeats 3] [--rounds 2] [--binary .build/release/zofinetune]
+                                 [--precision fp32|bf16]
 
 Both sides do the same work on every SST-2 dev sentence: tokenise, forward at --batch-size
 sentences a pass, mean-pool, L2-normalise (sentence-transformers: `model.encode(sentences,
@@ -61,6 +62,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--binary", default=".build/release/zofinetune")
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                    help="zofinetune's matrix products (bf16: oneDNN, needs AVX512_BF16)")
     ap.add_argument("--side", choices=["st"], help=argparse.SUPPRESS)
     a = ap.parse_args()
 
@@ -76,12 +79,12 @@ def main() -> None:
                                      "--threads", str(a.threads), "--repeats", str(a.repeats)]))
         ours_runs.append(run_json([a.binary, "bench", "--model", a.model, "--data", a.data,
                                    "--encoder-batch-size", str(a.batch_size), "--repeats", str(a.repeats),
-                                   "--threads", str(a.threads), "--json"])["encoder"])
+                                   "--threads", str(a.threads), "--precision", a.precision, "--json"])["encoder"])
     ours = max(ours_runs, key=lambda r: r["sentences_per_second"])
     theirs = max(theirs_runs, key=lambda r: r["sentences_per_second"])
     ratio = ours["sentences_per_second"] / theirs["sentences_per_second"]
     paired = [o["sentences_per_second"] / t["sentences_per_second"] for o, t in zip(ours_runs, theirs_runs)]
-    print(f"{len(sentences)} SST-2 dev sentences, batch {a.batch_size}, {a.threads} threads, best of "
+    print(f"{len(sentences)} SST-2 dev sentences, batch {a.batch_size}, {a.threads} threads, zofinetune {a.precision}, best of "
           f"{a.rounds} rounds x {a.repeats} passes")
     print(f"{'':28}{'zofinetune':>12}{'sentence-tr.':>14}{'ratio':>8}")
     print(f"{'sentences/s':28}{ours['sentences_per_second']:12.1f}{theirs['sentences_per_second']:14.1f}{ratio:7.2f}x")

@@ -203,34 +203,18 @@ public final class DecoderModel: @unchecked Sendable {
     func linear(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>?,
                 _ y: UnsafeMutablePointer<Float>, rows: Int, out: Int, in: Int, accumulate: Bool = false,
                 sameInput: Bool = false) {
-        if let low = lowPrecision, let w16 = low.matrices[Int(bitPattern: w)] {
-            low.linear(x, w16, y, m: rows, accumulate: accumulate, sameInput: sameInput)
-        } else {
-            BLAS.linear(x, w, y, m: rows, n: out, k: `in`, accumulate: accumulate)
-        }
+        product(lowPrecision, x, w, y, rows: rows, out: out, in: `in`, accumulate: accumulate, sameInput: sameInput)
         if let b { addRows(y, b, rows: rows, width: out) }
     }
 
-    /// Rounds the block matrices (q, k, v, o, gate, up, down) to bf16 copies and runs the forward
-    /// pass's products on them from now on (`eval --precision bf16`): about twice the fp32 rate
-    /// where the CPU has AVX512_BF16, at bf16 rounding of weights and activations (norms,
-    /// attention, softmax and the output head stay fp32). For evaluation only: training updates
-    /// the fp32 arena, which the copies would not follow.
+    /// Runs the block matrices' products (q, k, v, o, gate, up, down) on bf16 copies from now on
+    /// (see `LowPrecisionProducts`).
     public func useBF16Products() throws {
-        guard BF16Linear.isSupported else {
-            throw ModelError("bf16 products need a CPU with AVX512_BF16 (or AMX); use fp32 on this machine")
-        }
-        let c = config
+        let c = config, C = c.hiddenSize, I = c.intermediateSize
         let qw = c.queryHeads * c.headDim, kvw = c.kvHeads * c.headDim
-        var matrices: [Int: BF16Matrix] = [:]
-        for w in layers {
-            for (p, rows, columns) in [(w.q, qw, c.hiddenSize), (w.k, kvw, c.hiddenSize), (w.v, kvw, c.hiddenSize),
-                                       (w.o, c.hiddenSize, qw), (w.gate, c.intermediateSize, c.hiddenSize),
-                                       (w.up, c.intermediateSize, c.hiddenSize), (w.down, c.hiddenSize, c.intermediateSize)] {
-                matrices[Int(bitPattern: p)] = BF16Matrix(p, rows: rows, columns: columns)
-            }
-        }
-        lowPrecision = LowPrecisionProducts(matrices: matrices, linear: BF16Linear())
+        lowPrecision = try LowPrecisionProducts(layers.flatMap { w in
+            [(w.q, qw, C), (w.k, kvw, C), (w.v, kvw, C), (w.o, C, qw), (w.gate, I, C), (w.up, I, C), (w.down, C, I)]
+        })
     }
 
     /// y[r] += b for every row.   y: (rows, width)   b: (width)
@@ -255,10 +239,4 @@ extension DecoderModel {
         }
         return total
     }
-}
-
-/// The bf16 mode's matrices and product (see `DecoderModel.useBF16Products`).
-struct LowPrecisionProducts {
-    let matrices: [Int: BF16Matrix]
-    let linear: BF16Linear
 }

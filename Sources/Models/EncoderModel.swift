@@ -15,6 +15,8 @@ public final class EncoderModel: @unchecked Sendable {
     /// The checkpoint's name prefix ("", "bert." or "roberta.").
     public let prefix: String
     let layers: [EncoderLayerWeights]
+    /// bf16 copies of the block matrices (nil: fp32 products).
+    private(set) var lowPrecision: LowPrecisionProducts?
     let words: UnsafeMutablePointer<Float>        // (V, C)
     let positions: UnsafeMutablePointer<Float>    // (maxPositions, C)
     let tokenTypes: UnsafeMutablePointer<Float>   // (typeVocab, C); row 0 used
@@ -116,26 +118,35 @@ public final class EncoderModel: @unchecked Sendable {
         let c = config, w = layers[l]
         let N = batch.tokenCount, C = c.hiddenSize, I = c.intermediateSize
         linear(ws.x, w.q, w.qBias, ws.q, rows: N, out: C, in: C)
-        linear(ws.x, w.k, w.kBias, ws.k, rows: N, out: C, in: C)
-        linear(ws.x, w.v, w.vBias, ws.v, rows: N, out: C, in: C)
+        linear(ws.x, w.k, w.kBias, ws.k, rows: N, out: C, in: C, sameInput: true)
+        linear(ws.x, w.v, w.vBias, ws.v, rows: N, out: C, in: C, sameInput: true)
         bidirectionalAttentionForward(ws.context, q: ws.q, k: ws.k, v: ws.v, spans: spans(batch), geometry: geometry)
         // The residual add for free: sgemm accumulates into the stream (beta = 1), then bias and norm.
-        BLAS.linear(ws.context, w.attentionOut, ws.x, m: N, n: C, k: C, accumulate: true)
+        product(lowPrecision, ws.context, w.attentionOut, ws.x, rows: N, out: C, in: C, accumulate: true)
         addRows(ws.x, w.attentionOutBias, rows: N, width: C)
         layerNormForward(ws.x, ws.x, w.attentionNorm, w.attentionNormBias, rows: N, dim: C, eps: c.layerNormEps)
 
         linear(ws.x, w.intermediate, w.intermediateBias, ws.intermediate, rows: N, out: I, in: C)
         geluForward(ws.intermediate, ws.intermediate, count: N * I)
-        BLAS.linear(ws.intermediate, w.output, ws.x, m: N, n: C, k: I, accumulate: true)
+        product(lowPrecision, ws.intermediate, w.output, ws.x, rows: N, out: C, in: I, accumulate: true)
         addRows(ws.x, w.outputBias, rows: N, width: C)
         layerNormForward(ws.x, ws.x, w.outputNorm, w.outputNormBias, rows: N, dim: C, eps: c.layerNormEps)
     }
 
     /// y = x · Wᵀ + b.   x: (rows, in)   W: (out, in)   y: (rows, out)
     func linear(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                _ y: UnsafeMutablePointer<Float>, rows: Int, out: Int, in: Int) {
-        BLAS.linear(x, w, y, m: rows, n: out, k: `in`)
+                _ y: UnsafeMutablePointer<Float>, rows: Int, out: Int, in: Int, sameInput: Bool = false) {
+        product(lowPrecision, x, w, y, rows: rows, out: out, in: `in`, sameInput: sameInput)
         addRows(y, b, rows: rows, width: out)
+    }
+
+    /// Runs the six matrices' products of every block on bf16 copies from now on (see
+    /// `LowPrecisionProducts`; the inference path only, the backward pass stays fp32).
+    public func useBF16Products() throws {
+        let C = config.hiddenSize, I = config.intermediateSize
+        lowPrecision = try LowPrecisionProducts(layers.flatMap { w in
+            [(w.q, C, C), (w.k, C, C), (w.v, C, C), (w.attentionOut, C, C), (w.intermediate, I, C), (w.output, C, I)]
+        })
     }
 
     /// y[r] += b for every row.   y: (rows, width)   b: (width)

@@ -11,6 +11,7 @@ extension BenchCommand {
     /// the best pass broken down by kind of work.
     func encoderThroughput(modelDirectory: String, peak: Double) throws -> [String: Any] {
         let embedder = try SentenceEmbedder.load(directory: modelDirectory, batchSize: encoderBatchSize)
+        if precision == .bf16 { try embedder.model.useBF16Products() }
         let sentences = try TaskData.load(directory: taskOptions.dataDirectory, split: .dev).prefix(limit).map(\.text)
         // The products of one block at a typical batch (rows = tokens of 32 SST-2 sentences), on
         // all threads and on one: how much the per-product threading costs at this size.

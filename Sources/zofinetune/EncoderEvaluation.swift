@@ -65,6 +65,7 @@ extension EvalCommand {
                              + "(\(descriptions.texts.count) given)")
         }
         let (embedder, _) = try modelOptions.loadEmbedder(run: runOptions)
+        if precision == .bf16 { try embedder.model.useBF16Products() }
         let scorer = try LabelDescriptionScorer(embedder: embedder, descriptions: descriptions,
                                                 temperature: encoderOptions.temperature)
         log("label descriptions: " + descriptions.texts.enumerated().map { "\($0) \"\($1)\"" }.joined(separator: ", ")
