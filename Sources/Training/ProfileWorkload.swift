@@ -22,11 +22,28 @@ public struct ProfileBatch: Codable, Sendable {
     /// + `suffix` (the prompt's closing words), so the loss is the task's own.
     public static func make(examples: [LabeledExample], batchSize: Int, length: Int, prompt: CandidatePrompt,
                             tokenizer: Tokenizer) throws -> ProfileBatch {
-        let encode = tokenizer.encode
-        let suffix = try encode(prompt.text(for: ""))
-        let prefix = tokenizer.bosID.map { [$0] } ?? []
-        let room = length - prefix.count - suffix.count
-        guard room > 0 else { throw RunError("--seq-len \(length) leaves no room for a sentence in the prompt") }
+        let suffix = try tokenizer.encode(prompt.text(for: ""))
+        var batch = try filled(examples, batchSize: batchSize, prefix: tokenizer.bosID.map { [$0] } ?? [],
+                               room: length - (tokenizer.bosID == nil ? 0 : 1) - suffix.count, suffix: suffix) {
+            try tokenizer.encode($0 + " ")
+        }
+        batch.candidates = try prompt.labelTokenIDs(tokenizer: tokenizer)
+        return batch
+    }
+
+    /// B sentences of exactly `length` tokens for an encoder: [CLS] + pieces (the example's
+    /// sentence, continued with the next ones', cut) + [SEP]; no candidates (labels pick descriptions).
+    public static func makeForEncoder(examples: [LabeledExample], batchSize: Int, length: Int,
+                                      tokenizer: WordPieceTokenizer) throws -> ProfileBatch {
+        try filled(examples, batchSize: batchSize, prefix: [tokenizer.clsID], room: length - 2,
+                   suffix: [tokenizer.sepID], encode: tokenizer.encode)
+    }
+
+    /// `prefix` + `room` tokens of consecutive examples' text + `suffix`, per sequence; the label
+    /// is that of the sequence's first example.
+    static func filled(_ examples: [LabeledExample], batchSize: Int, prefix: [Int32], room: Int, suffix: [Int32],
+                       encode: (String) throws -> [Int32]) throws -> ProfileBatch {
+        guard room > 0 else { throw RunError("--seq-len leaves no room for a sentence in the prompt") }
         guard !examples.isEmpty else { throw RunError("no training examples to build a batch from") }
         var sequences: [[Int32]] = [], labels: [Int] = []
         var next = 0
@@ -34,32 +51,10 @@ public struct ProfileBatch: Codable, Sendable {
             labels.append(examples[next % examples.count].label)
             var body: [Int32] = []
             while body.count < room {
-                body += try encode(examples[next % examples.count].text + " ")
+                body += try encode(examples[next % examples.count].text)
                 next += 1
             }
             sequences.append(prefix + body.prefix(room) + suffix)
-        }
-        return ProfileBatch(sequences: sequences, labels: labels, candidates: try prompt.labelTokenIDs(tokenizer: tokenizer))
-    }
-}
-
-extension ProfileBatch {
-    /// B sentences of exactly `length` tokens for an encoder: [CLS] + pieces (the example's
-    /// sentence, continued with the next ones', cut) + [SEP]; no candidates (labels pick descriptions).
-    public static func makeForEncoder(examples: [LabeledExample], batchSize: Int, length: Int,
-                                      tokenizer: WordPieceTokenizer) throws -> ProfileBatch {
-        guard length > 2 else { throw RunError("--seq-len \(length) leaves no room for a sentence between [CLS] and [SEP]") }
-        guard !examples.isEmpty else { throw RunError("no training examples to build a batch from") }
-        var sequences: [[Int32]] = [], labels: [Int] = []
-        var next = 0
-        for _ in 0..<batchSize {
-            labels.append(examples[next % examples.count].label)
-            var body: [Int32] = []
-            while body.count < length - 2 {
-                body += try tokenizer.encode(examples[next % examples.count].text)
-                next += 1
-            }
-            sequences.append([tokenizer.clsID] + body.prefix(length - 2) + [tokenizer.sepID])
         }
         return ProfileBatch(sequences: sequences, labels: labels, candidates: [])
     }

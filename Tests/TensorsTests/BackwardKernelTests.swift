@@ -22,27 +22,10 @@ final class BackwardKernelTests: XCTestCase {
 
     func randoms(_ n: Int, scale: Float = 1) -> [Float] { (0..<n).map { _ in rng.normal() * scale } }
 
-    /// Checks `gradient` of f at every coordinate of `params`.
+    /// Checks `gradient` of f at every coordinate of `params` (TestSupport's FiniteDifferences).
     func checkFiniteDifferences(_ label: String, params: inout [Float], gradient: [Float],
                                 f: ([Float]) -> Double) {
-        let h: Float = 2e-2
-        var worst = 0.0
-        for i in 0..<params.count {
-            let original = params[i]
-            func central(_ step: Float) -> Double {
-                params[i] = original + step
-                let plus = f(params)
-                params[i] = original - step
-                let minus = f(params)
-                params[i] = original
-                return (plus - minus) / (Double(original + step) - Double(original - step))
-            }
-            let fd = (4 * central(h / 2) - central(h)) / 3
-            let g = Double(gradient[i])
-            worst = max(worst, abs(fd - g))
-            XCTAssertLessThanOrEqual(abs(fd - g), 6e-4 + 3e-3 * abs(g), "\(label)[\(i)]: fd \(fd) vs \(g)")
-        }
-        print("\(label): \(params.count) coordinates, max |fd − g| = \(worst)")
+        FiniteDifferences.check(label, params: &params, gradient: gradient, f: f)
     }
 
     func inner(_ u: [Float], _ y: [Float]) -> Double { zip(u, y).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
