@@ -30,6 +30,11 @@ struct TrainCommand: ParsableCommand {
             weights nor clips gradients unless --weight-decay / --max-grad-norm are given. Their \
             weights and AdamW's moments are saved at every dev evaluation and at the end \
             (weights-last, optimizer-last), which is what --resume continues from.
+
+            An encoder folder (config.json model_type bert or roberta, e.g. all-MiniLM-L6-v2) trains \
+            on label descriptions: logits = cosine(sentence, description) / --temperature, \
+            cross-entropy over labels (no new head); run.json keeps the descriptions and the \
+            temperature. On all-MiniLM-L6-v2 MeZO did best with --lr 5e-5 (README).
             """)
 
     @OptionGroup var modelOptions: ModelOptions
