@@ -11,7 +11,7 @@ engine adds [CLS]/[SEP] itself), and writes
     {"dev": [[ids], ...], "train": [[ids], ...], "dev_text": [...], "train_text": [...],
      "transformers_version": "...", "tokenizer_class": "..."}
 
-Sentences are read exactly as tools/reference_token_ids.py reads them (its read_sentences), so the
+Sentences are read exactly as tools/reference_token_ids.py reads them (its read_comparison_set), so the
 Swift test (Tests/TokenizersTests/WordPieceTransformersTests.swift) can check the texts first.
 """
 
@@ -22,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference_token_ids import TRAIN_LIMIT, log, read_sentences  # noqa: E402
+from reference_token_ids import log, read_comparison_set  # noqa: E402
 
 
 def main() -> None:
@@ -36,10 +36,7 @@ def main() -> None:
     import transformers
     from transformers import BertTokenizer
 
-    dev = read_sentences(os.path.join(args.data, "dev.tsv"))
-    train = read_sentences(os.path.join(args.data, "train.tsv"), limit=TRAIN_LIMIT)
-    if len(train) != TRAIN_LIMIT:
-        sys.exit(f"{args.data}/train.tsv: only {len(train)} sentences, expected at least {TRAIN_LIMIT}")
+    dev, train = read_comparison_set(args.data)
     tokenizer = BertTokenizer.from_pretrained(args.model)
     log(f"transformers {transformers.__version__}: {type(tokenizer).__name__} from {args.model}; "
         f"{len(dev)} dev + {len(train)} train sentences from {args.data}")

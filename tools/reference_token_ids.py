@@ -67,6 +67,15 @@ def read_sentences(path: str, limit: int | None = None) -> list[str]:
     return sentences
 
 
+def read_comparison_set(data_dir: str) -> tuple[list[str], list[str]]:
+    """Every dev.tsv sentence and the first TRAIN_LIMIT of train.tsv: the sentences whose ids are compared."""
+    dev = read_sentences(os.path.join(data_dir, "dev.tsv"))
+    train = read_sentences(os.path.join(data_dir, "train.tsv"), limit=TRAIN_LIMIT)
+    if len(train) != TRAIN_LIMIT:
+        sys.exit(f"{data_dir}/train.tsv: only {len(train)} sentences, expected at least {TRAIN_LIMIT}")
+    return dev, train
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True, help="HF model folder with tokenizer.model (+ tokenizer_config.json)")
@@ -79,10 +88,7 @@ def main() -> None:
     import transformers
     from transformers import AutoTokenizer
 
-    dev = read_sentences(os.path.join(args.data, "dev.tsv"))
-    train = read_sentences(os.path.join(args.data, "train.tsv"), limit=TRAIN_LIMIT)
-    if len(train) != TRAIN_LIMIT:
-        sys.exit(f"{args.data}/train.tsv: only {len(train)} sentences, expected at least {TRAIN_LIMIT}")
+    dev, train = read_comparison_set(args.data)
     log(f"{len(dev)} dev + {len(train)} train sentences from {args.data}")
 
     tokenizer = AutoTokenizer.from_pretrained(args.model)

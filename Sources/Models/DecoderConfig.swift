@@ -60,28 +60,18 @@ public struct ModelError: Error, CustomStringConvertible {
 extension DecoderConfig {
     /// Reads `<directory>/config.json`.
     public static func load(directory: String) throws -> DecoderConfig {
-        let path = (directory as NSString).appendingPathComponent("config.json")
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ModelError("\(path): not found (a Hugging Face model folder needs config.json)")
-        }
+        let (path, data) = try ConfigFile<RawConfig>.read(directory: directory)
         return try decode(data, path: path)
     }
 
     public static func decode(_ data: Data, path: String) throws -> DecoderConfig {
-        let raw: RawConfig
-        do {
-            raw = try JSONDecoder().decode(RawConfig.self, from: data)
-        } catch {
-            throw ModelError("\(path): not a valid model config: \(describe(error))")
-        }
+        let file = try ConfigFile<RawConfig>(data, path: path)
+        let raw = file.raw
+        func need<T>(_ value: T?, _ key: String) throws -> T { try file.need(value, key) }
         guard let type = raw.model_type else { throw ModelError("\(path): no model_type") }
         guard let family = DecoderFamily(rawValue: type) else {
             let known = DecoderFamily.allCases.map(\.rawValue).joined(separator: ", ")
             throw ModelError("\(path): unsupported model_type \"\(type)\" (supported decoders: \(known))")
-        }
-        func need<T>(_ value: T?, _ key: String) throws -> T {
-            guard let value else { throw ModelError("\(path): missing \"\(key)\"") }
-            return value
         }
         let hidden = try need(raw.hidden_size, "hidden_size")
         let heads = try need(raw.num_attention_heads, "num_attention_heads")
@@ -148,19 +138,6 @@ extension DecoderConfig {
     }
 }
 
-/// A short reason out of a DecodingError, naming the key.
-func describe(_ error: Error) -> String {
-    switch error {
-    case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c),
-         DecodingError.dataCorrupted(let c):
-        let key = c.codingPath.map(\.stringValue).joined(separator: ".")
-        return key.isEmpty ? c.debugDescription : "\"\(key)\": \(c.debugDescription)"
-    case DecodingError.keyNotFound(let k, _):
-        return "missing \"\(k.stringValue)\""
-    default:
-        return "\(error)"
-    }
-}
 
 /// config.json as written by transformers (snake_case HF keys; every key optional so that defaults
 /// and clear "missing" errors are ours).

@@ -36,14 +36,10 @@ public struct EncoderConfig: Sendable {
 extension EncoderConfig {
     /// `model_type` of a folder's config.json, to choose between encoder and decoder.
     public static func modelType(directory: String) throws -> String {
-        let path = (directory as NSString).appendingPathComponent("config.json")
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ModelError("\(path): not found (a Hugging Face model folder needs config.json)")
+        let (path, data) = try ConfigFile<ModelTypeOnly>.read(directory: directory)
+        guard let type = try ConfigFile<ModelTypeOnly>(data, path: path).raw.model_type else {
+            throw ModelError("\(path): no model_type")
         }
-        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ModelError("\(path): not a JSON object")
-        }
-        guard let type = json["model_type"] as? String else { throw ModelError("\(path): no model_type") }
         return type
     }
 
@@ -54,28 +50,18 @@ extension EncoderConfig {
 
     /// Reads `<directory>/config.json`.
     public static func load(directory: String) throws -> EncoderConfig {
-        let path = (directory as NSString).appendingPathComponent("config.json")
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ModelError("\(path): not found (a Hugging Face model folder needs config.json)")
-        }
+        let (path, data) = try ConfigFile<RawEncoderConfig>.read(directory: directory)
         return try decode(data, path: path)
     }
 
     public static func decode(_ data: Data, path: String) throws -> EncoderConfig {
-        let raw: RawEncoderConfig
-        do {
-            raw = try JSONDecoder().decode(RawEncoderConfig.self, from: data)
-        } catch {
-            throw ModelError("\(path): not a valid model config: \(describe(error))")
-        }
+        let file = try ConfigFile<RawEncoderConfig>(data, path: path)
+        let raw = file.raw
+        func need<T>(_ value: T?, _ key: String) throws -> T { try file.need(value, key) }
         guard let type = raw.model_type else { throw ModelError("\(path): no model_type") }
         guard let family = EncoderFamily(rawValue: type) else {
             let known = EncoderFamily.allCases.map(\.rawValue).joined(separator: ", ")
             throw ModelError("\(path): unsupported model_type \"\(type)\" (supported encoders: \(known))")
-        }
-        func need<T>(_ value: T?, _ key: String) throws -> T {
-            guard let value else { throw ModelError("\(path): missing \"\(key)\"") }
-            return value
         }
         // transformers' "gelu" is the exact erf form; the tanh approximations would silently change
         // every activation, so anything else is refused rather than approximated.

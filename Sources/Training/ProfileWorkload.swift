@@ -22,9 +22,9 @@ public struct ProfileBatch: Codable, Sendable {
     /// + `suffix` (the prompt's closing words), so the loss is the task's own.
     public static func make(examples: [LabeledExample], batchSize: Int, length: Int, prompt: CandidatePrompt,
                             tokenizer: Tokenizer) throws -> ProfileBatch {
-        let suffix = try tokenizer.encode(prompt.text(for: ""))
-        var batch = try filled(examples, batchSize: batchSize, prefix: tokenizer.bosID.map { [$0] } ?? [],
-                               room: length - (tokenizer.bosID == nil ? 0 : 1) - suffix.count, suffix: suffix) {
+        let prefix = tokenizer.bosID.map { [$0] } ?? [], suffix = try tokenizer.encode(prompt.text(for: ""))
+        var batch = try filled(examples, batchSize: batchSize, prefix: prefix, room: length - prefix.count - suffix.count,
+                               suffix: suffix) {
             try tokenizer.encode($0 + " ")
         }
         batch.candidates = try prompt.labelTokenIDs(tokenizer: tokenizer)

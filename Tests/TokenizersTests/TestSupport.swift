@@ -42,6 +42,23 @@ enum TestFailure: Error, CustomStringConvertible {
     }
 }
 
+/// A token-id dump of tools/reference_token_ids.py or tools/reference_encoder_token_ids.py:
+/// transformers' ids (add_special_tokens=False) of SST-2 dev and the first 5,000 train sentences,
+/// with the text they were made from.
+struct TokenIDReference: Decodable {
+    let dev: [[Int32]]
+    let train: [[Int32]]
+    let devText: [String]
+    let trainText: [String]
+    let transformersVersion: String
+
+    enum CodingKeys: String, CodingKey {
+        case dev, train
+        case devText = "dev_text", trainText = "train_text"
+        case transformersVersion = "transformers_version"
+    }
+}
+
 enum SST2 {
     /// Text column of an SST-2 TSV: header first, column found by name (`sentence` in train,
     /// `content` in dev), fields split on tab. train.tsv has CRLF line ends; strip the CR.

@@ -14,21 +14,6 @@ import XCTest
 import Tokenizers
 
 final class TransformersTokenIDTests: XCTestCase {
-    /// The layout written by tools/reference_token_ids.py.
-    private struct Reference: Decodable {
-        let dev: [[Int32]]
-        let train: [[Int32]]
-        let devText: [String]
-        let trainText: [String]
-        let transformersVersion: String
-
-        enum CodingKeys: String, CodingKey {
-            case dev, train
-            case devText = "dev_text", trainText = "train_text"
-            case transformersVersion = "transformers_version"
-        }
-    }
-
     private static var referencePath: URL {
         TestPaths.repoRoot.appendingPathComponent("models/reference/gemma-3-270m-sst2-token-ids.json")
     }
@@ -39,7 +24,7 @@ final class TransformersTokenIDTests: XCTestCase {
 
     /// The reference dump, or nil after recording a failure; throws XCTSkip when a missing file
     /// is allowed.
-    private func loadReference() throws -> Reference? {
+    private func loadReference() throws -> TokenIDReference? {
         let path = Self.referencePath.path
         guard let data = FileManager.default.contents(atPath: path) else {
             let why = "transformers token-id reference not found at \(path); make it with: \(Self.makeCommand)"
@@ -50,7 +35,7 @@ final class TransformersTokenIDTests: XCTestCase {
             return nil
         }
         do {
-            return try JSONDecoder().decode(Reference.self, from: data)
+            return try JSONDecoder().decode(TokenIDReference.self, from: data)
         } catch {
             XCTFail("\(path) is not a token-id dump from tools/reference_token_ids.py: \(error); remake it with: \(Self.makeCommand)")
             return nil

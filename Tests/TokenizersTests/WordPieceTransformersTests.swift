@@ -11,20 +11,6 @@ import XCTest
 import Tokenizers
 
 final class WordPieceTransformersTests: XCTestCase {
-    private struct Reference: Decodable {
-        let dev: [[Int32]]
-        let train: [[Int32]]
-        let devText: [String]
-        let trainText: [String]
-        let transformersVersion: String
-
-        enum CodingKeys: String, CodingKey {
-            case dev, train
-            case devText = "dev_text", trainText = "train_text"
-            case transformersVersion = "transformers_version"
-        }
-    }
-
     private static let modelDirectory = TestPaths.repoRoot.appendingPathComponent("models/all-minilm-l6-v2")
     private static let referencePath = TestPaths.repoRoot.appendingPathComponent("models/reference/minilm_token_ids.json")
     private static let makeCommand =
@@ -42,7 +28,7 @@ final class WordPieceTransformersTests: XCTestCase {
 
     func testIdsMatchBertTokenizerOnSST2() throws {
         _ = try require(Self.modelDirectory.appendingPathComponent("vocab.txt").path)
-        let reference = try JSONDecoder().decode(Reference.self, from: try require(Self.referencePath.path))
+        let reference = try JSONDecoder().decode(TokenIDReference.self, from: try require(Self.referencePath.path))
         let tokenizer = try TokenizerLoader.load(modelDirectory: Self.modelDirectory.path)
         XCTAssertTrue(tokenizer is WordPieceTokenizer)
         let sentences = try SST2.comparisonSet()
