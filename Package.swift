@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(
             name: "TrainingTests", dependencies: ["TestSupport", "Training", "Models", "Tasks", "Tokenizers", "Tensors", "Weights", "Optimizers"],
             swiftSettings: hostCPU),
-        .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "TestSupport"], swiftSettings: hostCPU),
+        .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "Weights", "TestSupport"], swiftSettings: hostCPU),
         .testTarget(name: "CLITests", dependencies: ["zofinetune", "TestSupport"], swiftSettings: hostCPU),
     ],
     swiftLanguageModes: [.v5]

@@ -14,9 +14,13 @@ public struct MeZOStep: Codable, Sendable, Equatable {
     public var lossMinus: [Float]
     /// A non-finite loss was seen: the weights were restored and not updated.
     public var skipped: Bool
+    /// The token-embedding rows the step perturbed and updated (sorted; nil: every row, the
+    /// paper's algorithm). Logged because replay must touch exactly the same elements.
+    public var embeddingRows: [Int32]?
 
     enum CodingKeys: String, CodingKey {
         case step, seeds, lr, skipped
+        case embeddingRows = "embedding_rows"
         case projectedGradients = "g"
         case lossPlus = "loss_plus"
         case lossMinus = "loss_minus"
@@ -25,6 +29,8 @@ public struct MeZOStep: Codable, Sendable, Equatable {
 
 /// MeZO (Malladi et al. 2023, Algorithm 1) over a parameter arena, in place, with no buffer of the
 /// arena's size: z is regenerated from each seed for every pass (DESIGN.md, decisions 2 and 3).
+/// z is Gaussian (the paper) or Rademacher (`Perturbation`); a step may perturb only the
+/// token-embedding rows its batch reads (`PerturbedRegion`).
 ///
 /// Per perturbation k with seed s_k: θ += εz; L+ = loss(θ); θ −= 2εz; L− = loss(θ);
 /// g_k = (L+ − L−)/2ε. The last perturbation is restored and updated in one pass,
@@ -35,14 +41,21 @@ public final class MeZO {
     public let eps: Float
     public let weightDecay: Float
     public let threads: Int
-    /// Element ranges of the slots weight decay applies to (matrices and embeddings).
+    public let perturbation: Perturbation
+    /// The table whose rows a step may restrict itself to (nil: always the whole arena).
+    public let tokenEmbedding: ParameterSlot?
+    /// Element ranges of the slots weight decay applies to (matrices and embeddings). With
+    /// embedding rows restricted, rows outside the batch are not decayed that step (lazy decay).
     let decayed: [Range<Int>]
 
-    public init(arena: ParameterArena, eps: Float, weightDecay: Float = 0, threads: Int) {
+    public init(arena: ParameterArena, eps: Float, weightDecay: Float = 0, perturbation: Perturbation = .gaussian,
+                threads: Int) {
         precondition(eps > 0, "eps must be positive")
         self.arena = arena
         self.eps = eps
         self.weightDecay = weightDecay
+        self.perturbation = perturbation
+        self.tokenEmbedding = PerturbedRegion.tokenEmbedding(of: arena)
         self.threads = threads
         decayed = weightDecay == 0 ? [] : arena.slots
             .filter { $0.role == .matrix || $0.role == .embedding }
@@ -50,24 +63,28 @@ public final class MeZO {
     }
 
     /// Runs one step; `loss` evaluates the model at the arena's current (perturbed) weights.
-    public func step(_ index: Int, seeds: [UInt64], lr: Float, loss: () throws -> Float) rethrows -> MeZOStep {
+    /// - Parameter embeddingRows: the token-embedding rows the batch reads; nil perturbs them all.
+    public func step(_ index: Int, seeds: [UInt64], embeddingRows: [Int32]? = nil, lr: Float,
+                     loss: () throws -> Float) rethrows -> MeZOStep {
         precondition(!seeds.isEmpty)
+        let rows = embeddingRows.map { Array(Set($0)).sorted() }
+        let region = ranges(rows)
         var plus: [Float] = [], minus: [Float] = [], gradients: [Float] = []
         var finite = true
         for (k, seed) in seeds.enumerated() {
-            run(seed, [.add(eps)])
+            run(seed, [.add(eps)], region)
             let lp = try loss()
-            run(seed, [.add(-2 * eps)])
+            run(seed, [.add(-2 * eps)], region)
             let lm = try loss()
             plus.append(lp)
             minus.append(lm)
             finite = finite && lp.isFinite && lm.isFinite
             gradients.append(Float((Double(lp) - Double(lm)) / (2 * Double(eps))))
-            if k < seeds.count - 1 { run(seed, [.add(eps)]) }
+            if k < seeds.count - 1 { run(seed, [.add(eps)], region) }
         }
         let record = MeZOStep(step: index, seeds: seeds, projectedGradients: finite ? gradients : gradients.map { _ in 0 },
-                              lr: lr, lossPlus: plus, lossMinus: minus, skipped: !finite)
-        for (seed, op) in updateOps(record) { run(seed, [op]) }
+                              lr: lr, lossPlus: plus, lossMinus: minus, skipped: !finite, embeddingRows: rows)
+        for (seed, op) in updateOps(record) { run(seed, [op], region) }
         return record
     }
 
@@ -77,9 +94,9 @@ public final class MeZO {
         var passes: [NoisePass] = []
         func append(_ seed: UInt64, _ op: NoiseOp) {
             if let last = passes.last, last.seed == seed {
-                passes[passes.count - 1] = NoisePass(seed: seed, ops: last.ops + [op])
+                passes[passes.count - 1] = NoisePass(seed: seed, ops: last.ops + [op], perturbation: perturbation)
             } else {
-                passes.append(NoisePass(seed: seed, ops: [op]))
+                passes.append(NoisePass(seed: seed, ops: [op], perturbation: perturbation))
             }
         }
         for (k, seed) in record.seeds.enumerated() {
@@ -88,7 +105,8 @@ public final class MeZO {
             if k < record.seeds.count - 1 { append(seed, .add(eps)) }
         }
         for (seed, op) in updateOps(record) { append(seed, op) }
-        for pass in passes { pass.apply(to: arena.storage, count: arena.count, decayed: decayed, threads: threads) }
+        let region = ranges(record.embeddingRows)
+        for pass in passes { pass.apply(to: arena.storage, ranges: region, decayed: decayed, threads: threads) }
     }
 
     /// The closing passes of a step: restore-and-update for the last perturbation, then the
@@ -109,8 +127,15 @@ public final class MeZO {
         return ops
     }
 
-    func run(_ seed: UInt64, _ ops: [NoiseOp]) {
-        NoisePass(seed: seed, ops: ops).apply(to: arena.storage, count: arena.count, decayed: decayed, threads: threads)
+    /// The elements a step with these embedding rows perturbs (sorted, disjoint ranges).
+    public func ranges(_ rows: [Int32]?) -> [Range<Int>] {
+        precondition(rows == nil || tokenEmbedding != nil, "embedding rows given for an arena without an embedding table")
+        return PerturbedRegion.ranges(count: arena.count, tokenEmbedding: tokenEmbedding, rows: rows)
+    }
+
+    func run(_ seed: UInt64, _ ops: [NoiseOp], _ region: [Range<Int>]) {
+        NoisePass(seed: seed, ops: ops, perturbation: perturbation)
+            .apply(to: arena.storage, ranges: region, decayed: decayed, threads: threads)
     }
 }
 

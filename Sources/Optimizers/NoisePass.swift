@@ -1,10 +1,10 @@
 import Dispatch
 
-/// One pass over a flat parameter buffer that adds seeded Gaussian noise: the only way MeZO touches
+/// One pass over a flat parameter buffer that adds seeded noise (Gaussian or Rademacher): the only way MeZO touches
 /// the weights. Training and replay both go through `apply`, so a replayed run performs the same
 /// floating-point operations element by element and reproduces the run's weights bit for bit.
 ///
-/// z is generated chunk by chunk into a per-thread buffer (`GaussianNoise.fill`), never for the
+/// z is generated chunk by chunk into a per-thread buffer (`NoiseSource.fill`), never for the
 /// whole arena: memory stays at one chunk per thread. Chunks are aligned to absolute indices, so
 /// the result does not depend on the thread count.
 public struct NoiseOp: Sendable, Equatable {
@@ -30,26 +30,44 @@ public struct NoiseOp: Sendable, Equatable {
 public struct NoisePass: Sendable {
     public let seed: UInt64
     public let ops: [NoiseOp]
+    public let perturbation: Perturbation
 
-    public init(seed: UInt64, ops: [NoiseOp]) {
+    public init(seed: UInt64, ops: [NoiseOp], perturbation: Perturbation = .gaussian) {
         self.seed = seed
         self.ops = ops
+        self.perturbation = perturbation
     }
 
     static let chunk = GaussianNoise.chunkElements
 
     /// Applies the ops to x[0..<count] with z = Normal(seed, i).
-    /// - Parameter decayed: sorted, disjoint index ranges that get the weight-decay form.
     public func apply(to x: UnsafeMutablePointer<Float>, count: Int, decayed: [Range<Int>], threads: Int) {
-        let noise = GaussianNoise(seed: seed)
-        let chunks = (count + Self.chunk - 1) / Self.chunk
-        let workers = max(1, min(threads, chunks))
-        let dealer = ChunkDealer(count: chunks)
+        apply(to: x, ranges: [0..<count], decayed: decayed, threads: threads)
+    }
+
+    /// Applies the ops to the elements in `ranges` (sorted, disjoint) with z of the pass's
+    /// distribution at each element's absolute index, so a range gets the z it would get in a
+    /// whole-arena pass. Work is dealt in pieces cut at absolute multiples of `chunk`, so the result
+    /// does not depend on the thread count.
+    /// - Parameter decayed: sorted, disjoint index ranges that get the weight-decay form.
+    public func apply(to x: UnsafeMutablePointer<Float>, ranges: [Range<Int>], decayed: [Range<Int>], threads: Int) {
+        let noise = perturbation.source(seed: seed)
+        var pieces: [Range<Int>] = []   // the ranges cut at chunk boundaries: one task each
+        for range in ranges where !range.isEmpty {
+            var lo = range.lowerBound
+            while lo < range.upperBound {
+                let hi = min(range.upperBound, (lo / Self.chunk + 1) * Self.chunk)
+                pieces.append(lo..<hi)
+                lo = hi
+            }
+        }
+        let workers = max(1, min(threads, pieces.count))
+        let dealer = ChunkDealer(count: pieces.count)
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             let z = UnsafeMutablePointer<Float>.allocate(capacity: Self.chunk)   // (chunk) this thread's noise
             defer { z.deallocate() }
             while let c = dealer.take() {
-                let lo = c * Self.chunk, hi = min(count, lo + Self.chunk)
+                let lo = pieces[c].lowerBound, hi = pieces[c].upperBound
                 noise.fill(UnsafeMutableBufferPointer(start: z, count: hi - lo), startingAt: lo)
                 for op in ops {
                     var start = lo

@@ -62,8 +62,9 @@ public enum RunReplay {
             log("loaded snapshot \(run.snapshotPath(name)) (\(steps) steps)")
         }
         if applied < target {
-            let mezo = MeZO(arena: arena, eps: run.manifest.config.eps,
-                            weightDecay: run.manifest.config.weightDecay, threads: threads)
+            let config = run.manifest.config
+            let mezo = MeZO(arena: arena, eps: config.eps, weightDecay: config.weightDecay,
+                            perturbation: config.perturbation, threads: threads)
             let started = Date()
             for r in records[applied..<target] { mezo.replay(r) }
             log(String(format: "replayed steps %d..<%d in %.1f s", applied, target, Date().timeIntervalSince(started)))

@@ -48,14 +48,16 @@ protocol StepMethod: AnyObject {
     func resume(after steps: Int)
 }
 
-/// MeZO: two forward passes at θ ± εz per perturbation (DESIGN.md, decisions 2–3).
+/// MeZO: two forward passes at θ ± εz per perturbation (DESIGN.md, decisions 2–3), z of the
+/// run's distribution, on every embedding row or only those the batch reads.
 final class MeZOMethod: StepMethod {
     let mezo: MeZO
     let task: TrainingTask
     let config: TrainingConfig
 
     init(task: TrainingTask, config: TrainingConfig, threads: Int) {
-        mezo = MeZO(arena: task.arena, eps: config.eps, weightDecay: config.weightDecay, threads: threads)
+        mezo = MeZO(arena: task.arena, eps: config.eps, weightDecay: config.weightDecay,
+                    perturbation: config.perturbation, threads: threads)
         self.task = task
         self.config = config
     }
@@ -64,7 +66,8 @@ final class MeZOMethod: StepMethod {
         let seeds = (0..<config.perturbations).map {
             SeedSchedule.seed(run: config.seed, step: index, perturbation: $0)
         }
-        return .mezo(mezo.step(index, seeds: seeds, lr: lr) { task.loss(batch, labels: labels) })
+        let rows = config.embeddingPerturbation == .batch ? task.embeddingRows(batch) : nil
+        return .mezo(mezo.step(index, seeds: seeds, embeddingRows: rows, lr: lr) { task.loss(batch, labels: labels) })
     }
 
     var state: [String: ParameterArena] { [:] }

@@ -1,9 +1,18 @@
 import Foundation
+import Optimizers
 
 /// Everything that determines a run, saved in the run folder so that `--resume` and replay use
 /// exactly what the run used.
 public struct TrainingConfig: Codable, Sendable, Equatable {
     public enum Schedule: String, Codable, Sendable, CaseIterable { case constant, linear }
+
+    /// Which token-embedding rows a MeZO step perturbs and updates (see `PerturbedRegion`).
+    public enum EmbeddingPerturbation: String, Codable, Sendable, CaseIterable {
+        /// The rows the step's batch reads (its tokens, a tied head's candidate words).
+        case batch
+        /// Every row: the MeZO paper's algorithm exactly.
+        case all
+    }
 
     /// How a step moves the weights. MeZO estimates the gradient from two forward passes; SGD and
     /// AdamW are the backprop reference (gradients, and for AdamW two moments, of the weights' size).
@@ -30,6 +39,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var lr: Float = Optimizer.mezo.defaultLR
     public var eps: Float = 1e-3
     public var perturbations: Int = 1
+    /// z's distribution. Runs made before it was recorded used Gaussian z (see `init(from:)`).
+    public var perturbation: Perturbation = .rademacher
+    public var embeddingPerturbation: EmbeddingPerturbation = .batch
     public var weightDecay: Float = 0
     public var schedule: Schedule = .constant
     /// Clip the gradient's global L2 norm to this (backprop optimizers; nil: no clipping).
@@ -53,7 +65,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case task, optimizer, steps, lr, eps, perturbations, schedule, seed
+        case task, optimizer, steps, lr, eps, perturbations, schedule, seed, perturbation
+        case embeddingPerturbation = "embedding_perturbation"
         case batchSize = "batch_size"
         case weightDecay = "weight_decay"
         case maxGradNorm = "max_grad_norm"
@@ -67,7 +80,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case temperature
     }
 
-    /// Reads run.json files written before the backprop optimizers existed (their keys absent).
+    /// Reads run.json files written before the backprop optimizers or the perturbation options
+    /// existed (their keys absent): such runs used Gaussian z over every embedding row, so that
+    /// is what an absent key means, whatever today's defaults are.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = TrainingConfig()
@@ -78,6 +93,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         lr = try c.decodeIfPresent(Float.self, forKey: .lr) ?? optimizer.defaultLR
         eps = try c.decodeIfPresent(Float.self, forKey: .eps) ?? d.eps
         perturbations = try c.decodeIfPresent(Int.self, forKey: .perturbations) ?? d.perturbations
+        perturbation = try c.decodeIfPresent(Perturbation.self, forKey: .perturbation) ?? .gaussian
+        embeddingPerturbation = try c.decodeIfPresent(EmbeddingPerturbation.self, forKey: .embeddingPerturbation) ?? .all
         weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? d.weightDecay
         schedule = try c.decodeIfPresent(Schedule.self, forKey: .schedule) ?? d.schedule
         maxGradNorm = try c.decodeIfPresent(Float.self, forKey: .maxGradNorm)

@@ -15,6 +15,9 @@ public protocol TrainingTask: AnyObject {
     func prepare(maxTokens: Int) throws
     /// Mean loss over a batch of inputs at the current weights (forward passes only).
     func loss(_ inputs: [[Int32]], labels: [Int]) -> Float
+    /// The token-embedding rows `loss` reads for these inputs: the only rows whose perturbation
+    /// can change it (MeZO's `--embedding-perturbation batch`).
+    func embeddingRows(_ inputs: [[Int32]]) -> [Int32]
     /// A function that fills `gradients` (the arena's layout) for a batch and returns its loss;
     /// it owns the stored activations of every layer, so it is made only for backprop runs.
     func makeBackprop(maxTokens: Int) -> (_ inputs: [[Int32]], _ labels: [Int], _ gradients: ParameterArena) -> Float
@@ -48,6 +51,11 @@ public final class DecoderTask: TrainingTask {
 
     public func loss(_ inputs: [[Int32]], labels: [Int]) -> Float {
         objective!.loss(PackedBatch(sequences: inputs), labels: labels)
+    }
+
+    /// The batch's tokens, and the candidate words' rows when the output head is the embedding.
+    public func embeddingRows(_ inputs: [[Int32]]) -> [Int32] {
+        Array(Set(inputs.joined()).union(model.config.tieWordEmbeddings ? candidates : [])).sorted()
     }
 
     public func makeBackprop(maxTokens: Int) -> ([[Int32]], [Int], ParameterArena) -> Float {
@@ -84,6 +92,11 @@ public final class EncoderTask: TrainingTask {
     public func prepare(maxTokens: Int) throws {}
 
     public func loss(_ inputs: [[Int32]], labels: [Int]) -> Float { scorer.loss(ids: inputs, labels: labels) }
+
+    /// The batch's tokens and the label descriptions' (every loss embeds both).
+    public func embeddingRows(_ inputs: [[Int32]]) -> [Int32] {
+        Array(Set(inputs.joined()).union(scorer.descriptionIDs.joined())).sorted()
+    }
 
     public func makeBackprop(maxTokens: Int) -> ([[Int32]], [Int], ParameterArena) -> Float {
         let descriptions = scorer.descriptionIDs

@@ -36,6 +36,12 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "With --model: also time this many MeZO steps (after one warm-up).")
     var mezoSteps = 0
 
+    @Option(name: .long, help: "z of the timed MeZO steps: rademacher (train's default) or gaussian.")
+    var perturbation: Perturbation = TrainingConfig().perturbation
+
+    @Option(name: .long, help: "Embedding rows the timed MeZO steps perturb: batch (train's default) or all.")
+    var embeddingPerturbation: TrainingConfig.EmbeddingPerturbation = TrainingConfig().embeddingPerturbation
+
     @Option(name: .long, help: "With --model: also time this many backprop steps (after one warm-up).")
     var foSteps = 0
 
@@ -174,36 +180,6 @@ struct BenchCommand: ParsableCommand {
         return ["optimizer": optimizer.rawValue, "seconds_per_step": total / n, "forward_backward_seconds": backward / n,
                 "grad_norm_seconds": norm / n, "update_seconds": (total - backward - norm) / n,
                 "steps": foSteps, "batch_size": batchSize, "tokens": batch.tokenCount,
-                "peak_rss_bytes": ProcessMemory.peakResidentBytes ?? 0]
-    }
-
-    /// Times MeZO steps on the first `batchSize` training examples: the two forward passes and
-    /// the three perturbation passes separately, as the PyTorch script tools/pytorch_mezo_bench.py does.
-    func mezoStepBreakdown(modelDirectory: String) throws -> [String: Any] {
-        let decoder = try ModelLoader.loadDecoder(directory: modelDirectory)
-        let (batch, labels, candidates) = try trainingBatch(tokenizer: try TokenizerLoader.load(modelDirectory: modelDirectory))
-        let objective = CandidateObjective(model: decoder, candidates: candidates, maxTokens: batch.tokenCount)
-        let mezo = MeZO(arena: decoder.arena, eps: 1e-3, threads: Threads.count)
-        var forward = 0.0, total = 0.0
-        for step in 0...mezoSteps {
-            var inLoss = 0.0
-            let start = DispatchTime.now().uptimeNanoseconds
-            _ = mezo.step(step, seeds: [UInt64(step)], lr: 1e-6) {
-                let t = DispatchTime.now().uptimeNanoseconds
-                defer { inLoss += Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9 }
-                return objective.loss(batch, labels: labels)
-            }
-            if step > 0 {   // step 0 warms caches up
-                total += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                forward += inLoss
-            }
-        }
-        let n = Double(mezoSteps)
-        log(String(format: "MeZO step, batch %d (%d tokens): %.3f s = forward %.3f s (2 passes) + perturbation %.3f s (3 passes over %d parameters); peak RSS %.2f GB",
-                   batchSize, batch.tokenCount, total / n, forward / n, (total - forward) / n, decoder.arena.count,
-                   Double(ProcessMemory.peakResidentBytes ?? 0) / 1e9))
-        return ["seconds_per_step": total / n, "forward_seconds": forward / n, "perturb_update_seconds": (total - forward) / n,
-                "steps": mezoSteps, "batch_size": batchSize, "tokens": batch.tokenCount,
                 "peak_rss_bytes": ProcessMemory.peakResidentBytes ?? 0]
     }
 }

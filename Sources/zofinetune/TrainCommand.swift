@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Models
+import Optimizers
 import Tasks
 import Tensors
 import Tokenizers
@@ -12,9 +13,13 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Fine-tune a model on a task with MeZO (forward passes only, inference memory), or with SGD/AdamW by backprop.",
         discussion: """
-            MeZO (--optimizer mezo, the default): each step draws a seed, perturbs every parameter in place by ±eps·z (z regenerated from \
+            MeZO (--optimizer mezo, the default): each step draws a seed, perturbs the parameters in place by ±eps·z (z regenerated from \
             the seed, never stored), evaluates the batch loss at both points and moves the weights \
-            by −lr·g·z with g = (L+ − L−)/(2·eps). The run folder (--out) holds run.json (base model, \
+            by −lr·g·z with g = (L+ − L−)/(2·eps). z is ±1 per element by default \
+            (--perturbation rademacher, one random bit each; gaussian is the paper's Normal(0, 1)), \
+            and only the embedding rows the batch reads are perturbed and updated \
+            (--embedding-perturbation batch; the other rows cannot change the loss, so perturbing \
+            them only adds noise; `all` is the paper's algorithm exactly). The run folder (--out) holds run.json (base model, \
             its fingerprint, the configuration), log.jsonl (one record per step: seeds, g, lr; and \
             the dev evaluations) and snapshots of the best and last weights. Interrupt with Ctrl-C: \
             the step in flight finishes, the weights are saved and `--resume RUN_DIR` continues.
@@ -47,6 +52,10 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Learning rate (default: mezo 2e-6, sgd 1e-4, adamw 1e-5).") var lr: Float?
     @Option(name: .long, help: "Perturbation scale eps (default 1e-3).") var eps: Float?
     @Option(name: .long, help: "Perturbations averaged per step (n-SPSA; default 1).") var perturbations: Int?
+    @Option(name: .long, help: "MeZO's z: rademacher (±1, default) or gaussian (the paper's).")
+    var perturbation: Perturbation?
+    @Option(name: .long, help: "MeZO: perturb the embedding rows the batch reads (batch, default) or every row (all, the paper's).")
+    var embeddingPerturbation: TrainingConfig.EmbeddingPerturbation?
     @Option(name: .long, help: "Weight decay on matrices and embeddings (default 0).") var weightDecay: Float?
     @Option(name: .long, help: "sgd/adamw: clip the gradient's global L2 norm to this (default: no clipping).") var maxGradNorm: Float?
     @Option(name: .long, help: "adamw: first-moment decay (default 0.9).") var beta1: Float?
@@ -71,7 +80,9 @@ struct TrainCommand: ParsableCommand {
                                         ("--beta2", beta2 != nil)].first(where: { $0.1 }) {
             throw ValidationError("\(name) applies to --optimizer sgd or adamw, not mezo")
         }
-        if backprop, let (name, _) = [("--eps", eps != nil), ("--perturbations", perturbations != nil)].first(where: { $0.1 }) {
+        if backprop, let (name, _) = [("--eps", eps != nil), ("--perturbations", perturbations != nil),
+                                      ("--perturbation", perturbation != nil),
+                                      ("--embedding-perturbation", embeddingPerturbation != nil)].first(where: { $0.1 }) {
             throw ValidationError("\(name) is a MeZO setting; --optimizer \(optimizer!.rawValue) does not use it")
         }
         if optimizer == .sgd, let (name, _) = [("--beta1", beta1 != nil), ("--beta2", beta2 != nil)].first(where: { $0.1 }) {
@@ -90,6 +101,7 @@ struct TrainCommand: ParsableCommand {
                 ("--beta1", beta1 != nil), ("--beta2", beta2 != nil),
                 ("--batch-size", batchSize != nil), ("--lr", lr != nil), ("--eps", eps != nil),
                 ("--perturbations", perturbations != nil), ("--weight-decay", weightDecay != nil),
+                ("--perturbation", perturbation != nil), ("--embedding-perturbation", embeddingPerturbation != nil),
                 ("--schedule", schedule != nil), ("--train-examples", trainExamples != nil), ("--k-shot", kShot != nil),
                 ("--seed", seed != nil), ("--out", out != nil)]
             if let (name, _) = fixed.first(where: { $0.1 }) {
@@ -111,6 +123,8 @@ struct TrainCommand: ParsableCommand {
         if let beta2 { c.beta2 = beta2 }
         if let eps { c.eps = eps }
         if let perturbations { c.perturbations = perturbations }
+        if let perturbation { c.perturbation = perturbation }
+        if let embeddingPerturbation { c.embeddingPerturbation = embeddingPerturbation }
         if let weightDecay { c.weightDecay = weightDecay }
         if let schedule { c.schedule = schedule }
         if let trainExamples { c.trainExamples = trainExamples }
@@ -197,6 +211,8 @@ struct TrainCommand: ParsableCommand {
 
 extension TrainingConfig.Schedule: ExpressibleByArgument {}
 extension TrainingConfig.Optimizer: ExpressibleByArgument {}
+extension TrainingConfig.EmbeddingPerturbation: ExpressibleByArgument {}
+extension Perturbation: ExpressibleByArgument {}
 
 /// Set by SIGINT/SIGTERM so the training loop can finish its step, save and exit.
 final class StopFlag: @unchecked Sendable {

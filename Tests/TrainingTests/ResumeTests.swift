@@ -9,26 +9,38 @@ import Weights
 import XCTest
 
 /// On the real Gemma-3-270M and SST-2: N steps in one run and N/2 + N/2 with a resume give
-/// bitwise the same weights (MeZO: 40 steps; AdamW, whose resume reads the weights and both
-/// moments from the run's snapshots: 4 steps), and replaying MeZO's seed log from the base weights
-/// (no snapshot) gives bitwise the weights the run ended with. Batch 4 keeps the test short; the
-/// arithmetic is the same as at batch 16.
+/// bitwise the same weights (MeZO: 40 steps with today's defaults, Rademacher z on the batch's
+/// embedding rows, and 20 with the paper's Gaussian z on every row; AdamW, whose resume reads the
+/// weights and both moments from the run's snapshots: 4 steps), and replaying MeZO's seed log from
+/// the base weights (no snapshot) gives bitwise the weights the run ended with. Batch 4 keeps the
+/// test short; the arithmetic is the same as at batch 16.
 final class ResumeTests: XCTestCase {
     override class func setUp() { try! BLAS.load() }
 
     func testResumeAndReplayAreBitwiseExact() throws {
-        let (dir, scratch, whole) = try resumeIsExact(optimizer: .mezo, steps: 40, lr: 1e-5)
+        try mezoResumeAndReplayAreExact(steps: 40) { _ in }
+    }
+
+    func testGaussianAllRowsResumeAndReplayAreBitwiseExact() throws {
+        try mezoResumeAndReplayAreExact(steps: 20) {
+            $0.perturbation = .gaussian
+            $0.embeddingPerturbation = .all
+        }
+    }
+
+    func mezoResumeAndReplayAreExact(steps: Int, _ mode: (inout TrainingConfig) -> Void) throws {
+        let (dir, scratch, whole) = try resumeIsExact(optimizer: .mezo, steps: steps, lr: 1e-5, mode)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let n = whole.arena.count
         // Replay from the base alone: remove the snapshots so nothing but the seed log is used.
         for name in ["last", "best"] { try? FileManager.default.removeItem(atPath: scratch + "/whole/weights-\(name).safetensors") }
-        let (replayed, steps) = try RunReplay.load(run: try RunFolder(path: scratch + "/whole"), modelDirectory: dir,
-                                                   point: .last, threads: 1)
-        XCTAssertEqual(steps, 40)
+        let (replayed, replayedSteps) = try RunReplay.load(run: try RunFolder(path: scratch + "/whole"), modelDirectory: dir,
+                                                           point: .last, threads: 1)
+        XCTAssertEqual(replayedSteps, steps)
         XCTAssertTrue((0..<n).allSatisfy { whole.arena.storage[$0].bitPattern == replayed.arena.storage[$0].bitPattern },
                       "replaying the seed log differs from the run")
         let log = try String(contentsOfFile: scratch + "/whole/log.jsonl", encoding: .utf8)
-        print("seed log of 40 steps: \(log.utf8.count) bytes")
+        print("seed log of \(steps) steps: \(log.utf8.count) bytes")
     }
 
     func testAdamWResumeIsBitwiseExact() throws {
@@ -38,8 +50,8 @@ final class ResumeTests: XCTestCase {
 
     /// Trains `steps` steps in one run and in two halves with a resume; asserts equal weights.
     /// Returns the model folder, the scratch folder (runs "whole" and "split") and the whole run's model.
-    func resumeIsExact(optimizer: TrainingConfig.Optimizer, steps total: Int, lr: Float) throws
-        -> (String, String, DecoderModel) {
+    func resumeIsExact(optimizer: TrainingConfig.Optimizer, steps total: Int, lr: Float,
+                       _ mode: (inout TrainingConfig) -> Void = { _ in }) throws -> (String, String, DecoderModel) {
         let dir = try Repo.requireGemma()
         guard let sst2 = Repo.sst2Directory else {
             XCTFail("SST-2 not found (set SST2_DIR)")
@@ -57,6 +69,7 @@ final class ResumeTests: XCTestCase {
         config.lr = lr
         config.evalEvery = 0
         config.seed = 11
+        mode(&config)
 
         func trainRun(_ path: String, steps: Int, resume: Bool) throws -> DecoderModel {
             var c = config

@@ -31,7 +31,7 @@ final class RunFolderTests: XCTestCase {
             baseModel: dir, baseFingerprint: model.arena.fingerprint(), config: config, threads: 2))
         let batch = PackedBatch(sequences: [[2, 10, 11, 12], [2, 40, 41], [2, 70, 71, 72, 73]])
         let objective = CandidateObjective(model: model, candidates: [5, 9], maxTokens: batch.tokenCount)
-        let mezo = MeZO(arena: model.arena, eps: config.eps, threads: 2)
+        let mezo = MeZO(arena: model.arena, eps: config.eps, perturbation: config.perturbation, threads: 2)
         for step in 0..<steps {
             let r = mezo.step(step, seeds: [SeedSchedule.seed(run: 0, step: step, perturbation: 0)], lr: 1e-2) {
                 objective.loss(batch, labels: [0, 1, 1])
@@ -49,6 +49,18 @@ final class RunFolderTests: XCTestCase {
         let (partial, n) = try RunReplay.load(run: run, modelDirectory: nil, point: .steps(5), threads: 2)
         XCTAssertEqual(n, 5)
         XCTAssertFalse((0..<trained.arena.count).allSatisfy { trained.arena.storage[$0] == partial.arena.storage[$0] })
+    }
+
+    /// A run.json from before --perturbation / --embedding-perturbation existed replays as those
+    /// runs were made (Gaussian z, every row), not with today's defaults; a new one records both.
+    func testConfigWithoutPerturbationKeysMeansTheOriginalAlgorithm() throws {
+        let old = #"{"task":"sst2","optimizer":"mezo","steps":10,"lr":2e-6,"eps":0.001,"seed":0}"#
+        let config = try JSONDecoder().decode(TrainingConfig.self, from: Data(old.utf8))
+        XCTAssertEqual(config.perturbation, .gaussian)
+        XCTAssertEqual(config.embeddingPerturbation, .all)
+        let written = try JSONSerialization.jsonObject(with: JSONEncoder().encode(TrainingConfig())) as! [String: Any]
+        XCTAssertEqual(written["perturbation"] as? String, "rademacher")
+        XCTAssertEqual(written["embedding_perturbation"] as? String, "batch")
     }
 
     func testExportAfterOneStepChangesEveryTensor() throws {

@@ -1,0 +1,102 @@
+import Dispatch
+import Foundation
+import Models
+import Optimizers
+import Profiling
+import Tasks
+import Tensors
+import Tokenizers
+import Training
+
+extension BenchCommand {
+    /// Times MeZO steps on the first `batchSize` training examples, as `train` runs them (the
+    /// same task, z distribution and embedding rows), and breaks a step into its two forward
+    /// passes and its three noise passes. The noise passes are set against two measured bounds:
+    /// the generator alone (z into a cache-resident buffer, per core) and the machine's copy
+    /// bandwidth (every pass reads and writes each element it perturbs: 8 bytes).
+    func mezoStepBreakdown(modelDirectory: String) throws -> [String: Any] {
+        let decoder = try ModelLoader.loadDecoder(directory: modelDirectory)
+        let tokenizer = try TokenizerLoader.load(modelDirectory: modelDirectory)
+        let examples = try TaskData.load(directory: taskOptions.dataDirectory, split: .train).prefix(batchSize)
+        let task = try DecoderTask(model: decoder, tokenizer: tokenizer, prompt: .sst2)
+        let inputs = try task.inputs(Array(examples))
+        let labels = examples.map(\.label)
+        try task.prepare(maxTokens: inputs.reduce(0) { $0 + $1.count })
+        let mezo = MeZO(arena: decoder.arena, eps: 1e-3, perturbation: perturbation, threads: Threads.count)
+        let rows = embeddingPerturbation == .batch ? task.embeddingRows(inputs) : nil
+        let perturbed = mezo.ranges(rows).reduce(0) { $0 + $1.count }
+
+        var forward = 0.0, total = 0.0
+        for step in 0...mezoSteps {
+            var inLoss = 0.0
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = mezo.step(step, seeds: [UInt64(step)], embeddingRows: rows, lr: 1e-6) {
+                let t = DispatchTime.now().uptimeNanoseconds
+                defer { inLoss += Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9 }
+                return task.loss(inputs, labels: labels)
+            }
+            if step > 0 {   // step 0 warms caches up
+                total += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                forward += inLoss
+            }
+        }
+        let peak = ProcessMemory.peakResidentBytes ?? 0   // before the bandwidth probe's buffers
+        let n = Double(mezoSteps)
+        let passes = (total - forward) / n
+        let bytesPerStep = 3 * 8 * Double(perturbed)
+        let perCore = generatorRate(perturbation)
+        let copy = copyBandwidth()
+        let generationBound = 3 * Double(perturbed) / (perCore * Double(Threads.count))
+        let memoryBound = bytesPerStep / copy
+        log(String(format: "MeZO step (%@ z, %@ embedding rows), batch %d (%d tokens): %.3f s = forward %.3f s (2 passes) + noise passes %.3f s (3 over %d of %d elements); peak RSS %.2f GB",
+                   perturbation.rawValue, embeddingPerturbation.rawValue, batchSize, inputs.reduce(0) { $0 + $1.count },
+                   total / n, forward / n, passes, perturbed, decoder.arena.count, Double(peak) / 1e9))
+        log(String(format: "  noise passes move %.2f GB a step: %.1f GB/s, %.0f%% of the %.1f GB/s copy bandwidth; the generator alone makes %.2f G values/s per core (%@), so generation needs >= %.3f s and memory >= %.3f s of the %.3f s",
+                   bytesPerStep / 1e9, bytesPerStep / passes / 1e9, 100 * bytesPerStep / passes / copy, copy / 1e9,
+                   perCore / 1e9, perturbation.rawValue, generationBound, memoryBound, passes))
+        return ["seconds_per_step": total / n, "forward_seconds": forward / n, "perturb_update_seconds": passes,
+                "perturbation": perturbation.rawValue, "embedding_perturbation": embeddingPerturbation.rawValue,
+                "perturbed_elements": perturbed, "arena_elements": decoder.arena.count,
+                "noise_bytes_per_step": bytesPerStep, "noise_gb_per_second": bytesPerStep / passes / 1e9,
+                "copy_gb_per_second": copy / 1e9, "generator_values_per_second_per_core": perCore,
+                "generation_bound_seconds": generationBound, "memory_bound_seconds": memoryBound,
+                "steps": mezoSteps, "batch_size": batchSize, "tokens": inputs.reduce(0) { $0 + $1.count },
+                "peak_rss_bytes": peak]
+    }
+
+    /// Values of z one core generates per second into a 64K-element buffer that stays in cache:
+    /// the generator's own speed, without memory traffic. Best of 5 rounds of 64 fills.
+    func generatorRate(_ kind: Perturbation) -> Double {
+        let count = GaussianNoise.chunkElements
+        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)   // (64K) z
+        defer { buffer.deallocate() }
+        let source = kind.source(seed: 1)
+        var best = Double.infinity
+        for round in 0..<5 {
+            let t = DispatchTime.now().uptimeNanoseconds
+            for k in 0..<64 { source.fill(buffer, startingAt: (round * 64 + k) * count) }
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9)
+        }
+        return Double(64 * count) / best
+    }
+
+    /// Bytes read plus written per second by a parallel memcpy of 256 MB on every thread (best of 5).
+    func copyBandwidth() -> Double {
+        let bytes = 256 << 20
+        let source = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)   // (256 MB)
+        let target = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)   // (256 MB)
+        defer { source.deallocate(); target.deallocate() }
+        memset(source, 1, bytes)
+        memset(target, 0, bytes)
+        let workers = Threads.count, share = bytes / workers
+        var best = Double.infinity
+        for _ in 0..<5 {
+            let t = DispatchTime.now().uptimeNanoseconds
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                memcpy(target + w * share, source + w * share, w == workers - 1 ? bytes - w * share : share)
+            }
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9)
+        }
+        return 2 * Double(bytes) / best
+    }
+}
