@@ -30,11 +30,18 @@ def main():
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--binary", default=".build/release/zofinetune")
+    ap.add_argument("--perturbation", default=None, help="rademacher|gaussian (default: train's)")
+    ap.add_argument("--embedding-perturbation", default=None, help="batch|all (default: train's)")
     a = ap.parse_args()
 
+    mode = []
+    if a.perturbation:
+        mode += ["--perturbation", a.perturbation]
+    if a.embedding_perturbation:
+        mode += ["--embedding-perturbation", a.embedding_perturbation]
     ours = run_json([a.binary, "bench", "--model", a.model, "--data", a.data, "--limit", "1",
                      "--mezo-steps", str(a.steps), "--batch-size", str(a.batch_size),
-                     "--threads", str(a.threads), "--json"])["mezo"]
+                     "--threads", str(a.threads), "--json"] + mode)["mezo"]
     torch = run_json([sys.executable, "tools/pytorch_mezo_bench.py", "--model", a.model, "--data", a.data,
                       "--steps", str(a.steps), "--batch-size", str(a.batch_size), "--threads", str(a.threads),
                       "--json"])
@@ -44,8 +51,14 @@ def main():
     print(f"{'seconds per step':24}{ours['seconds_per_step']:12.3f}{torch['seconds_per_step']:12.3f}{speedup:7.1f}x")
     print(f"{'  forward':24}{ours['forward_seconds']:12.3f}{torch['forward_seconds']:12.3f}")
     print(f"{'  perturb + update':24}{ours['perturb_update_seconds']:12.3f}{torch['perturb_update_seconds']:12.3f}")
+    print(f"{'  z, embedding rows':24}{ours['perturbation'] + ', ' + ours['embedding_perturbation']:>12}{'gaussian, all':>12}")
+    print(f"noise passes: {ours['noise_bytes_per_step'] / 1e9:.2f} GB a step at {ours['noise_gb_per_second']:.1f} GB/s "
+          f"({100 * ours['noise_gb_per_second'] / ours['copy_gb_per_second']:.0f}% of the {ours['copy_gb_per_second']:.1f} GB/s copy bandwidth); "
+          f"generator {ours['generator_values_per_second_per_core'] / 1e9:.2f} G values/s per core")
     print(f"{'peak RSS (GB)':24}{ours['peak_rss_bytes'] / 1e9:12.2f}{torch['peak_rss_bytes'] / 1e9:12.2f}{memory:7.1f}x")
-    print(json.dumps({"zofinetune": ours, "pytorch": torch, "speedup": speedup, "memory_ratio": memory}))
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
+    print(f"CPU: {cpu}, {a.threads} threads")
+    print(json.dumps({"zofinetune": ours, "pytorch": torch, "speedup": speedup, "memory_ratio": memory, "cpu": cpu}))
 
 
 if __name__ == "__main__":

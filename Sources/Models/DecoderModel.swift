@@ -217,6 +217,9 @@ public final class DecoderModel: @unchecked Sendable {
         })
     }
 
+    /// Back to fp32 products (drops the bf16 copies).
+    public func useFP32Products() { lowPrecision = nil }
+
     /// y[r] += b for every row.   y: (rows, width)   b: (width)
     func addRows(_ y: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, rows: Int, width: Int) {
         for r in 0..<rows { addForward(y + r * width, y + r * width, b, count: width) }

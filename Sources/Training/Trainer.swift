@@ -81,6 +81,7 @@ public final class Trainer {
         var skipped = 0
         let started = Date()
         var lastReport = Date.distantPast
+        var stepSeconds = 0.0   // steps only: dev evaluations would make the rate and ETA wrong
         var step = start
         var interrupted = false
 
@@ -110,7 +111,9 @@ public final class Trainer {
             let labels = indices.map { trainingSet.examples[$0].label }
             let stepStart = Date()
             let outcome = method.step(step, batch: batch, labels: labels, lr: config.learningRate(at: step))
-            try run.append(outcome.line(seconds: Date().timeIntervalSince(stepStart)))
+            let seconds = Date().timeIntervalSince(stepStart)
+            stepSeconds += seconds
+            try run.append(outcome.line(seconds: seconds))
             step += 1
             if let note = outcome.skipNote {
                 skipped += 1
@@ -122,8 +125,7 @@ public final class Trainer {
             }
             if Date().timeIntervalSince(lastReport) > 5 || step == config.steps {
                 lastReport = Date()
-                let elapsed = Date().timeIntervalSince(started)
-                let rate = Double(step - start) / elapsed
+                let rate = Double(step - start) / stepSeconds
                 let eta = Double(config.steps - step) / max(rate, 1e-9)
                 let avg = recentLosses.isEmpty ? Double.nan : recentLosses.reduce(0, +) / Double(recentLosses.count)
                 log(String(format: "step %d/%d  loss %.4f  %.2f steps/s  ETA %@  dev %@", step, config.steps, avg, rate,

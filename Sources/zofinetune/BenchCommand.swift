@@ -42,6 +42,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Embedding rows the timed MeZO steps perturb: batch (train's default) or all.")
     var embeddingPerturbation: TrainingConfig.EmbeddingPerturbation = TrainingConfig().embeddingPerturbation
 
+    @Option(name: .long, help: ArgumentHelp("With --mezo-steps: also compare MeZO's projected gradient from bf16 and fp32 products over this many seeds.", valueName: "N"))
+    var bf16AgreementSeeds = 0
+
     @Option(name: .long, help: "With --model: also time this many backprop steps (after one warm-up).")
     var foSteps = 0
 

@@ -41,6 +41,8 @@ extension BenchCommand {
             }
         }
         let peak = ProcessMemory.peakResidentBytes ?? 0   // before the bandwidth probe's buffers
+        let agreement = bf16AgreementSeeds > 0
+            ? try bf16Agreement(mezo: mezo, decoder: decoder, rows: rows) { task.loss(inputs, labels: labels) } : nil
         let n = Double(mezoSteps)
         let passes = (total - forward) / n
         let bytesPerStep = 3 * 8 * Double(perturbed)
@@ -54,7 +56,7 @@ extension BenchCommand {
         log(String(format: "  noise passes move %.2f GB a step: %.1f GB/s, %.0f%% of the %.1f GB/s copy bandwidth; the generator alone makes %.2f G values/s per core (%@), so generation needs >= %.3f s and memory >= %.3f s of the %.3f s",
                    bytesPerStep / 1e9, bytesPerStep / passes / 1e9, 100 * bytesPerStep / passes / copy, copy / 1e9,
                    perCore / 1e9, perturbation.rawValue, generationBound, memoryBound, passes))
-        return ["seconds_per_step": total / n, "forward_seconds": forward / n, "perturb_update_seconds": passes,
+        var report: [String: Any] = ["seconds_per_step": total / n, "forward_seconds": forward / n, "perturb_update_seconds": passes,
                 "perturbation": perturbation.rawValue, "embedding_perturbation": embeddingPerturbation.rawValue,
                 "perturbed_elements": perturbed, "arena_elements": decoder.arena.count,
                 "noise_bytes_per_step": bytesPerStep, "noise_gb_per_second": bytesPerStep / passes / 1e9,
@@ -62,6 +64,48 @@ extension BenchCommand {
                 "generation_bound_seconds": generationBound, "memory_bound_seconds": memoryBound,
                 "steps": mezoSteps, "batch_size": batchSize, "tokens": inputs.reduce(0) { $0 + $1.count },
                 "peak_rss_bytes": peak]
+        report["bf16_agreement"] = agreement
+        return report
+    }
+
+    /// Whether MeZO's estimate survives bf16 products: for `bf16AgreementSeeds` seeds, the
+    /// projected gradient g = (L+ − L−)/2ε from fp32 products and from bf16 copies of the
+    /// perturbed weights (made anew at each point, as training would have to), on the same batch.
+    /// Reports their correlation, the sign agreement and the relative RMS difference.
+    func bf16Agreement(mezo: MeZO, decoder: DecoderModel, rows: [Int32]?, loss: () -> Float) throws -> [String: Any] {
+        var fp32: [Double] = [], bf16: [Double] = []
+        var conversion = 0.0
+        for seed in 0..<bf16AgreementSeeds {
+            var low: [Float] = []
+            var failure: Error?
+            let r = mezo.step(seed, seeds: [UInt64(1000 + seed)], embeddingRows: rows, lr: 0) { () -> Float in
+                decoder.useFP32Products()
+                let full = loss()
+                let t = DispatchTime.now().uptimeNanoseconds
+                do { try decoder.useBF16Products() } catch { failure = error }
+                conversion += Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9
+                low.append(loss())
+                return full
+            }
+            if let failure { throw failure }
+            fp32.append(Double(r.projectedGradients[0]))
+            bf16.append((Double(low[0]) - Double(low[1])) / (2 * Double(mezo.eps)))
+        }
+        decoder.useFP32Products()
+        let n = Double(fp32.count)
+        let m32 = fp32.reduce(0, +) / n, m16 = bf16.reduce(0, +) / n
+        var cov = 0.0, v32 = 0.0, v16 = 0.0, diff = 0.0
+        for (a, b) in zip(fp32, bf16) {
+            cov += (a - m32) * (b - m16); v32 += (a - m32) * (a - m32); v16 += (b - m16) * (b - m16)
+            diff += (a - b) * (a - b)
+        }
+        let correlation = cov / (v32 * v16).squareRoot()
+        let signs = Double(zip(fp32, bf16).filter { ($0 > 0) == ($1 > 0) }.count) / n
+        let relative = (diff / fp32.reduce(0) { $0 + $1 * $1 }).squareRoot()
+        log(String(format: "  bf16 vs fp32 products over %d seeds: g correlation %.4f, same sign %.1f%%, relative RMS difference %.3f; bf16 copies of the perturbed weights take %.3f s each",
+                   fp32.count, correlation, 100 * signs, relative, conversion / (2 * n)))
+        return ["seeds": fp32.count, "correlation": correlation, "same_sign": signs, "relative_rms_difference": relative,
+                "conversion_seconds": conversion / (2 * n), "g_fp32": fp32, "g_bf16": bf16]
     }
 
     /// Values of z one core generates per second into a 64K-element buffer that stays in cache:

@@ -17,12 +17,8 @@ final class BackpropTrainCLITests: XCTestCase {
     /// The tiny model and a data folder with a small train.tsv and dev.tsv.
     private func setUpRun() throws -> (TinyModelFolder, TemporaryFolder, TemporaryFolder) {
         let model = try TinyModelFolder("backprop")
-        let data = try TemporaryFolder("backprop-data"), runs = try TemporaryFolder("backprop-runs")
+        let data = try TemporaryFolder.tinySST2("backprop-data"), runs = try TemporaryFolder("backprop-runs")
         cleanups += [model.remove, data.remove, runs.remove]
-        let rows = ["1\ta great movie", "0\tit was terrible and dull", "1\tthe film is a delight",
-                    "0\tan awful , boring film", "1\ta charming and often affecting journey", "0\tdull"]
-        try data.write("train.tsv", "label\tsentence\n" + rows.joined(separator: "\n") + "\n")
-        try data.write("dev.tsv", "label\tsentence\n" + rows.prefix(4).joined(separator: "\n") + "\n")
         return (model, data, runs)
     }
 

@@ -19,6 +19,16 @@ struct TemporaryFolder {
     func file(_ name: String) -> URL { url.appendingPathComponent(name) }
     func write(_ name: String, _ text: String) throws { try Data(text.utf8).write(to: file(name)) }
     func remove() { try? FileManager.default.removeItem(at: url) }
+
+    /// A data folder in SST-2's format: six labelled sentences in train.tsv, the first four in dev.tsv.
+    static func tinySST2(_ label: String) throws -> TemporaryFolder {
+        let data = try TemporaryFolder(label)
+        let rows = ["1\ta great movie", "0\tit was terrible and dull", "1\tthe film is a delight",
+                    "0\tan awful , boring film", "1\ta charming and often affecting journey", "0\tdull"]
+        try data.write("train.tsv", "label\tsentence\n" + rows.joined(separator: "\n") + "\n")
+        try data.write("dev.tsv", "label\tsentence\n" + rows.prefix(4).joined(separator: "\n") + "\n")
+        return data
+    }
 }
 
 enum TinyTokenizer {
