@@ -32,14 +32,15 @@ def main():
     ap.add_argument("--binary", default=".build/release/zofinetune")
     ap.add_argument("--perturbation", default=None, help="rademacher|gaussian (default: train's)")
     ap.add_argument("--embedding-perturbation", default=None, help="batch|all (default: train's)")
+    ap.add_argument("--precision", default="fp32", help="fp32|bf16 products in zofinetune's forwards")
     a = ap.parse_args()
 
-    mode = []
+    mode = ["--precision", a.precision]
     if a.perturbation:
         mode += ["--perturbation", a.perturbation]
     if a.embedding_perturbation:
         mode += ["--embedding-perturbation", a.embedding_perturbation]
-    ours = run_json([a.binary, "bench", "--model", a.model, "--data", a.data, "--limit", "1",
+    ours = run_json([a.binary, "bench", "--model", a.model, "--data", a.data, "--limit", "0",
                      "--mezo-steps", str(a.steps), "--batch-size", str(a.batch_size),
                      "--threads", str(a.threads), "--json"] + mode)["mezo"]
     torch = run_json([sys.executable, "tools/pytorch_mezo_bench.py", "--model", a.model, "--data", a.data,

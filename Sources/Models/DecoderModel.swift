@@ -207,18 +207,23 @@ public final class DecoderModel: @unchecked Sendable {
         if let b { addRows(y, b, rows: rows, width: out) }
     }
 
-    /// Runs the block matrices' products (q, k, v, o, gate, up, down) on bf16 copies from now on
-    /// (see `LowPrecisionProducts`).
-    public func useBF16Products() throws {
+    /// Runs the block matrices' products (q, k, v, o, gate, up, down) in bf16 from now on (see
+    /// `LowPrecisionProducts`).
+    /// - Parameter weightsChange: the weights change between forwards (MeZO): round each matrix
+    ///   right before its product instead of keeping copies made now.
+    public func useBF16Products(weightsChange: Bool = false) throws {
         let c = config, C = c.hiddenSize, I = c.intermediateSize
         let qw = c.queryHeads * c.headDim, kvw = c.kvHeads * c.headDim
         lowPrecision = try LowPrecisionProducts(layers.flatMap { w in
             [(w.q, qw, C), (w.k, kvw, C), (w.v, kvw, C), (w.o, C, qw), (w.gate, I, C), (w.up, I, C), (w.down, C, I)]
-        })
+        }, storage: weightsChange ? .convertedOnUse : .copies)
     }
 
     /// Back to fp32 products (drops the bf16 copies).
     public func useFP32Products() { lowPrecision = nil }
+
+    /// The arithmetic of the block products now.
+    public var precision: Precision { lowPrecision == nil ? .fp32 : .bf16 }
 
     /// y[r] += b for every row.   y: (rows, width)   b: (width)
     func addRows(_ y: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, rows: Int, width: Int) {

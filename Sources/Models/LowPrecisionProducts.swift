@@ -1,33 +1,76 @@
 import Tensors
 
-/// bf16 copies of a model's block matrices, keyed by the fp32 weight's address, and the product
-/// that uses them (`eval --precision bf16`, encoder bench): about twice the fp32 sgemm rate on CPUs
-/// with AVX512_BF16, at bf16 rounding of weights and activations. Norms, attention, softmax and
-/// heads stay fp32. For evaluation only: training updates the fp32 arena, which the copies would
-/// not follow.
+/// Arithmetic of a forward pass's block matrix products.
+public enum Precision: String, Codable, Sendable, CaseIterable {
+    case fp32, bf16
+}
+
+/// bf16 versions of a model's block matrices, keyed by the fp32 weight's address, and the product
+/// that uses them (`eval --precision bf16`, MeZO's forwards with `train --precision bf16`, encoder
+/// bench): about twice the fp32 sgemm rate on CPUs with AVX512_BF16, at bf16 rounding of weights
+/// and activations. Norms, attention, softmax and heads stay fp32, and the fp32 arena stays the
+/// weights. Two ways to hold the bf16 matrices:
+/// - `copies`: one rounded copy of each, made once (half the weights' bytes again): for weights
+///   that do not change, as in evaluation.
+/// - `convertedOnUse`: each matrix is rounded into one scratch right before its product. MeZO
+///   changes the weights before every forward, so copies would have to be remade each time
+///   anyway: this does the same conversion work and keeps memory at the inference level (one
+///   scratch of the largest matrix instead of a second copy of every matrix).
 struct LowPrecisionProducts {
-    let matrices: [Int: BF16Matrix]
+    enum Storage { case copies, convertedOnUse }
+
+    let storage: Storage
+    /// `copies`: the bf16 copy of each matrix; `convertedOnUse`: empty.
+    let copies: [Int: BF16Matrix]
+    /// Every matrix's (rows = out, columns = in) shape.
+    let shapes: [Int: (rows: Int, columns: Int)]
+    /// `convertedOnUse`: (largest rows · columns) bf16, reshaped for each product.
+    let scratch: BF16Matrix?
     let linear = BF16Linear()
 
     /// - Parameter weights: each matrix with its (rows = out, columns = in) shape.
-    init(_ weights: [(UnsafeMutablePointer<Float>, rows: Int, columns: Int)]) throws {
+    init(_ weights: [(UnsafeMutablePointer<Float>, rows: Int, columns: Int)], storage: Storage = .copies) throws {
         guard BF16Linear.isSupported else {
             throw ModelError("bf16 products need a CPU with AVX512_BF16 (or AMX); use fp32 on this machine")
         }
-        var matrices: [Int: BF16Matrix] = [:]
-        for (p, rows, columns) in weights { matrices[Int(bitPattern: p)] = BF16Matrix(p, rows: rows, columns: columns) }
-        self.matrices = matrices
+        self.storage = storage
+        var shapes: [Int: (rows: Int, columns: Int)] = [:]
+        for (p, rows, columns) in weights { shapes[Int(bitPattern: p)] = (rows, columns) }
+        self.shapes = shapes
+        switch storage {
+        case .copies:
+            var copies: [Int: BF16Matrix] = [:]
+            for (p, rows, columns) in weights { copies[Int(bitPattern: p)] = BF16Matrix(p, rows: rows, columns: columns) }
+            self.copies = copies
+            scratch = nil
+        case .convertedOnUse:
+            copies = [:]
+            scratch = BF16Matrix(capacity: weights.map { $0.rows * $0.columns }.max() ?? 0)
+        }
+    }
+
+    /// The bf16 version of `w` for a product now, or nil if `w` is not one of the block matrices.
+    @inline(__always)
+    func matrix(_ w: UnsafePointer<Float>) -> BF16Matrix? {
+        let key = Int(bitPattern: w)
+        switch storage {
+        case .copies: return copies[key]
+        case .convertedOnUse:
+            guard let shape = shapes[key], let scratch else { return nil }
+            scratch.update(from: w, rows: shape.rows, columns: shape.columns)
+            return scratch
+        }
     }
 }
 
-/// y (rows, out) = x (rows, in) · Wᵀ (+ y when `accumulate`), through W's bf16 copy when `low`
+/// y (rows, out) = x (rows, in) · Wᵀ (+ y when `accumulate`), through W's bf16 version when `low`
 /// has one, else fp32 sgemm. `sameInput`: x is unchanged since the previous product, so its bf16
 /// conversion is reused.
 @inline(__always)
 func product(_ low: LowPrecisionProducts?, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
              _ y: UnsafeMutablePointer<Float>, rows: Int, out: Int, in: Int, accumulate: Bool = false,
              sameInput: Bool = false) {
-    if let low, let w16 = low.matrices[Int(bitPattern: w)] {
+    if let low, let w16 = low.matrix(w) {
         low.linear(x, w16, y, m: rows, accumulate: accumulate, sameInput: sameInput)
     } else {
         BLAS.linear(x, w, y, m: rows, n: out, k: `in`, accumulate: accumulate)

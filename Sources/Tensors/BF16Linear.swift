@@ -1,18 +1,34 @@
 import CDNNL
 
-/// A weight matrix rounded to bfloat16 (round to nearest even), for the bf16 evaluation mode.
-/// Tagged `weights`: it is a second copy of them, half the size.
+/// A weight matrix rounded to bfloat16 (round to nearest even), for the bf16 products. Either a
+/// copy of one matrix (tagged `weights`: a second copy of them, half the size) or a scratch that
+/// holds whichever matrix is converted into it last (tagged `scratch`).
 public final class BF16Matrix: @unchecked Sendable {
-    public let rows: Int, columns: Int
+    public private(set) var rows: Int, columns: Int
+    let capacity: Int
     let buffer: TaggedBuffer
     var storage: UnsafeMutablePointer<UInt16> {   // (rows, columns) bf16 bits
         UnsafeMutableRawPointer(buffer.base).assumingMemoryBound(to: UInt16.self)
     }
 
+    /// A copy of `w` (rows, columns).
     public init(_ w: UnsafePointer<Float>, rows: Int, columns: Int) {
-        (self.rows, self.columns) = (rows, columns)
+        (self.rows, self.columns, capacity) = (rows, columns, rows * columns)
         buffer = TaggedBuffer(floats: (rows * columns + 1) / 2, tag: .weights)
-        let out = UnsafeMutableRawPointer(buffer.base).assumingMemoryBound(to: UInt16.self)
+        update(from: w, rows: rows, columns: columns)
+    }
+
+    /// A scratch for matrices of up to `capacity` elements (empty until `update`).
+    public init(capacity: Int) {
+        (rows, columns, self.capacity) = (0, 0, capacity)
+        buffer = TaggedBuffer(floats: (capacity + 1) / 2, tag: .scratch)
+    }
+
+    /// Rounds `w` (rows, columns) into this buffer, which then holds that matrix.
+    public func update(from w: UnsafePointer<Float>, rows: Int, columns: Int) {
+        precondition(rows * columns <= capacity, "matrix of \(rows)×\(columns) exceeds the bf16 buffer")
+        (self.rows, self.columns) = (rows, columns)
+        let out = storage
         parallelFor(rows, minChunk: 16) { r in
             zf_f32_to_bf16(w + r.lowerBound * columns, out + r.lowerBound * columns, r.count * columns)
         }

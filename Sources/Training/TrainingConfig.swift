@@ -1,4 +1,5 @@
 import Foundation
+import Models
 import Optimizers
 
 /// Everything that determines a run, saved in the run folder so that `--resume` and replay use
@@ -42,6 +43,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// z's distribution. Runs made before it was recorded used Gaussian z (see `init(from:)`).
     public var perturbation: Perturbation = .rademacher
     public var embeddingPerturbation: EmbeddingPerturbation = .batch
+    /// MeZO's forwards: fp32 products, or bf16 copies of the perturbed weights (decoders).
+    public var precision: Precision = .fp32
     public var weightDecay: Float = 0
     public var schedule: Schedule = .constant
     /// Clip the gradient's global L2 norm to this (backprop optimizers; nil: no clipping).
@@ -67,6 +70,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case task, optimizer, steps, lr, eps, perturbations, schedule, seed, perturbation
         case embeddingPerturbation = "embedding_perturbation"
+        case precision
         case batchSize = "batch_size"
         case weightDecay = "weight_decay"
         case maxGradNorm = "max_grad_norm"
@@ -95,6 +99,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         perturbations = try c.decodeIfPresent(Int.self, forKey: .perturbations) ?? d.perturbations
         perturbation = try c.decodeIfPresent(Perturbation.self, forKey: .perturbation) ?? .gaussian
         embeddingPerturbation = try c.decodeIfPresent(EmbeddingPerturbation.self, forKey: .embeddingPerturbation) ?? .all
+        precision = try c.decodeIfPresent(Precision.self, forKey: .precision) ?? .fp32
         weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? d.weightDecay
         schedule = try c.decodeIfPresent(Schedule.self, forKey: .schedule) ?? d.schedule
         maxGradNorm = try c.decodeIfPresent(Float.self, forKey: .maxGradNorm)

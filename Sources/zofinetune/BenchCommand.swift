@@ -27,10 +27,10 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var taskOptions: TaskOptions
 
-    @Option(name: .long, help: "Prompts for the forward-pass timing.")
+    @Option(name: .long, help: "Prompts for the forward-pass timing (0: skip it).")
     var limit = 872
 
-    @Option(name: .long, help: "Products of the forward-pass timing: fp32 or bf16 (as eval --precision).")
+    @Option(name: .long, help: "Products of the forward-pass timing and the MeZO steps: fp32 or bf16 (as eval and train --precision).")
     var precision: Precision = .fp32
 
     @Option(name: .long, help: "With --model: also time this many MeZO steps (after one warm-up).")
@@ -44,6 +44,9 @@ struct BenchCommand: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("With --mezo-steps: also compare MeZO's projected gradient from bf16 and fp32 products over this many seeds.", valueName: "N"))
     var bf16AgreementSeeds = 0
+
+    @Option(name: .long, help: ArgumentHelp("With --mezo-steps: also measure the restore drift of this many MeZO steps at lr 0 (no forwards).", valueName: "N"))
+    var driftSteps = 0
 
     @Option(name: .long, help: "With --model: also time this many backprop steps (after one warm-up).")
     var foSteps = 0
@@ -85,7 +88,8 @@ struct BenchCommand: ParsableCommand {
         if let model, try EncoderConfig.isEncoder(directory: model) {
             report["encoder"] = try encoderThroughput(modelDirectory: model, peak: results[0]["gflops"] as! Double)
         } else if let model {
-            report["forward"] = try forwardBreakdown(modelDirectory: model, peak: results[0]["gflops"] as! Double)
+            // --limit 0 skips it: a MeZO bench then reports the step's own peak RSS.
+            if limit > 0 { report["forward"] = try forwardBreakdown(modelDirectory: model, peak: results[0]["gflops"] as! Double) }
             if mezoSteps > 0 { report["mezo"] = try mezoStepBreakdown(modelDirectory: model) }
             if foSteps > 0 { report["backprop"] = try backpropStepBreakdown(modelDirectory: model) }
         }

@@ -87,7 +87,4 @@ struct EvalCommand: ParsableCommand {
     }
 }
 
-/// Arithmetic of the forward pass's matrix products.
-enum Precision: String, ExpressibleByArgument, CaseIterable {
-    case fp32, bf16
-}
+extension Precision: ExpressibleByArgument {}

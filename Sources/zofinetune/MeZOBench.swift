@@ -18,6 +18,7 @@ extension BenchCommand {
         let decoder = try ModelLoader.loadDecoder(directory: modelDirectory)
         let tokenizer = try TokenizerLoader.load(modelDirectory: modelDirectory)
         let examples = try TaskData.load(directory: taskOptions.dataDirectory, split: .train).prefix(batchSize)
+        if precision == .bf16 { try decoder.useBF16Products(weightsChange: true) }
         let task = try DecoderTask(model: decoder, tokenizer: tokenizer, prompt: .sst2)
         let inputs = try task.inputs(Array(examples))
         let labels = examples.map(\.label)
@@ -50,14 +51,15 @@ extension BenchCommand {
         let copy = copyBandwidth()
         let generationBound = 3 * Double(perturbed) / (perCore * Double(Threads.count))
         let memoryBound = bytesPerStep / copy
-        log(String(format: "MeZO step (%@ z, %@ embedding rows), batch %d (%d tokens): %.3f s = forward %.3f s (2 passes) + noise passes %.3f s (3 over %d of %d elements); peak RSS %.2f GB",
-                   perturbation.rawValue, embeddingPerturbation.rawValue, batchSize, inputs.reduce(0) { $0 + $1.count },
+        log(String(format: "MeZO step (%@ z, %@ embedding rows, %@ products), batch %d (%d tokens): %.3f s = forward %.3f s (2 passes) + noise passes %.3f s (3 over %d of %d elements); peak RSS %.2f GB",
+                   perturbation.rawValue, embeddingPerturbation.rawValue, precision.rawValue, batchSize, inputs.reduce(0) { $0 + $1.count },
                    total / n, forward / n, passes, perturbed, decoder.arena.count, Double(peak) / 1e9))
         log(String(format: "  noise passes move %.2f GB a step: %.1f GB/s, %.0f%% of the %.1f GB/s copy bandwidth; the generator alone makes %.2f G values/s per core (%@), so generation needs >= %.3f s and memory >= %.3f s of the %.3f s",
                    bytesPerStep / 1e9, bytesPerStep / passes / 1e9, 100 * bytesPerStep / passes / copy, copy / 1e9,
                    perCore / 1e9, perturbation.rawValue, generationBound, memoryBound, passes))
         var report: [String: Any] = ["seconds_per_step": total / n, "forward_seconds": forward / n, "perturb_update_seconds": passes,
                 "perturbation": perturbation.rawValue, "embedding_perturbation": embeddingPerturbation.rawValue,
+                "precision": precision.rawValue,
                 "perturbed_elements": perturbed, "arena_elements": decoder.arena.count,
                 "noise_bytes_per_step": bytesPerStep, "noise_gb_per_second": bytesPerStep / passes / 1e9,
                 "copy_gb_per_second": copy / 1e9, "generator_values_per_second_per_core": perCore,
@@ -65,7 +67,34 @@ extension BenchCommand {
                 "steps": mezoSteps, "batch_size": batchSize, "tokens": inputs.reduce(0) { $0 + $1.count },
                 "peak_rss_bytes": peak]
         report["bf16_agreement"] = agreement
+        if driftSteps > 0 { report["restore_drift"] = restoreDrift(mezo: mezo, rows: rows) }
         return report
+    }
+
+    /// How far `driftSteps` steps at lr 0 (θ + εz − 2εz + εz each, no update) leave the weights
+    /// from their start: the rounding of the in-place perturb/restore passes, nothing else.
+    func restoreDrift(mezo: MeZO, rows: [Int32]?) -> [String: Any] {
+        let arena = mezo.arena
+        let start = UnsafeMutablePointer<Float>.allocate(capacity: arena.count)   // (arena.count) θ before
+        defer { start.deallocate() }
+        start.update(from: arena.storage, count: arena.count)
+        for step in 0..<driftSteps {
+            _ = mezo.step(step, seeds: [UInt64(5000 + step)], embeddingRows: rows, lr: 0) { 1 }
+        }
+        var worst: Float = 0, worstAt: Float = 0, worstRelative: Float = 0, squares = 0.0, moved = 0
+        for i in 0..<arena.count {
+            let d = abs(arena.storage[i] - start[i])
+            if d > worst { (worst, worstAt) = (d, start[i]) }
+            if start[i] != 0 { worstRelative = max(worstRelative, d / abs(start[i])) }
+            squares += Double(d) * Double(d)
+            if d > 0 { moved += 1 }
+        }
+        let perturbed = mezo.ranges(rows).reduce(0) { $0 + $1.count }
+        let rms = (squares / Double(perturbed)).squareRoot()
+        log(String(format: "  restore drift after %d steps at lr 0: max |dθ| %.3g (at θ = %.4g), max |dθ|/|θ| %.3g, RMS %.3g over the perturbed elements, %d of %d elements off their bits",
+                   driftSteps, worst, worstAt, worstRelative, rms, moved, perturbed))
+        return ["steps": driftSteps, "max_abs": worst, "max_abs_at": worstAt, "max_relative": worstRelative, "rms": rms,
+                "elements_moved": moved, "elements_perturbed": perturbed]
     }
 
     /// Whether MeZO's estimate survives bf16 products: for `bf16AgreementSeeds` seeds, the
@@ -74,16 +103,13 @@ extension BenchCommand {
     /// Reports their correlation, the sign agreement and the relative RMS difference.
     func bf16Agreement(mezo: MeZO, decoder: DecoderModel, rows: [Int32]?, loss: () -> Float) throws -> [String: Any] {
         var fp32: [Double] = [], bf16: [Double] = []
-        var conversion = 0.0
         for seed in 0..<bf16AgreementSeeds {
             var low: [Float] = []
             var failure: Error?
             let r = mezo.step(seed, seeds: [UInt64(1000 + seed)], embeddingRows: rows, lr: 0) { () -> Float in
                 decoder.useFP32Products()
                 let full = loss()
-                let t = DispatchTime.now().uptimeNanoseconds
-                do { try decoder.useBF16Products() } catch { failure = error }
-                conversion += Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9
+                do { try decoder.useBF16Products(weightsChange: true) } catch { failure = error }
                 low.append(loss())
                 return full
             }
@@ -102,10 +128,10 @@ extension BenchCommand {
         let correlation = cov / (v32 * v16).squareRoot()
         let signs = Double(zip(fp32, bf16).filter { ($0 > 0) == ($1 > 0) }.count) / n
         let relative = (diff / fp32.reduce(0) { $0 + $1 * $1 }).squareRoot()
-        log(String(format: "  bf16 vs fp32 products over %d seeds: g correlation %.4f, same sign %.1f%%, relative RMS difference %.3f; bf16 copies of the perturbed weights take %.3f s each",
-                   fp32.count, correlation, 100 * signs, relative, conversion / (2 * n)))
+        log(String(format: "  bf16 vs fp32 products over %d seeds: g correlation %.4f, same sign %.1f%%, relative RMS difference %.3f",
+                   fp32.count, correlation, 100 * signs, relative))
         return ["seeds": fp32.count, "correlation": correlation, "same_sign": signs, "relative_rms_difference": relative,
-                "conversion_seconds": conversion / (2 * n), "g_fp32": fp32, "g_bf16": bf16]
+ "g_fp32": fp32, "g_bf16": bf16]
     }
 
     /// Values of z one core generates per second into a 64K-element buffer that stays in cache:

@@ -56,6 +56,8 @@ struct TrainCommand: ParsableCommand {
     var perturbation: Perturbation?
     @Option(name: .long, help: "MeZO: perturb the embedding rows the batch reads (batch, default) or every row (all, the paper's).")
     var embeddingPerturbation: TrainingConfig.EmbeddingPerturbation?
+    @Option(name: .long, help: "MeZO on a decoder: products of the forwards in fp32 (default) or bf16 (oneDNN; the copies follow every perturbation).")
+    var precision: Precision?
     @Option(name: .long, help: "Weight decay on matrices and embeddings (default 0).") var weightDecay: Float?
     @Option(name: .long, help: "sgd/adamw: clip the gradient's global L2 norm to this (default: no clipping).") var maxGradNorm: Float?
     @Option(name: .long, help: "adamw: first-moment decay (default 0.9).") var beta1: Float?
@@ -82,7 +84,8 @@ struct TrainCommand: ParsableCommand {
         }
         if backprop, let (name, _) = [("--eps", eps != nil), ("--perturbations", perturbations != nil),
                                       ("--perturbation", perturbation != nil),
-                                      ("--embedding-perturbation", embeddingPerturbation != nil)].first(where: { $0.1 }) {
+                                      ("--embedding-perturbation", embeddingPerturbation != nil),
+                                      ("--precision", precision != nil)].first(where: { $0.1 }) {
             throw ValidationError("\(name) is a MeZO setting; --optimizer \(optimizer!.rawValue) does not use it")
         }
         if optimizer == .sgd, let (name, _) = [("--beta1", beta1 != nil), ("--beta2", beta2 != nil)].first(where: { $0.1 }) {
@@ -102,6 +105,7 @@ struct TrainCommand: ParsableCommand {
                 ("--batch-size", batchSize != nil), ("--lr", lr != nil), ("--eps", eps != nil),
                 ("--perturbations", perturbations != nil), ("--weight-decay", weightDecay != nil),
                 ("--perturbation", perturbation != nil), ("--embedding-perturbation", embeddingPerturbation != nil),
+                ("--precision", precision != nil),
                 ("--schedule", schedule != nil), ("--train-examples", trainExamples != nil), ("--k-shot", kShot != nil),
                 ("--seed", seed != nil), ("--out", out != nil)]
             if let (name, _) = fixed.first(where: { $0.1 }) {
@@ -125,6 +129,7 @@ struct TrainCommand: ParsableCommand {
         if let perturbations { c.perturbations = perturbations }
         if let perturbation { c.perturbation = perturbation }
         if let embeddingPerturbation { c.embeddingPerturbation = embeddingPerturbation }
+        if let precision { c.precision = precision }
         if let weightDecay { c.weightDecay = weightDecay }
         if let schedule { c.schedule = schedule }
         if let trainExamples { c.trainExamples = trainExamples }
@@ -196,6 +201,9 @@ struct TrainCommand: ParsableCommand {
             return (task, run, done)
         }
         var config = newConfig()
+        if isEncoder, config.precision == .bf16 {
+            throw ValidationError("--precision bf16 trains decoders only; \(modelOptions.model) is an encoder")
+        }
         if isEncoder {
             config.labelDescriptions = encoderOptions.descriptions(task: taskOptions.task).texts
             config.temperature = encoderOptions.temperature
@@ -221,6 +229,7 @@ struct TrainCommand: ParsableCommand {
             return (EncoderTask(scorer: scorer), steps)
         }
         let (model, tokenizer, steps) = try modelOptions.load(run: run)
+        if config.precision == .bf16 { try model.useBF16Products(weightsChange: true) }
         return (try DecoderTask(model: model, tokenizer: tokenizer, prompt: taskOptions.task.prompt), steps)
     }
 }

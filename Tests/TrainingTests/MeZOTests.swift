@@ -92,6 +92,27 @@ final class MeZOTests: XCTestCase {
         }
     }
 
+    /// bf16 products converted right before each product (training) give bitwise the loss of bf16
+    /// copies made from the same weights (evaluation), and follow in-place perturbations, which
+    /// copies made earlier would not.
+    func testBF16ConvertedOnUseFollowsTheWeights() throws {
+        let onUse = try tinyModel(), copies = try tinyModel()
+        try onUse.useBF16Products(weightsChange: true)
+        try copies.useBF16Products()
+        let (a, batch, labels) = tinyObjective(onUse)
+        let (b, _, _) = tinyObjective(copies)
+        XCTAssertEqual(a.loss(batch, labels: labels).bitPattern, b.loss(batch, labels: labels).bitPattern)
+        NoisePass(seed: 3, ops: [.add(1e-2)], perturbation: .rademacher)
+            .apply(to: onUse.arena.storage, count: onUse.arena.count, decayed: [], threads: 2)
+        let perturbed = a.loss(batch, labels: labels)
+        let remade = try tinyModel()
+        remade.arena.storage.update(from: onUse.arena.storage, count: onUse.arena.count)
+        try remade.useBF16Products()
+        let (c, _, _) = tinyObjective(remade)
+        XCTAssertEqual(perturbed.bitPattern, c.loss(batch, labels: labels).bitPattern)
+        XCTAssertNotEqual(perturbed, b.loss(batch, labels: labels))
+    }
+
     func testTrainingLowersTheLoss() throws {
         let model = try tinyModel()
         let (objective, batch, labels) = tinyObjective(model)
