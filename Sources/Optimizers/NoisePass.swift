@@ -63,6 +63,16 @@ public struct NoisePass: Sendable {
         }
         let workers = max(1, min(threads, pieces.count))
         let dealer = ChunkDealer(count: pieces.count)
+        if case .rademacher(let signs) = noise, ops.allSatisfy(\.isPlainAdd) {
+            // ±1 needs no buffer of z: each element is loaded, moved by every op, and stored once.
+            let scales = ops.map(\.scale)
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                while let c = dealer.take() {
+                    signs.add(scales, to: x, from: pieces[c].lowerBound, to: pieces[c].upperBound)
+                }
+            }
+            return
+        }
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             let z = UnsafeMutablePointer<Float>.allocate(capacity: Self.chunk)   // (chunk) this thread's noise
             defer { z.deallocate() }

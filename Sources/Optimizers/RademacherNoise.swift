@@ -63,10 +63,48 @@ public struct RademacherNoise: Sendable {
     /// sign of 1.0 (no compare, no select).
     @inline(__always)
     static func signs(_ word: UInt32) -> (SIMD16<Float>, SIMD16<Float>) {
-        let shifts = SIMD16<UInt32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
         let one = SIMD16<UInt32>(repeating: 0x3F80_0000)
-        let low = ((SIMD16<UInt32>(repeating: word) &>> shifts) & 1) &<< 31
-        let high = ((SIMD16<UInt32>(repeating: word >> 16) &>> shifts) & 1) &<< 31
+        let (low, high) = signBits(word)
         return (unsafeBitCast(low | one, to: SIMD16<Float>.self), unsafeBitCast(high | one, to: SIMD16<Float>.self))
+    }
+
+    /// x[i] ← x[i] + s·z_i for each s of `scales` in turn, for elements lo ..< hi (absolute
+    /// indices; `x` points at element 0). The same additions as filling z and applying
+    /// `NoisePass`'s fused multiply-adds (s·(±1) is exact, so each is one rounding either way),
+    /// without the z buffer: each x is loaded once and stored once, whatever the number of scales.
+    func add(_ scales: [Float], to x: UnsafeMutablePointer<Float>, from lo: Int, to hi: Int) {
+        var i = lo
+        while i < hi, i & 127 != 0 {
+            let z = value(at: i)
+            for s in scales { x[i] = x[i].addingProduct(s, z) }
+            i += 1
+        }
+        let signed = scales.map { SIMD16<UInt32>(repeating: $0.bitPattern) }
+        while hi - i >= 128 {
+            let words = philox.block(counter: UInt64(i) >> 7)
+            for w in 0..<4 {
+                let (low, high) = Self.signBits(words[w])
+                for (half, sign) in [low, high].enumerated() {
+                    let p = UnsafeMutableRawPointer(x + i + 32 * w + 16 * half)
+                    var v = p.loadUnaligned(as: SIMD16<Float>.self)
+                    for s in signed { v += unsafeBitCast(s ^ sign, to: SIMD16<Float>.self) }
+                    p.storeBytes(of: v, as: SIMD16<Float>.self)
+                }
+            }
+            i += 128
+        }
+        while i < hi {
+            let z = value(at: i)
+            for s in scales { x[i] = x[i].addingProduct(s, z) }
+            i += 1
+        }
+    }
+
+    /// Bit k of `word` moved to the sign bit of lane k (low 16 bits, high 16 bits).
+    @inline(__always)
+    static func signBits(_ word: UInt32) -> (SIMD16<UInt32>, SIMD16<UInt32>) {
+        let shifts = SIMD16<UInt32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        return (((SIMD16<UInt32>(repeating: word) &>> shifts) & 1) &<< 31,
+                ((SIMD16<UInt32>(repeating: word >> 16) &>> shifts) & 1) &<< 31)
     }
 }

@@ -60,6 +60,14 @@ final class RademacherNoiseTests: XCTestCase {
             let pass = NoisePass(seed: 99, ops: [.add(1e-3), .add(-2e-3)], perturbation: perturbation)
             var whole = base
             whole.withUnsafeMutableBufferPointer { pass.apply(to: $0.baseAddress!, count: count, decayed: [], threads: 2) }
+            // Each element: the ops' fused multiply-adds in order with the scalar z (Rademacher's
+            // pass adds ±scale without a z buffer; it must be the same arithmetic).
+            let source = perturbation.source(seed: 99)
+            for i in stride(from: 0, to: count, by: 997) {
+                let z = source.value(at: i)
+                let expected = base[i].addingProduct(1e-3, z).addingProduct(-2e-3, z)
+                XCTAssertEqual(whole[i].bitPattern, expected.bitPattern, "\(perturbation): element \(i)")
+            }
             for threads in [1, 2] {
                 var partial = base
                 partial.withUnsafeMutableBufferPointer {
