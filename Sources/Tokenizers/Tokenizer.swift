@@ -70,9 +70,14 @@ public enum TokenizerLoader {
     public static let sentencePieceFileName = "tokenizer.model"
     /// The WordPiece vocabulary file name used by BERT checkpoints.
     public static let wordPieceFileName = "vocab.txt"
+    /// The Hugging Face tokenizers file (byte-level BPE: GPT-2, Llama 3, Qwen2/2.5/3, SmolLM).
+    public static let tokenizerJSONFileName = "tokenizer.json"
 
-    /// Loads `<modelDirectory>/tokenizer.model` (SentencePiece) or, failing that,
-    /// `<modelDirectory>/vocab.txt` (WordPiece, options from `tokenizer_config.json`).
+    /// Loads the first of, in order: `<modelDirectory>/tokenizer.model` (SentencePiece),
+    /// `<modelDirectory>/vocab.txt` (WordPiece, options from `tokenizer_config.json`),
+    /// `<modelDirectory>/tokenizer.json` (byte-level BPE, BOS/EOS from `tokenizer_config.json`).
+    /// The first two win where a folder has several because their readers were checked on the
+    /// folders that carry them (Gemma, BERT), whose tokenizer.json is not byte-level.
     ///
     /// Throws a `TokenizerError` naming the folder if it does not exist or holds no tokenizer,
     /// and naming the file if the file is not a valid model.
@@ -101,9 +106,13 @@ public enum TokenizerLoader {
             return try WordPieceTokenizer(vocabularyPath: wordPiecePath,
                                           preTokenizer: WordPieceTokenizer.preTokenizer(configPath: configPath))
         }
+        let tokenizerJSONPath = directoryURL.appendingPathComponent(tokenizerJSONFileName).path
+        if fileManager.fileExists(atPath: tokenizerJSONPath) {
+            return try ByteLevelBPETokenizer(path: tokenizerJSONPath)
+        }
         throw TokenizerError(
             kind: .modelNotFound, path: modelDirectory,
-            message: "\(sentencePieceFileName) not found in \(modelDirectory) (a SentencePiece model file or a WordPiece \(wordPieceFileName) is required; tokenizer.json alone is not read)")
+            message: "no tokenizer in \(modelDirectory): \(sentencePieceFileName) not found in \(modelDirectory), nor \(tokenizerJSONFileName) (byte-level BPE), nor \(wordPieceFileName) (WordPiece)")
     }
 }
 
