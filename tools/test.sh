@@ -51,3 +51,6 @@ fi
 
 export SST2_DIR="$SST2"
 swift test -c release -Xswiftc -enable-testing
+
+# Bring-your-own-model folders (tokenizer.json): train, export, reload in transformers (~30 s).
+tools/check_bpe_export.sh

@@ -73,6 +73,14 @@ public enum TokenizerLoader {
     /// The Hugging Face tokenizers file (byte-level BPE: GPT-2, Llama 3, Qwen2/2.5/3, SmolLM).
     public static let tokenizerJSONFileName = "tokenizer.json"
 
+    /// The tokenizer file `load(modelDirectory:)` reads in `modelDirectory` (the first present of
+    /// tokenizer.model, vocab.txt, tokenizer.json), or nil if there is none. For messages.
+    public static func tokenizerFile(in modelDirectory: String) -> String? {
+        [sentencePieceFileName, wordPieceFileName, tokenizerJSONFileName]
+            .map { URL(fileURLWithPath: modelDirectory, isDirectory: true).appendingPathComponent($0).path }
+            .first { FileManager.default.fileExists(atPath: $0) }
+    }
+
     /// Loads the first of, in order: `<modelDirectory>/tokenizer.model` (SentencePiece),
     /// `<modelDirectory>/vocab.txt` (WordPiece, options from `tokenizer_config.json`),
     /// `<modelDirectory>/tokenizer.json` (byte-level BPE, BOS/EOS from `tokenizer_config.json`).

@@ -11,11 +11,12 @@ struct TokenizeCommand: ParsableCommand {
         commandName: "tokenize",
         abstract: "Print the token ids and pieces a model's tokenizer produces for TEXT.",
         discussion: """
-            Loads <DIR>/tokenizer.model only (no weights). No BOS/EOS is added: the ids are exactly \
+            Loads the folder's tokenizer only (tokenizer.model, vocab.txt or a byte-level BPE \
+            tokenizer.json; no weights). No BOS/EOS is added: the ids are exactly \
             what the training and evaluation code prepends them to.
             """)
 
-    @Option(name: .long, help: ArgumentHelp("Model directory holding tokenizer.model.", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("Model directory holding tokenizer.model, vocab.txt or tokenizer.json.", valueName: "dir"))
     var model: String
 
     @Argument(help: "Text to tokenize. Quote it to keep leading spaces (e.g. \" great\").")
