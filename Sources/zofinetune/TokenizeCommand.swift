@@ -20,14 +20,26 @@ struct TokenizeCommand: ParsableCommand {
     var model: String
 
     @Argument(help: "Text to tokenize. Quote it to keep leading spaces (e.g. \" great\").")
-    var text: String
+    var text: String?
+
+    @Option(name: .long, help: ArgumentHelp("Instead of TEXT: time tokenising the text column (sentence/content/text) of every row of a TSV file.", valueName: "file"))
+    var file: String?
+
+    @Option(name: .long, help: "With --file: threads to encode on (default 1).")
+    var threads: Int = 1
+
+    func validate() throws {
+        guard (text == nil) != (file == nil) else { throw ValidationError("give either TEXT or --file FILE") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
 
     @Flag(name: .long, help: "Print one JSON object {\"ids\":[...],\"pieces\":[...]} on stdout.")
     var json = false
 
     func run() throws {
+        if let file { return try timeFile(file) }
         let tokenizer = try TokenizerLoader.load(modelDirectory: model)
-        let ids = try tokenizer.encode(text)
+        let ids = try tokenizer.encode(text ?? "")
         let pieces = try ids.map { id -> String in
             guard let piece = tokenizer.piece(for: id) else {
                 throw ValidationError("tokenizer in \(model) produced id \(id) outside its vocabulary")
