@@ -7,8 +7,9 @@
 // what may lead a word). ByteLevel's own job, mapping bytes to the alphabet, happens in BPE's
 // lookup (BytePairEncoding.swift), which reads a word's UTF-8 directly.
 //
-// The tokenizers library runs its patterns with Oniguruma; we run them with ICU
-// (NSRegularExpression). The two agree on \p{L}, \p{N}, (?i:…), lookahead and {1,3}, but not on
+// The three known patterns run through hand-written matchers (SplitPatternScanner.swift); any other
+// pattern runs through ICU (NSRegularExpression). The tokenizers library runs them with Oniguruma.
+// ICU and Oniguruma agree on \p{L}, \p{N}, (?i:…), lookahead and {1,3}, but not on
 // \s: Oniguruma's is Unicode White_Space (it includes U+000B and U+0085), ICU's leaves those two
 // out. `OnigurumaPattern.icu` rewrites \s and \S so both match the same characters.
 
@@ -24,17 +25,22 @@ struct RegexSplitter: @unchecked Sendable {
     // @unchecked Sendable: NSRegularExpression is immutable and documented thread-safe.
     let pattern: String
     private let regex: NSRegularExpression
+    /// The hand-written matcher of a known pattern (GPT-2, Llama 3, Qwen2), used instead of `regex`.
+    let scanner: SplitPatternScanner?
 
-    /// `pattern` in Oniguruma syntax, as tokenizer.json stores it; `literal` for a `{"String": …}` pattern.
-    init(pattern: String, literal: Bool = false) throws {
+    /// `pattern` in Oniguruma syntax, as tokenizer.json stores it; `literal` for a `{"String": …}`
+    /// pattern. `useScanner: false` runs even a known pattern through ICU (for the differential test).
+    init(pattern: String, literal: Bool = false, useScanner: Bool = true) throws {
         self.pattern = pattern
         let icu = literal ? NSRegularExpression.escapedPattern(for: pattern) : OnigurumaPattern.icu(pattern)
         regex = try NSRegularExpression(pattern: icu, options: [])
+        scanner = literal || !useScanner ? nil : SplitPatternScanner(pattern: pattern)
     }
 
     /// The pieces of `text`, in order; concatenated they give `text` back. No piece is empty.
     func split(_ text: String) -> [Substring] {
         if text.isEmpty { return [] }
+        if let scanner { return scanner.split(text) }
         var pieces: [Substring] = []
         let utf16 = text.utf16
         // Matches come in UTF-16 offsets, in order. Walk the offsets forward from the previous one
