@@ -23,6 +23,9 @@ contractions, the special-token strings inside text, the empty string, leading s
 ids of "" with add_special_tokens=True (what the post-processor adds). These do not depend on
 SST-2 text, so they are committed.
 
+`train` also writes Tests/Fixtures/bpe-edge/ (see build_edge): a hand-made vocabulary for the options
+the trained ones leave unexercised, with its own adversarial.json.
+
 `reference` tokenises SST-2 dev and the first 5,000 train sentences with each committed fixture
 (`PreTrainedTokenizerFast.from_pretrained`, add_special_tokens=False) and writes
 `<out>/bpe-<family>-sst2-token-ids.json` in the format of tools/reference_token_ids.py, plus the
@@ -92,6 +95,44 @@ ADVERSARIAL = [
 ]
 
 
+# bpe-edge: a hand-made vocabulary for what the trained ones never exercise: ignore_merges deciding
+# ("Ġabc" is a token, but merging gives Ġ + a + bc), ByteLevel(add_prefix_space=True) applied to every
+# segment between added tokens, an lstrip special token, a single_word + rstrip token, a normalized
+# added token containing a space, NFC inside a Sequence normalizer, and BOS from add_bos_token.
+EDGE_TEXTS = [
+    "abc", "xabc abc", "abcabc bcbc", "a <mask> b", "a  <mask>b", "<mask>", "a[X] b", "a [X]  b", "[X]", "x [X]",
+    "[X]x", "say hello world now", "hello world", "hello  world", "<s>abc", "abc<s>", "", " ", "  lead", "tail  ",
+    "e\u0301 \u00e9", "\n\nabc\n", "ab'c's 12345",
+]
+
+
+def build_edge() -> None:
+    from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {c: i for i, c in enumerate(sorted(pre_tokenizers.ByteLevel.alphabet()))}
+    for piece in ["bc", "ab", "abc", "Ġabc"]:
+        vocab[piece] = len(vocab)
+    merges = [("b", "c"), ("a", "b"), ("ab", "c")]  # never makes "Ġabc": only ignore_merges finds it
+    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges, ignore_merges=True))
+    tokenizer.normalizer = normalizers.Sequence([normalizers.NFC()])
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True, use_regex=True)
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.add_special_tokens([AddedToken("<s>", special=True), AddedToken("<mask>", lstrip=True, special=True)])
+    tokenizer.add_tokens([AddedToken("[X]", single_word=True, rstrip=True), AddedToken("hello world", normalized=True)])
+    # transformers 5 turns add_bos_token into a TemplateProcessing post-processor ("<s> $A").
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<s>", add_bos_token=True,
+                                   clean_up_tokenization_spaces=False)
+    folder = os.path.join(FIXTURES, "bpe-edge")
+    os.makedirs(folder, exist_ok=True)
+    fast.save_pretrained(folder)
+    for extra in ("special_tokens_map.json", "chat_template.jinja"):
+        if os.path.exists(os.path.join(folder, extra)):
+            os.remove(os.path.join(folder, extra))
+    write_adversarial("edge", folder, EDGE_TEXTS)
+    log(f"edge: vocab {tokenizer.get_vocab_size()} -> {folder}")
+
+
 def build_tokenizer(family: str):
     """A fresh, untrained tokenizers.Tokenizer with the family's pipeline."""
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
@@ -140,10 +181,11 @@ def train(data_dir: str) -> None:
             path = os.path.join(folder, extra)
             if os.path.exists(path):
                 os.remove(path)
-        write_adversarial(family, folder)
+        write_adversarial(family, folder, ADVERSARIAL)
         size = os.path.getsize(os.path.join(folder, "tokenizer.json"))
         log(f"{family}: {len(texts)} sentences, vocab {tokenizer.get_vocab_size()}, tokenizer.json {size / 1e3:.0f} KB "
             f"in {time.time() - started:.1f} s")
+    build_edge()
 
 
 def load(folder: str):
@@ -155,14 +197,14 @@ def encode(tokenizer, texts: list[str]) -> list[list[int]]:
     return [list(map(int, ids)) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
 
-def write_adversarial(family: str, folder: str) -> None:
+def write_adversarial(family: str, folder: str, texts: list[str]) -> None:
     import transformers
     tokenizer = load(folder)
     out = {
-        "text": ADVERSARIAL,
-        "ids": encode(tokenizer, ADVERSARIAL),
+        "text": texts,
+        "ids": encode(tokenizer, texts),
         "empty_with_special_tokens": list(map(int, tokenizer("", add_special_tokens=True)["input_ids"])),
-        "decoded": [tokenizer.decode(ids) for ids in encode(tokenizer, ADVERSARIAL)],
+        "decoded": [tokenizer.decode(ids) for ids in encode(tokenizer, texts)],
         "transformers_version": transformers.__version__,
         "tokenizer_class": type(tokenizer).__name__,
     }

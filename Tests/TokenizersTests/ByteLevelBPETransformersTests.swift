@@ -98,6 +98,23 @@ final class ByteLevelBPETransformersTests: XCTestCase {
         XCTAssertNotNil(try BPEFixture.load("llama3").bosID)
     }
 
+    /// bpe-edge (a hand-made vocabulary): ignore_merges taking "Ġabc" whole, add_prefix_space on every
+    /// segment between added tokens, lstrip / rstrip / single_word added tokens, a normalized added
+    /// token with a space in it, NFC in a Sequence, BOS from add_bos_token. Ids, decoded text and BOS
+    /// equal transformers'.
+    func testEdgeVocabularyMatchesTransformers() throws {
+        let tokenizer = try BPEFixture.load("edge")
+        let reference = try BPEFixture.adversarial("edge")
+        XCTAssertGreaterThan(reference.text.count, 20)
+        for (index, text) in reference.text.enumerated() {
+            XCTAssertEqual(try tokenizer.encode(text), reference.ids[index], "ids of \(text.debugDescription)")
+            XCTAssertEqual(try tokenizer.decode(reference.ids[index]), reference.decoded[index], "decode for \(text.debugDescription)")
+        }
+        XCTAssertEqual(tokenizer.bosID.map { [$0] } ?? [], reference.emptyWithSpecialTokens)
+        // ignore_merges must have decided something: "abc" is one token though no merge makes it.
+        XCTAssertEqual(try tokenizer.encode("abc"), [try XCTUnwrap(tokenizer.id(for: "Ġabc"))])
+    }
+
     /// Every SST-2 sentence of the comparison set (872 dev + 5,000 train) gives transformers' ids,
     /// for each family, and decodes back to itself.
     func testSST2MatchesTransformers() throws {
