@@ -3,7 +3,7 @@
 
     python3 tools/bench_bpe_tokenizer.py --data "$SST2_DIR" [--repeats 5] [--json]
 
-For each committed vocabulary (Tests/Fixtures/bpe-gpt2, bpe-llama3, bpe-qwen2) and each side, the
+For each committed vocabulary (Tests/Fixtures/bpe-gpt2, bpe-llama3, bpe-qwen2, bpe-smollm) and each side, the
 872 dev sentences are encoded without special tokens, best of --repeats:
 
   zofinetune   `zofinetune tokenize --model DIR --file dev.tsv --threads N --json` (N = 1, 2): a fresh
@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from reference_token_ids import log, read_sentences  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-FAMILIES = ("gpt2", "llama3", "qwen2")
+FAMILIES = ("gpt2", "llama3", "qwen2", "smollm")
 
 
 def cpu_name():

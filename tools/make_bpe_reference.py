@@ -16,6 +16,7 @@ transformers' `PreTrainedTokenizerFast.save_pretrained` (tokenizer.json + tokeni
 | gpt2   | none | ByteLevel(add_prefix_space=False, use_regex=True) | ByteLevel | <|endoftext|> |
 | llama3 | none | Sequence[Split(Llama-3 regex, Isolated), ByteLevel(use_regex=False)] | TemplateProcessing (<|begin_of_text|> $A); ignore_merges | <|begin_of_text|>, <|end_of_text|> |
 | qwen2  | NFC  | Sequence[Split(Qwen2 regex, Isolated), ByteLevel(use_regex=False)] | ByteLevel | <|endoftext|>, <|im_start|>, <|im_end|> |
+| smollm | none | Sequence[Digits(individual_digits=True), ByteLevel(use_regex=True)] (vocab 1,000) | ByteLevel | <|endoftext|>, <|im_start|>, <|im_end|> |
 
 `train` also writes `adversarial.json` into each fixture folder: the ids transformers gives a fixed
 set of hard strings (emoji, CJK, combining marks, runs of spaces/newlines/tabs, digit runs,
@@ -42,7 +43,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from reference_token_ids import log, read_comparison_set, read_sentences  # noqa: E402
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures")
-FAMILIES = ("gpt2", "llama3", "qwen2")
+FAMILIES = ("gpt2", "llama3", "qwen2", "smollm")
+VOCAB_SIZES = {"smollm": 1000}  # the others VOCAB_SIZE (only their label words must be single tokens)
 VOCAB_SIZE = 3500  # small enough that each tokenizer.json stays ~220 KB; large enough for " terrible" to be one token
 
 # The split patterns exactly as the published tokenizer.json files carry them.
@@ -55,6 +57,7 @@ SPECIALS = {
     "gpt2": ["<|endoftext|>"],
     "llama3": ["<|begin_of_text|>", "<|end_of_text|>"],
     "qwen2": ["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+    "smollm": ["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
 }
 
 ADVERSARIAL = [
@@ -140,6 +143,12 @@ def build_tokenizer(family: str):
     tokenizer = Tokenizer(models.BPE(ignore_merges=(family == "llama3")))
     if family == "gpt2":
         tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    elif family == "smollm":
+        # SmolLM / StarCoder: every digit its own word, then GPT-2's ByteLevel.
+        tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+        ])
     else:
         pattern = LLAMA3_PATTERN if family == "llama3" else QWEN2_PATTERN
         tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
@@ -160,7 +169,7 @@ def train(data_dir: str) -> None:
     for family in FAMILIES:
         started = time.time()
         tokenizer = build_tokenizer(family)
-        trainer = trainers.BpeTrainer(vocab_size=VOCAB_SIZE, special_tokens=SPECIALS[family],
+        trainer = trainers.BpeTrainer(vocab_size=VOCAB_SIZES.get(family, VOCAB_SIZE), special_tokens=SPECIALS[family],
                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
         tokenizer.train_from_iterator(texts, trainer=trainer)
         if family == "llama3":
@@ -171,6 +180,8 @@ def train(data_dir: str) -> None:
         else:
             tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
             names = dict(eos_token="<|endoftext|>") if family == "gpt2" else dict(eos_token="<|im_end|>", pad_token="<|endoftext|>")
+            if family == "smollm":
+                names = dict(bos_token="<|im_start|>", eos_token="<|im_end|>", pad_token="<|endoftext|>")
             if family == "gpt2":
                 names["bos_token"] = "<|endoftext|>"  # as GPT-2's own config: declared, never added
         fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, clean_up_tokenization_spaces=False, **names)

@@ -130,8 +130,10 @@ extension ByteLevelBPETokenizer {
             } catch {
                 throw unsupported("Split pattern \(source) does not compile as an ICU regular expression: \(error)")
             }
+        case "Digits":
+            return [.digits(individually: spec.individual_digits ?? false)]
         default:
-            throw unsupported("pre_tokenizer \"\(spec.type ?? "?")\" is not supported (supported: ByteLevel, Split, Sequence)")
+            throw unsupported("pre_tokenizer \"\(spec.type ?? "?")\" is not supported (supported: ByteLevel, Split, Digits, Sequence)")
         }
     }
 

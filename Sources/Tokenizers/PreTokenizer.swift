@@ -3,6 +3,7 @@
 //   GPT-2, SmolLM:   ByteLevel(use_regex: true)  — GPT-2's pattern inside ByteLevel
 //   Llama 3:         Sequence[Split(Llama-3 pattern, Isolated), ByteLevel(use_regex: false)]
 //   Qwen2/2.5/3:     Sequence[Split(Qwen2 pattern, Isolated), ByteLevel(use_regex: false)]
+//   SmolLM:          Sequence[Digits(individual_digits: true), ByteLevel(use_regex: true)]
 // (they differ in digits: GPT-2 keeps a run whole, Llama 3 cuts it in threes, Qwen2 in ones; and in
 // what may lead a word). ByteLevel's own job, mapping bytes to the alphabet, happens in BPE's
 // lookup (BytePairEncoding.swift), which reads a word's UTF-8 directly.
@@ -100,6 +101,34 @@ enum PreTokenizerStep: Sendable {
     /// `ByteLevel`: a space before a piece that does not start with one (`add_prefix_space`), then
     /// GPT-2's pattern (`use_regex`).
     case byteLevel(addPrefixSpace: Bool, splitter: RegexSplitter?)
+    /// `Digits` (SmolLM, StarCoder): numbers (general category N) apart from the rest, each digit
+    /// alone (`individual_digits`) or a run of them together.
+    case digits(individually: Bool)
+}
+
+/// The tokenizers library's `Digits` pre-tokenizer on one piece.
+func splitDigits(_ text: Substring, individually: Bool) -> [Substring] {
+    let view = text.unicodeScalars
+    var pieces: [Substring] = []
+    var start = view.startIndex
+    var index = view.startIndex
+    var inNumber = false
+    while index < view.endIndex {
+        let isNumber = SplitPatternScanner.kind(of: view[index]) == .number
+        let next = view.index(after: index)
+        if isNumber && individually {
+            if start < index { pieces.append(Substring(view[start..<index])) }
+            pieces.append(Substring(view[index..<next]))
+            start = next
+        } else if index > start && isNumber != inNumber && !individually {
+            pieces.append(Substring(view[start..<index]))
+            start = index
+        }
+        inNumber = isNumber
+        index = next
+    }
+    if start < view.endIndex { pieces.append(Substring(view[start...])) }
+    return pieces
 }
 
 /// A tokenizer.json pre-tokenizer: the words BPE sees, in order.
@@ -118,6 +147,8 @@ public struct ByteLevelPreTokenizer: Sendable {
                 switch step {
                 case .split(let splitter):
                     next.append(contentsOf: splitter.split(String(piece)).map { Substring($0) })
+                case .digits(let individually):
+                    next.append(contentsOf: splitDigits(piece, individually: individually))
                 case .byteLevel(let addPrefixSpace, let splitter):
                     // tokenizers prepends the space to every piece it is given, not only the first.
                     let spaced = addPrefixSpace && !piece.hasPrefix(" ") ? Substring(" " + piece) : piece

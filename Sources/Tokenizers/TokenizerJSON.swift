@@ -83,6 +83,7 @@ struct TokenizerJSON: Decodable {
         var pattern: PatternSpec?
         var behavior: String?
         var invert: Bool?
+        var individual_digits: Bool?
         var pretokenizers: [PreTokenizerSpec]?
     }
 

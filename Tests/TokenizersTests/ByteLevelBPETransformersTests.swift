@@ -1,5 +1,5 @@
 // The byte-level BPE tokenizer against transformers' PreTrainedTokenizerFast, one vocabulary per
-// pre-tokenizer family (GPT-2, Llama 3, Qwen2; Tests/Fixtures/bpe-<family>/, made by
+// pre-tokenizer family (GPT-2, Llama 3, Qwen2, SmolLM; Tests/Fixtures/bpe-<family>/, made by
 // tools/make_bpe_reference.py from SST-2 train text):
 //   - a committed adversarial set (emoji, CJK, combining marks, runs of spaces / newlines / tabs,
 //     digit runs, contractions, special-token strings inside text, the empty string…);
@@ -30,7 +30,7 @@ struct AdversarialReference: Decodable {
 }
 
 enum BPEFixture {
-    static let families = ["gpt2", "llama3", "qwen2"]
+    static let families = ["gpt2", "llama3", "qwen2", "smollm"]
 
     static func folder(_ family: String) -> URL {
         TestPaths.repoRoot.appendingPathComponent("Tests/Fixtures/bpe-\(family)", isDirectory: true)
