@@ -10,7 +10,9 @@ import Foundation
 public protocol Tokenizer: AnyObject {
     /// Number of ids; every id this tokenizer produces is in `0..<vocabularySize`.
     var vocabularySize: Int { get }
-    /// Beginning-of-sequence id, if the vocabulary defines one.
+    /// The id a sequence starts with, which callers prepend to `encode`'s ids: the vocabulary's BOS
+    /// (SentencePiece), [CLS] (WordPiece), or what a tokenizer.json's own rule puts first (nil for
+    /// GPT-2 and Qwen, whose models start without one).
     var bosID: Int32? { get }
     /// End-of-sequence id, if the vocabulary defines one.
     var eosID: Int32? { get }
