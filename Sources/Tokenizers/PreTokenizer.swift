@@ -114,7 +114,9 @@ func splitDigits(_ text: Substring, individually: Bool) -> [Substring] {
     var index = view.startIndex
     var inNumber = false
     while index < view.endIndex {
-        let isNumber = SplitPatternScanner.kind(of: view[index]) == .number
+        let scalar = view[index]
+        let isNumber = scalar.isASCII ? (scalar.value >= 48 && scalar.value <= 57)   // ASCII: only 0-9 are numbers
+                                      : SplitPatternScanner.kind(of: scalar) == .number
         let next = view.index(after: index)
         if isNumber && individually {
             if start < index { pieces.append(Substring(view[start..<index])) }
