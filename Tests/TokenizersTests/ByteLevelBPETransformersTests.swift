@@ -78,7 +78,8 @@ final class ByteLevelBPETransformersTests: XCTestCase {
                 let decoded = try tokenizer.decode(try tokenizer.encode(text))
                 let expected = family == "qwen2" ? text.precomposedStringWithCanonicalMapping : text
                 XCTAssertEqual(Array(decoded.unicodeScalars), Array(expected.unicodeScalars), "\(family): round trip of \(text.debugDescription)")
-                XCTAssertEqual(try tokenizer.decode(reference.ids[index]), reference.decoded[index],
+                XCTAssertEqual(Array(try tokenizer.decode(reference.ids[index]).unicodeScalars),
+                               Array(reference.decoded[index].unicodeScalars),
                                "\(family): decode of transformers' ids for \(text.debugDescription)")
             }
         }
@@ -108,7 +109,8 @@ final class ByteLevelBPETransformersTests: XCTestCase {
         XCTAssertGreaterThan(reference.text.count, 20)
         for (index, text) in reference.text.enumerated() {
             XCTAssertEqual(try tokenizer.encode(text), reference.ids[index], "ids of \(text.debugDescription)")
-            XCTAssertEqual(try tokenizer.decode(reference.ids[index]), reference.decoded[index], "decode for \(text.debugDescription)")
+            XCTAssertEqual(Array(try tokenizer.decode(reference.ids[index]).unicodeScalars),
+                           Array(reference.decoded[index].unicodeScalars), "decode for \(text.debugDescription)")
         }
         XCTAssertEqual(tokenizer.bosID.map { [$0] } ?? [], reference.emptyWithSpecialTokens)
         // ignore_merges must have decided something: "abc" is one token though no merge makes it.
