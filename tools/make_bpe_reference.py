@@ -14,7 +14,7 @@ transformers' `PreTrainedTokenizerFast.save_pretrained` (tokenizer.json + tokeni
 | family | normalizer | pre-tokenizer | post-processor | special tokens |
 |---|---|---|---|---|
 | gpt2   | none | ByteLevel(add_prefix_space=False, use_regex=True) | ByteLevel | <|endoftext|> |
-| llama3 | none | Sequence[Split(Llama-3 regex, Isolated), ByteLevel(use_regex=False)] | TemplateProcessing (<|begin_of_text|> $A); ignore_merges | <|begin_of_text|>, <|end_of_text|> |
+| llama3 | none | Sequence[Split(Llama-3 regex, Isolated), ByteLevel(use_regex=False)] | Sequence[ByteLevel, TemplateProcessing (<|begin_of_text|> $A)]; ignore_merges | <|begin_of_text|>, <|end_of_text|> |
 | qwen2  | NFC  | Sequence[Split(Qwen2 regex, Isolated), ByteLevel(use_regex=False)] | ByteLevel | <|endoftext|>, <|im_start|>, <|im_end|> |
 | smollm | none | Sequence[Digits(individual_digits=True), ByteLevel(use_regex=True)] (vocab 1,000) | ByteLevel | <|endoftext|>, <|im_start|>, <|im_end|> |
 
@@ -174,8 +174,12 @@ def train(data_dir: str) -> None:
         tokenizer.train_from_iterator(texts, trainer=trainer)
         if family == "llama3":
             bos = "<|begin_of_text|>"
-            tokenizer.post_processor = processors.TemplateProcessing(
-                single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, tokenizer.token_to_id(bos))])
+            # As Meta's tokenizer.json: Sequence[ByteLevel, TemplateProcessing("<|begin_of_text|> $A")].
+            tokenizer.post_processor = processors.Sequence([
+                processors.ByteLevel(trim_offsets=False),
+                processors.TemplateProcessing(single=f"{bos} $A", pair=f"{bos} $A {bos} $B",
+                                              special_tokens=[(bos, tokenizer.token_to_id(bos))]),
+            ])
             names = dict(bos_token=bos, eos_token="<|end_of_text|>")
         else:
             tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
