@@ -55,12 +55,19 @@ extension ByteLevelBPETokenizer {
             guard id >= 0, id < Int(Int32.max) else { throw invalid("vocabulary id \(id) of \"\(piece)\" out of range") }
             vocabularyIDs[piece] = Int32(id)
         }
-        let added = (json.added_tokens ?? []).map {
-            AddedToken(id: Int32($0.id), content: $0.content, singleWord: $0.single_word ?? false,
-                       lstrip: $0.lstrip ?? false, rstrip: $0.rstrip ?? false,
-                       normalized: $0.normalized ?? !($0.special ?? false), special: $0.special ?? false)
+        let added = try (json.added_tokens ?? []).map { spec -> AddedToken in
+            guard spec.id >= 0, spec.id < Int(Int32.max) else {
+                throw invalid("added token \"\(spec.content)\" has id \(spec.id), out of range")
+            }
+            return AddedToken(id: Int32(spec.id), content: spec.content, singleWord: spec.single_word ?? false,
+                              lstrip: spec.lstrip ?? false, rstrip: spec.rstrip ?? false,
+                              normalized: spec.normalized ?? !(spec.special ?? false), special: spec.special ?? false)
         }
-        if let bad = added.first(where: { $0.id < 0 }) { throw invalid("added token \"\(bad.content)\" has a negative id") }
+        // Ids index a table of pieces: a broken file with one huge id must not allocate gigabytes.
+        let largestID = max(vocabularyIDs.values.max() ?? 0, added.map(\.id).max() ?? 0)
+        guard Int(largestID) < 2 * (vocabularyIDs.count + added.count) + 1024 else {
+            throw invalid("id \(largestID) is far beyond the \(vocabularyIDs.count + added.count) tokens the file defines")
+        }
         let unknownID = try model.unk_token.map { name -> Int32 in
             guard let id = vocabularyIDs[name] ?? added.first(where: { $0.content == name })?.id else {
                 throw invalid("unk_token \"\(name)\" is not in the vocabulary")

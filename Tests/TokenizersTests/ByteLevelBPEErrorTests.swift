@@ -81,6 +81,18 @@ final class ByteLevelBPEErrorTests: XCTestCase {
             json["model"] = model
         }
         assertRefused(.unsupported, mentioning: [jsonPath, "byte_fallback"])
+        try writeFixture { json in
+            var tokens = json["added_tokens"] as! [[String: Any]]
+            tokens[0]["id"] = 2_000_000_000
+            json["added_tokens"] = tokens
+        }
+        assertRefused(.invalidModel, mentioning: [jsonPath, "2000000000"])
+        try writeFixture { json in
+            var tokens = json["added_tokens"] as! [[String: Any]]
+            tokens[0]["id"] = 9_000_000_000
+            json["added_tokens"] = tokens
+        }
+        assertRefused(.invalidModel, mentioning: [jsonPath, "out of range"])
     }
 
     /// Older files spell each merge "left right": the same merges, so the same ids as transformers'.
