@@ -3,7 +3,7 @@
 
   python3 tools/check_export.py --exported DIR --predictions FILE --data /work/shared/data/sst2 [--json]
 
-DIR is a Hugging Face folder (config.json, model.safetensors, tokenizer.model) written by
+DIR is a Hugging Face folder (config.json, model.safetensors, tokenizer.model or tokenizer.json) written by
 `zofinetune export`; FILE is the JSON array of SST-2 dev predictions (0/1, one per dev row, in file
 order) written by `zofinetune eval --predictions-out FILE` for the same weights (--run RUN_DIR, or the
 exported folder itself as --model).
@@ -112,9 +112,11 @@ def main():
     ap.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = ap.parse_args()
 
-    for name in ("config.json", "model.safetensors", "tokenizer.model"):
+    for name in ("config.json", "model.safetensors"):
         if not os.path.isfile(os.path.join(args.exported, name)):
             raise SystemExit(f"{args.exported}: no {name}")
+    if not any(os.path.isfile(os.path.join(args.exported, name)) for name in ("tokenizer.model", "tokenizer.json")):
+        raise SystemExit(f"{args.exported}: no tokenizer.model or tokenizer.json")
     engine = load_predictions(args.predictions)
     labels = [y for _, y in reference_real_model.read_tsv(os.path.join(args.data, f"{args.split}.tsv"))]
     if len(engine) != len(labels):

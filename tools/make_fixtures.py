@@ -64,6 +64,8 @@ from transformers import (
     LlamaForCausalLM,
     Qwen2Config,
     Qwen2ForCausalLM,
+    Qwen3Config,
+    Qwen3ForCausalLM,
 )
 
 SEED = 1234
@@ -148,11 +150,63 @@ def qwen2_config():
     )
 
 
+def qwen3_config():
+    # q/k RMSNorm per head, no biases; head_dim 16 != hidden/heads = 8; untied (Qwen3-4B and up).
+    return Qwen3Config(
+        vocab_size=112,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        rope_theta=1_000_000.0,
+        rms_norm_eps=1e-6,
+        hidden_act="silu",
+        tie_word_embeddings=False,
+        max_position_embeddings=64,
+        use_sliding_window=False,
+        attention_bias=False,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
+
+
+def llama3_config():
+    # Llama 3.2's shape in miniature: rope_type "llama3", tied embeddings, head_dim 16 != hidden/heads.
+    # rope_theta 100 and original_max_position_embeddings 32 put the 8 frequencies of a 16-wide head
+    # in all three regimes (wavelengths 6.3 < 8 kept; 11, 20 interpolated; 35 ... 353 > 32 slowed by 8)
+    # at positions < 11, where the default RoPE would differ by up to ~0.5 rad.
+    return LlamaConfig(
+        vocab_size=128,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        rope_parameters={"rope_type": "llama3", "rope_theta": 100.0, "factor": 8.0, "low_freq_factor": 1.0,
+                         "high_freq_factor": 4.0, "original_max_position_embeddings": 32},
+        rms_norm_eps=1e-5,
+        hidden_act="silu",
+        tie_word_embeddings=True,
+        max_position_embeddings=64,
+        attention_bias=False,
+        mlp_bias=False,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
+
+
 FIXTURES = {
     # name: (config factory, model class, norm weights ~ mean + std * N(0,1), q/k-norm mean)
     "tiny-gemma3": (gemma3_config, Gemma3ForCausalLM),
     "tiny-llama": (llama_config, LlamaForCausalLM),
     "tiny-qwen2": (qwen2_config, Qwen2ForCausalLM),
+    "tiny-qwen3": (qwen3_config, Qwen3ForCausalLM),
+    "tiny-llama3": (llama3_config, LlamaForCausalLM),
 }
 
 
@@ -225,7 +279,24 @@ MUTATIONS = {
                     "rope_interleaved", "no_embed_scale", "gelu_erf", "no_qk_norm", "no_post_norms"],
     "llama": ["rope_interleaved", "kv_head_tiled"],
     "qwen2": ["rope_interleaved", "kv_head_tiled", "no_qkv_bias"],
+    "qwen3": ["rope_interleaved", "kv_head_tiled", "no_qk_norm"],
 }
+# Added for any config with rope_type "llama3": the default inverse frequencies instead of the scaled ones.
+LLAMA3_MUTATIONS = ["no_rope_scaling"]
+
+
+def llama3_inv_freq(inv_freq, p):
+    """transformers' _compute_llama3_parameters, restated (README: "Llama 3 RoPE")."""
+    if "no_rope_scaling" in MUT:
+        return inv_freq
+    factor, low, high = p["factor"], p["low_freq_factor"], p["high_freq_factor"]
+    old = p["original_max_position_embeddings"]
+    wavelen = 2 * math.pi / inv_freq
+    slowed = torch.where(wavelen > old / low, inv_freq / factor, inv_freq)
+    smooth = (old / wavelen - low) / (high - low)
+    smoothed = (1 - smooth) * slowed / factor + smooth * slowed
+    medium = ~(wavelen < old / high) * ~(wavelen > old / low)
+    return torch.where(medium, smoothed, slowed)
 
 
 def rms_norm(x, w, eps, gemma):
@@ -236,10 +307,12 @@ def rms_norm(x, w, eps, gemma):
     return y * (1.0 + w) if gemma else y * w
 
 
-def rope(x, pos, base):
+def rope(x, pos, base, scaling=None):
     # x: (H, T, D). inv_freq_i = base^(-2i/D), i = 0 .. D/2-1; angle(t, j) = t * inv_freq_(j mod D/2)
     D = x.shape[-1]
     inv_freq = 1.0 / (base ** (torch.arange(0, D, 2, dtype=torch.float32).to(x.dtype) / D))
+    if scaling is not None and scaling.get("rope_type") == "llama3":
+        inv_freq = llama3_inv_freq(inv_freq, scaling)
     ang = pos.to(x.dtype)[:, None] * inv_freq[None, :]
     if "rope_interleaved" in MUT:  # GPT-J / llama.cpp-style pairs (2i, 2i+1): wrong for HF weights
         ang = ang.repeat_interleave(2, dim=-1)
@@ -285,10 +358,11 @@ def independent_forward(sd, cfg, ids, n, dtype):
         q = lin("self_attn.q_proj", h).view(n, H, D).transpose(0, 1)  # (H, n, D)
         k = lin("self_attn.k_proj", h).view(n, KV, D).transpose(0, 1)
         v = lin("self_attn.v_proj", h).view(n, KV, D).transpose(0, 1)
+        if (gemma or cfg["model_type"] == "qwen3") and "no_qk_norm" not in MUT:
+            # per head, over D; Gemma scales by 1 + w, Qwen3 by w
+            q = rms_norm(q, g(p + "self_attn.q_norm.weight"), eps, gemma)
+            k = rms_norm(k, g(p + "self_attn.k_norm.weight"), eps, gemma)
         if gemma:
-            if "no_qk_norm" not in MUT:
-                q = rms_norm(q, g(p + "self_attn.q_norm.weight"), eps, True)
-                k = rms_norm(k, g(p + "self_attn.k_norm.weight"), eps, True)
             kind = cfg["layer_types"][l]
             if "rope_bases_swapped" in MUT:
                 kind_for_rope = "full_attention" if kind == "sliding_attention" else "sliding_attention"
@@ -301,7 +375,8 @@ def independent_forward(sd, cfg, ids, n, dtype):
             base = cfg["rope_parameters"]["rope_theta"]
             scale = D**-0.5
             window = None
-        q, k = rope(q, pos, base), rope(k, pos, base)
+        scaling = None if gemma else cfg["rope_parameters"]
+        q, k = rope(q, pos, base, scaling), rope(k, pos, base, scaling)
         rep = H // KV
         if "kv_head_tiled" in MUT:  # wrong: query head h uses kv head h % KV
             k, v = k.repeat(rep, 1, 1), v.repeat(rep, 1, 1)
@@ -358,7 +433,10 @@ def check_independent(out_dir, ref):
         worst["f64" if dtype == torch.float64 else "f32"] = d
     # Each deliberate mistake must move some real-position logit by far more than the tolerance.
     caught = {}
-    for m in MUTATIONS[cfg["model_type"]]:
+    mutations = list(MUTATIONS[cfg["model_type"]])
+    if (cfg.get("rope_parameters") or {}).get("rope_type") == "llama3":
+        mutations += LLAMA3_MUTATIONS
+    for m in mutations:
         MUT.clear()
         MUT.add(m)
         diff = 0.0

@@ -7,7 +7,9 @@
 
 Prompts are exactly what the Swift engine feeds: [bos] + SentencePiece ids of "{sentence} It was",
 tokenised with the folder's tokenizer.model through the `sentencepiece` package (no other
-normalisation), bos = config.bos_token_id (2 for Gemma).
+normalisation), bos = config.bos_token_id (2 for Gemma). A folder with a tokenizer.json and no
+tokenizer.model (byte-level BPE) is tokenised by transformers' AutoTokenizer instead, prefixed with
+what its post-processor adds (see FastTokenizerPrompts).
 
 (a) --out (safetensors, all F32): for the first --n-logits (20) dev sentences, each run alone (no
     padding, batch 1): `input_ids_<k>` (n_k,) ids as F32, `logits` (K, V) full-vocabulary logits at
@@ -63,6 +65,30 @@ def single_token(sp, text):
     return ids[0]
 
 
+class FastTokenizerPrompts:
+    """A folder without tokenizer.model (byte-level BPE tokenizer.json: Qwen, Llama 3, GPT-2) through
+    transformers' own tokenizer, with the sentencepiece calls this script makes. The prompt's prefix is
+    what the tokenizer's post-processor adds (tokenizer("", add_special_tokens=True)): <|begin_of_text|>
+    for Llama 3, nothing for Qwen and GPT-2, as the Swift engine's bosID rule."""
+
+    def __init__(self, folder):
+        from transformers import AutoTokenizer
+        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.prefix = list(self.tokenizer("", add_special_tokens=True)["input_ids"])
+
+    def encode(self, text):
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def id_to_piece(self, i):
+        return self.tokenizer.convert_ids_to_tokens(i)
+
+    def get_piece_size(self):
+        return len(self.tokenizer)
+
+    def bos_id(self):
+        return self.prefix[0] if self.prefix else -1
+
+
 def last_position_logits(model, hidden):
     """lm_head (+ final softcapping when configured) on (N, C) hidden states -> (N, V) f32 logits."""
     logits = model.lm_head(hidden).float()
@@ -86,14 +112,20 @@ def main():
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
-    sp = spm.SentencePieceProcessor(model_file=os.path.join(args.model, "tokenizer.model"))
     config = AutoConfig.from_pretrained(args.model)
     text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
-    bos = text_config.bos_token_id
-    if bos is None:
-        bos = sp.bos_id()
-    if sp.bos_id() >= 0 and sp.bos_id() != bos:
-        log(f"warning: config bos_token_id {bos} != tokenizer.model bos {sp.bos_id()}; using the config's")
+    if os.path.exists(os.path.join(args.model, "tokenizer.model")):
+        sp = spm.SentencePieceProcessor(model_file=os.path.join(args.model, "tokenizer.model"))
+        bos = text_config.bos_token_id
+        if bos is None:
+            bos = sp.bos_id()
+        if sp.bos_id() >= 0 and sp.bos_id() != bos:
+            log(f"warning: config bos_token_id {bos} != tokenizer.model bos {sp.bos_id()}; using the config's")
+        prefix = [bos]
+    else:
+        sp = FastTokenizerPrompts(args.model)
+        prefix = sp.prefix
+        bos = prefix[0] if prefix else None
     pad = text_config.pad_token_id if text_config.pad_token_id is not None else 0
     cand_ids = [single_token(sp, c) for c in CANDIDATES]
     log(f"bos={bos} pad={pad} candidates={dict(zip(CANDIDATES, cand_ids))} "
@@ -101,7 +133,7 @@ def main():
 
     rows = read_tsv(os.path.join(args.data, f"{args.split}.tsv"))
     t_tok = time.perf_counter()
-    prompts = [[bos] + sp.encode(TEMPLATE.format(sentence=s)) for s, _ in rows]
+    prompts = [prefix + sp.encode(TEMPLATE.format(sentence=s)) for s, _ in rows]
     tok_seconds = time.perf_counter() - t_tok
     lengths = [len(p) for p in prompts]
     tokens = {
@@ -110,7 +142,7 @@ def main():
         "tokens_mean": sum(lengths) / len(lengths),
         "tokens_min": min(lengths),
         "tokens_max": max(lengths),
-        "includes_bos": True,
+        "includes_bos": bool(prefix),
     }
     log(f"{args.split} prompts: {tokens['n']} sentences, {tokens['tokens_total']} tokens total, "
         f"mean {tokens['tokens_mean']:.2f}, min {tokens['tokens_min']}, max {tokens['tokens_max']} (with bos)")

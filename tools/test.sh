@@ -44,5 +44,13 @@ if [[ ! -f models/reference/minilm_sst2_grads.safetensors ]]; then
         --out models/reference/minilm_sst2_grads.safetensors
 fi
 
+if [[ ! -f models/reference/bpe-gpt2-sst2-token-ids.json || ! -f models/reference/bpe-llama3-sst2-token-ids.json || ! -f models/reference/bpe-qwen2-sst2-token-ids.json || ! -f models/reference/bpe-smollm-sst2-token-ids.json ]]; then
+    echo "== transformers ids of SST-2 dev + 5,000 train for the byte-level BPE fixtures (once, ~3 s)" >&2
+    python3 tools/make_bpe_reference.py reference --data "$SST2" --out models/reference
+fi
+
 export SST2_DIR="$SST2"
 swift test -c release -Xswiftc -enable-testing
+
+# Bring-your-own-model folders (tokenizer.json): train, export, reload in transformers (~30 s).
+tools/check_bpe_export.sh

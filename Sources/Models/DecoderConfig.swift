@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// The decoder families the engine runs, keyed by Hugging Face `model_type`.
 public enum DecoderFamily: String, CaseIterable, Sendable {
@@ -10,6 +11,35 @@ public enum DecoderFamily: String, CaseIterable, Sendable {
     case qwen2 = "qwen2"
     /// Llama with an optional sliding window on every layer.
     case mistral = "mistral"
+    /// Llama with a per-head RMSNorm on q and k before RoPE (weights w, not 1 + w) and, by
+    /// default, no q/k/v biases.
+    case qwen3 = "qwen3"
+
+    /// Whether each attention head's q and k go through an RMSNorm (`q_norm`, `k_norm`) before RoPE.
+    public var hasQKNorms: Bool { self == .gemma3 || self == .qwen3 }
+}
+
+/// Llama 3.1's RoPE scaling (`rope_type: "llama3"`): long wavelengths slowed by `factor`, short
+/// ones kept, those between interpolated (transformers' `_compute_llama3_parameters`).
+public struct Llama3RopeScaling: Sendable, Equatable {
+    public var factor: Float
+    public var lowFrequencyFactor: Float
+    public var highFrequencyFactor: Float
+    public var originalMaxPositions: Int
+
+    /// The scaled inverse frequencies for a head of `headDim` with base `base`.   (headDim / 2)
+    /// Computed in Float, step by step as transformers does on its float32 tensors.
+    public func inverseFrequencies(headDim: Int, base: Float) -> [Float] {
+        let old = Float(originalMaxPositions)
+        let lowWavelength = old / lowFrequencyFactor, highWavelength = old / highFrequencyFactor
+        return RotaryTable.defaultInverseFrequencies(headDim: headDim, base: base).map { f in
+            let wavelength = 2 * Float.pi / f
+            let slowed = wavelength > lowWavelength ? f / factor : f
+            guard !(wavelength < highWavelength) && !(wavelength > lowWavelength) else { return slowed }
+            let smooth = (old / wavelength - lowFrequencyFactor) / (highFrequencyFactor - lowFrequencyFactor)
+            return (1 - smooth) * slowed / factor + smooth * slowed
+        }
+    }
 }
 
 /// A decoder's `config.json`, decoded with Hugging Face key names. Missing optional keys take the
@@ -34,6 +64,8 @@ public struct DecoderConfig: Sendable {
     public var ropeBaseGlobal: Float
     public var ropeBaseLocal: Float
     public var ropeScalingGlobal: Float
+    /// Llama 3 scaling of the (global) RoPE; nil for the default and linear kinds.
+    public var llama3RopeScaling: Llama3RopeScaling? = nil
     public var queryPreAttnScalar: Float?
     public var finalLogitSoftcap: Float?
     public var attnLogitSoftcap: Float?
@@ -102,10 +134,24 @@ extension DecoderConfig {
         let globalBase = global?.rope_theta ?? raw.rope_theta ?? (isGemma ? 1_000_000 : 10_000)
         let localBase = isGemma ? (local?.rope_theta ?? raw.rope_local_base_freq ?? 10_000) : globalBase
         let scaling = global?.linearFactor ?? raw.rope_scaling?.linearFactor ?? 1
+        var llama3: Llama3RopeScaling?
         for p in [global, local, raw.rope_scaling].compactMap({ $0 }) {
-            if let kind = p.rope_type ?? p.type, kind != "default", kind != "linear" {
-                throw ModelError("\(path): rope_type \"\(kind)\" is not supported (default, linear)")
+            guard let kind = p.rope_type ?? p.type, kind != "default", kind != "linear" else { continue }
+            guard kind == "llama3", !isGemma else {
+                throw ModelError("\(path): rope_type \"\(kind)\" is not supported (default, linear, llama3)")
             }
+            func need(_ value: Float?, _ key: String) throws -> Float {
+                guard let value else { throw ModelError("\(path): rope_type \"llama3\" needs \(key)") }
+                return value
+            }
+            let scaled = Llama3RopeScaling(
+                factor: try need(p.factor, "factor"), lowFrequencyFactor: try need(p.low_freq_factor, "low_freq_factor"),
+                highFrequencyFactor: try need(p.high_freq_factor, "high_freq_factor"),
+                originalMaxPositions: p.original_max_position_embeddings ?? raw.max_position_embeddings ?? 8192)
+            guard scaled.highFrequencyFactor != scaled.lowFrequencyFactor, scaled.factor > 0 else {
+                throw ModelError("\(path): rope_type \"llama3\" needs factor > 0 and high_freq_factor != low_freq_factor")
+            }
+            llama3 = scaled
         }
 
         return DecoderConfig(
@@ -127,6 +173,7 @@ extension DecoderConfig {
             ropeBaseGlobal: globalBase,
             ropeBaseLocal: localBase,
             ropeScalingGlobal: scaling,
+            llama3RopeScaling: llama3,
             queryPreAttnScalar: isGemma ? (raw.query_pre_attn_scalar ?? 256) : nil,
             finalLogitSoftcap: raw.final_logit_softcapping,
             attnLogitSoftcap: raw.attn_logit_softcapping,
@@ -179,6 +226,9 @@ struct RopeParameters: Decodable {
     var rope_type: String?
     var type: String?
     var factor: Float?
+    var low_freq_factor: Float?
+    var high_freq_factor: Float?
+    var original_max_position_embeddings: Int?
     var linearFactor: Float? { (rope_type ?? type) == "linear" ? factor : nil }
 }
 

@@ -11,7 +11,8 @@ import Weights
 ///   the same slot as Gemma's `pre_feedforward_layernorm`.
 /// - Tied models (Gemma, small Qwen2) have no `lm_head.weight`: the output projection is the
 ///   embedding matrix. If a tied checkpoint carries one anyway it is ignored (`ignoredTensors`).
-/// - Gemma's norm weights are stored as w and applied as (1 + w) (DecoderConfig.normOffset).
+/// - Gemma's norm weights are stored as w and applied as (1 + w) (DecoderConfig.normOffset);
+///   Qwen3's q/k norms sit in the same slots as Gemma's but scale by w.
 struct DecoderLayerNames {
     let inputNorm, q, k, v, o, preMLPNorm, gate, up, down: String
     let qBias, kBias, vBias, oBias: String?
@@ -31,8 +32,9 @@ struct DecoderLayerNames {
         kBias = c.attentionBias ? p + "self_attn.k_proj.bias" : nil
         vBias = c.attentionBias ? p + "self_attn.v_proj.bias" : nil
         oBias = c.attentionBias && c.family != .qwen2 ? p + "self_attn.o_proj.bias" : nil
-        qNorm = gemma ? p + "self_attn.q_norm.weight" : nil
-        kNorm = gemma ? p + "self_attn.k_norm.weight" : nil
+        // Gemma-3 and Qwen3 normalise each head's q and k (weights (D), shared by the heads).
+        qNorm = c.family.hasQKNorms ? p + "self_attn.q_norm.weight" : nil
+        kNorm = c.family.hasQKNorms ? p + "self_attn.k_norm.weight" : nil
         postAttentionNorm = gemma ? p + "post_attention_layernorm.weight" : nil
         preMLPNorm = p + (gemma ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight")
         postMLPNorm = gemma ? p + "post_feedforward_layernorm.weight" : nil

@@ -2,7 +2,7 @@ import Foundation
 import Tensors
 import Weights
 
-/// A decoder-only transformer (Gemma-3 or Llama family) reading its weights from a ParameterArena.
+/// A decoder-only transformer (Gemma-3, or the Llama family: Llama, Qwen2, Qwen3, Mistral) reading its weights from a ParameterArena.
 public final class DecoderModel: @unchecked Sendable {
     public let config: DecoderConfig
     public let arena: ParameterArena
@@ -46,8 +46,14 @@ public final class DecoderModel: @unchecked Sendable {
         finalNorm = arena[DecoderLayout.finalNorm]
         outputHead = config.tieWordEmbeddings ? embedding : arena[DecoderLayout.outputHead]
         let positions = min(maxPositions, config.maxPositions)
-        globalRope = RotaryTable(headDim: config.headDim, base: config.ropeBaseGlobal,
-                                 maxPositions: positions, linearScaling: config.ropeScalingGlobal)
+        if let llama3 = config.llama3RopeScaling {
+            globalRope = RotaryTable(headDim: config.headDim,
+                                     inverseFrequencies: llama3.inverseFrequencies(headDim: config.headDim, base: config.ropeBaseGlobal),
+                                     maxPositions: positions)
+        } else {
+            globalRope = RotaryTable(headDim: config.headDim, base: config.ropeBaseGlobal,
+                                     maxPositions: positions, linearScaling: config.ropeScalingGlobal)
+        }
         localRope = RotaryTable(headDim: config.headDim, base: config.ropeBaseLocal, maxPositions: positions)
     }
 

@@ -12,13 +12,23 @@ public struct RotaryTable {
 
     /// - Parameter linearScaling: the `factor` of a "linear" rope_type (positions divided by it); 1 otherwise.
     public init(headDim: Int, base: Float, maxPositions: Int, linearScaling: Float = 1) {
+        let invFreq: [Float] = Self.defaultInverseFrequencies(headDim: headDim, base: base).map { $0 / linearScaling }
+        self.init(headDim: headDim, inverseFrequencies: invFreq, maxPositions: maxPositions)
+    }
+
+    /// inv_freq[i] = 1 / base^(2i/D), i < D/2, in Float as transformers computes it.   (D/2)
+    public static func defaultInverseFrequencies(headDim: Int, base: Float) -> [Float] {
+        (0..<headDim / 2).map { i in 1 / powf(base, Float(2 * i) / Float(headDim)) }
+    }
+
+    /// Tables for given inverse frequencies (a scaled RoPE such as Llama 3's computes its own).
+    /// - Parameter inverseFrequencies: (headDim / 2) angle per position of each dimension pair.
+    public init(headDim: Int, inverseFrequencies invFreq: [Float], maxPositions: Int) {
         precondition(headDim % 2 == 0, "rotary head dimension must be even")
+        precondition(invFreq.count == headDim / 2, "one inverse frequency per dimension pair")
         self.headDim = headDim
         self.maxPositions = maxPositions
         let half = headDim / 2
-        let invFreq: [Float] = (0..<half).map { i in
-            1 / powf(base, Float(2 * i) / Float(headDim)) / linearScaling
-        }
         var c = [Float](repeating: 0, count: maxPositions * half)
         var s = [Float](repeating: 0, count: maxPositions * half)
         for p in 0..<maxPositions {

@@ -10,7 +10,9 @@ import Foundation
 public protocol Tokenizer: AnyObject {
     /// Number of ids; every id this tokenizer produces is in `0..<vocabularySize`.
     var vocabularySize: Int { get }
-    /// Beginning-of-sequence id, if the vocabulary defines one.
+    /// The id a sequence starts with, which callers prepend to `encode`'s ids: the vocabulary's BOS
+    /// (SentencePiece), [CLS] (WordPiece), or what a tokenizer.json's own rule puts first (nil for
+    /// GPT-2 and Qwen, whose models start without one).
     var bosID: Int32? { get }
     /// End-of-sequence id, if the vocabulary defines one.
     var eosID: Int32? { get }
@@ -70,9 +72,22 @@ public enum TokenizerLoader {
     public static let sentencePieceFileName = "tokenizer.model"
     /// The WordPiece vocabulary file name used by BERT checkpoints.
     public static let wordPieceFileName = "vocab.txt"
+    /// The Hugging Face tokenizers file (byte-level BPE: GPT-2, Llama 3, Qwen2/2.5/3, SmolLM).
+    public static let tokenizerJSONFileName = "tokenizer.json"
 
-    /// Loads `<modelDirectory>/tokenizer.model` (SentencePiece) or, failing that,
-    /// `<modelDirectory>/vocab.txt` (WordPiece, options from `tokenizer_config.json`).
+    /// The tokenizer file `load(modelDirectory:)` reads in `modelDirectory` (the first present of
+    /// tokenizer.model, vocab.txt, tokenizer.json), or nil if there is none. For messages.
+    public static func tokenizerFile(in modelDirectory: String) -> String? {
+        [sentencePieceFileName, wordPieceFileName, tokenizerJSONFileName]
+            .map { URL(fileURLWithPath: modelDirectory, isDirectory: true).appendingPathComponent($0).path }
+            .first { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    /// Loads the first of, in order: `<modelDirectory>/tokenizer.model` (SentencePiece),
+    /// `<modelDirectory>/vocab.txt` (WordPiece, options from `tokenizer_config.json`),
+    /// `<modelDirectory>/tokenizer.json` (byte-level BPE, BOS/EOS from `tokenizer_config.json`).
+    /// The first two win where a folder has several because their readers were checked on the
+    /// folders that carry them (Gemma, BERT), whose tokenizer.json is not byte-level.
     ///
     /// Throws a `TokenizerError` naming the folder if it does not exist or holds no tokenizer,
     /// and naming the file if the file is not a valid model.
@@ -101,9 +116,13 @@ public enum TokenizerLoader {
             return try WordPieceTokenizer(vocabularyPath: wordPiecePath,
                                           preTokenizer: WordPieceTokenizer.preTokenizer(configPath: configPath))
         }
+        let tokenizerJSONPath = directoryURL.appendingPathComponent(tokenizerJSONFileName).path
+        if fileManager.fileExists(atPath: tokenizerJSONPath) {
+            return try ByteLevelBPETokenizer(path: tokenizerJSONPath)
+        }
         throw TokenizerError(
             kind: .modelNotFound, path: modelDirectory,
-            message: "\(sentencePieceFileName) not found in \(modelDirectory) (a SentencePiece model file or a WordPiece \(wordPieceFileName) is required; tokenizer.json alone is not read)")
+            message: "no tokenizer in \(modelDirectory): \(sentencePieceFileName) not found in \(modelDirectory), nor \(tokenizerJSONFileName) (byte-level BPE), nor \(wordPieceFileName) (WordPiece)")
     }
 }
 

@@ -89,7 +89,8 @@ struct InputError: Error, CustomStringConvertible {
 /// vocabularies are often padded.)
 func checkVocabularies(tokenizer: Tokenizer, model: DecoderModel, directory: String) throws {
     guard tokenizer.vocabularySize <= model.config.vocabSize else {
-        let tokenizerFile = (directory as NSString).appendingPathComponent(TokenizerLoader.sentencePieceFileName)
+        let tokenizerFile = TokenizerLoader.tokenizerFile(in: directory)
+            ?? (directory as NSString).appendingPathComponent(TokenizerLoader.sentencePieceFileName)
         let configFile = (directory as NSString).appendingPathComponent("config.json")
         throw InputError(
             "\(tokenizerFile) has \(tokenizer.vocabularySize) tokens but \(configFile) has vocab_size "

@@ -11,22 +11,35 @@ struct TokenizeCommand: ParsableCommand {
         commandName: "tokenize",
         abstract: "Print the token ids and pieces a model's tokenizer produces for TEXT.",
         discussion: """
-            Loads <DIR>/tokenizer.model only (no weights). No BOS/EOS is added: the ids are exactly \
+            Loads the folder's tokenizer only (tokenizer.model, vocab.txt or a byte-level BPE \
+            tokenizer.json; no weights). No BOS/EOS is added: the ids are exactly \
             what the training and evaluation code prepends them to.
             """)
 
-    @Option(name: .long, help: ArgumentHelp("Model directory holding tokenizer.model.", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("Model directory holding tokenizer.model, vocab.txt or tokenizer.json.", valueName: "dir"))
     var model: String
 
     @Argument(help: "Text to tokenize. Quote it to keep leading spaces (e.g. \" great\").")
-    var text: String
+    var text: String?
+
+    @Option(name: .long, help: ArgumentHelp("Instead of TEXT: time tokenising the text column (sentence/content/text) of every row of a TSV file.", valueName: "file"))
+    var file: String?
+
+    @Option(name: .long, help: "With --file: threads to encode on (default 1).")
+    var threads: Int = 1
+
+    func validate() throws {
+        guard (text == nil) != (file == nil) else { throw ValidationError("give either TEXT or --file FILE") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
 
     @Flag(name: .long, help: "Print one JSON object {\"ids\":[...],\"pieces\":[...]} on stdout.")
     var json = false
 
     func run() throws {
+        if let file { return try timeFile(file) }
         let tokenizer = try TokenizerLoader.load(modelDirectory: model)
-        let ids = try tokenizer.encode(text)
+        let ids = try tokenizer.encode(text ?? "")
         let pieces = try ids.map { id -> String in
             guard let piece = tokenizer.piece(for: id) else {
                 throw ValidationError("tokenizer in \(model) produced id \(id) outside its vocabulary")

@@ -1,3 +1,4 @@
+import Foundation
 import Models
 import Tensors
 import Weights
@@ -17,6 +18,33 @@ final class DecoderFixtureTests: XCTestCase {
     func testTinyGemma3MatchesTransformers() throws { try compare("tiny-gemma3") }
     func testTinyLlamaMatchesTransformers() throws { try compare("tiny-llama") }
     func testTinyQwen2MatchesTransformers() throws { try compare("tiny-qwen2") }
+    /// q/k RMSNorm per head (scale w), no biases, head_dim 16 ≠ hidden/heads, untied head.
+    func testTinyQwen3MatchesTransformers() throws { try compare("tiny-qwen3") }
+    /// rope_type "llama3" (frequencies in all three regimes), tied head, head_dim 16 ≠ hidden/heads.
+    func testTinyLlama3MatchesTransformers() throws { try compare("tiny-llama3") }
+
+    /// Llama 3.2's config.json (transformers 4) spells the scaling as `rope_scaling` beside a
+    /// top-level `rope_theta`; transformers 5 writes `rope_parameters`. Both give the same tables.
+    func testLlama3RopeScalingReadsBothSpellings() throws {
+        let old = """
+        {"model_type": "llama", "vocab_size": 128, "hidden_size": 32, "intermediate_size": 64,
+         "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
+         "max_position_embeddings": 64, "rope_theta": 100.0, "tie_word_embeddings": true,
+         "rope_scaling": {"factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                          "original_max_position_embeddings": 32, "rope_type": "llama3"}}
+        """
+        let fromOld = try DecoderConfig.decode(Data(old.utf8), path: "old/config.json")
+        let fromNew = try DecoderConfig.load(directory: Repo.fixture("tiny-llama3"))
+        XCTAssertNotNil(fromNew.llama3RopeScaling)
+        XCTAssertEqual(fromOld.llama3RopeScaling, fromNew.llama3RopeScaling)
+        XCTAssertEqual(fromOld.ropeBaseGlobal, fromNew.ropeBaseGlobal)
+        XCTAssertEqual(fromNew.headDim, 16)
+        XCTAssertTrue(fromNew.tieWordEmbeddings)
+        let unknown = old.replacingOccurrences(of: "\"llama3\"", with: "\"yarn\"")
+        XCTAssertThrowsError(try DecoderConfig.decode(Data(unknown.utf8), path: "yarn/config.json")) { error in
+            XCTAssertTrue("\(error)".contains("yarn/config.json") && "\(error)".contains("yarn"), "\(error)")
+        }
+    }
 
     func compare(_ name: String, tolerance: Float = 1e-4) throws {
         let fixture = try TinyFixture(name)

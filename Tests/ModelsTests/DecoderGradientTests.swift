@@ -22,12 +22,16 @@ final class DecoderGradientTests: XCTestCase {
     func testTinyGemma3NextTokenGradients() throws { try compareNextToken("tiny-gemma3") }
     func testTinyLlamaNextTokenGradients() throws { try compareNextToken("tiny-llama") }
     func testTinyQwen2NextTokenGradients() throws { try compareNextToken("tiny-qwen2") }
+    func testTinyQwen3NextTokenGradients() throws { try compareNextToken("tiny-qwen3") }
+    func testTinyLlama3NextTokenGradients() throws { try compareNextToken("tiny-llama3") }
 
     // MARK: candidate loss vs candidate_grads.safetensors
 
     func testTinyGemma3CandidateGradients() throws { try compareCandidates("tiny-gemma3") }
     func testTinyLlamaCandidateGradients() throws { try compareCandidates("tiny-llama") }
     func testTinyQwen2CandidateGradients() throws { try compareCandidates("tiny-qwen2") }
+    func testTinyQwen3CandidateGradients() throws { try compareCandidates("tiny-qwen3") }
+    func testTinyLlama3CandidateGradients() throws { try compareCandidates("tiny-llama3") }
 
     func compareNextToken(_ name: String) throws {
         let (model, batch) = try load(name)
