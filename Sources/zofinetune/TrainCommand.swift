@@ -101,7 +101,7 @@ struct TrainCommand: ParsableCommand {
     /// The configuration of a new run: defaults overridden by the options given.
     func newConfig() -> TrainingConfig {
         var c = TrainingConfig()
-        c.task = taskOptions.task.rawValue
+        c.task = taskOptions.taskName
         if let steps { c.steps = steps }
         if let optimizer { c.optimizer = optimizer }
         if let batchSize { c.batchSize = batchSize }
@@ -122,9 +122,14 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let train = try TaskData.load(directory: taskOptions.dataDirectory, split: .train)
-        let dev = try TaskData.load(directory: taskOptions.dataDirectory, split: .dev)
-        let (task, run, start) = try openRun()
+        var prompt = try taskOptions.prompt()
+        guard prompt.spec.objective == .classify else {
+            throw InputError("\(prompt.origin): objective complete is read and checked, but its training loss is not built yet")
+        }
+        let train = try taskOptions.examples(.train, prompt: prompt)
+        let dev = try taskOptions.examples(.dev, prompt: prompt)
+        prompt.chooseDemonstrations(from: train)
+        let (task, run, start) = try openRun(prompt: prompt)
         var config = run.manifest.config
         if let steps, resume != nil { config.steps = steps }
         if let evalEvery, resume != nil { config.evalEvery = evalEvery }
@@ -152,11 +157,12 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// A new run (model loaded, folder created) or the resumed one (weights brought to its last step).
-    func openRun() throws -> (TrainingTask, RunFolder, Int) {
+    func openRun(prompt: TaskPrompt) throws -> (TrainingTask, RunFolder, Int) {
         let isEncoder = try EncoderConfig.isEncoder(directory: modelOptions.model)
         if let resume {
             let run = try RunFolder(path: resume)
-            let (task, done) = try loadTask(encoder: isEncoder, run: RunOptions(run: resume, at: "last"), config: run.manifest.config)
+            let (task, done) = try loadTask(encoder: isEncoder, run: RunOptions(run: resume, at: "last"), config: run.manifest.config,
+                                            prompt: prompt)
             // Steps (and evaluations) past the weights we continue from are stale: for MeZO,
             // none; for a backprop run, those after its last snapshot.
             if try run.stepCount() > done {
@@ -167,13 +173,13 @@ struct TrainCommand: ParsableCommand {
         }
         var config = newConfig()
         if isEncoder {
-            config.labelDescriptions = encoderOptions.descriptions(task: taskOptions.task).texts
+            config.labelDescriptions = try encoderOptions.descriptions(task: taskOptions.taskName).texts
             config.temperature = encoderOptions.temperature
         }
-        let (task, _) = try loadTask(encoder: isEncoder, run: nil, config: config)
+        let (task, _) = try loadTask(encoder: isEncoder, run: nil, config: config, prompt: prompt)
         let formatter = DateFormatter()
         formatter.dateFormat = "yyyyMMdd-HHmmss"
-        let path = out ?? "runs/\(taskOptions.task.rawValue)-\(formatter.string(from: Date()))"
+        let path = out ?? "runs/\(taskOptions.taskName)-\(formatter.string(from: Date()))"
         let manifest = RunManifest(baseModel: URL(fileURLWithPath: modelOptions.model).standardizedFileURL.path,
                                    baseFingerprint: task.arena.fingerprint(threads: Threads.count),
                                    config: config, threads: Threads.count)
@@ -182,16 +188,22 @@ struct TrainCommand: ParsableCommand {
 
     /// The model folder posed the task: a decoder with the task's prompt, or an encoder with the
     /// run's label descriptions and temperature. Returns the steps of `run` in its weights.
-    func loadTask(encoder: Bool, run: RunOptions?, config: TrainingConfig) throws -> (TrainingTask, Int) {
+    func loadTask(encoder: Bool, run: RunOptions?, config: TrainingConfig, prompt: TaskPrompt) throws -> (TrainingTask, Int) {
         if encoder {
             let (embedder, steps) = try modelOptions.loadEmbedder(run: run)
-            let descriptions = config.labelDescriptions.map(LabelDescriptions.init) ?? taskOptions.task.labelDescriptions
+            let descriptions = try config.labelDescriptions.map(LabelDescriptions.init) ?? encoderOptions.descriptions(task: taskOptions.taskName)
             let scorer = try LabelDescriptionScorer(embedder: embedder, descriptions: descriptions,
                                                     temperature: config.temperature ?? LabelDescriptionScorer.defaultTemperature)
             return (EncoderTask(scorer: scorer), steps)
         }
         let (model, tokenizer, steps) = try modelOptions.load(run: run)
-        return (try DecoderTask(model: model, tokenizer: tokenizer, prompt: taskOptions.task.prompt), steps)
+        let task = try ClassifyTask(model: model, tokenizer: tokenizer, prompt: prompt)
+        if task.needsContinuationScoring, config.optimizer.usesBackprop {
+            throw InputError("\(prompt.origin): --optimizer \(config.optimizer.rawValue) needs single-token label words, the same for "
+                + "every example (its backward pass reads one output row per label); these label words are scored as "
+                + "continuations, which only MeZO trains for now")
+        }
+        return (task, steps)
     }
 }
 
