@@ -27,7 +27,7 @@ public enum TaskExamples {
                 "no \"\(answerColumn)\" column (columns: \(table.columns.joined(separator: ", ")))")
         }
         let labelIndex = Dictionary(spec.labels.enumerated().map { ($1.value, $0) }, uniquingKeysWith: { a, _ in a })
-        let textColumn = template.columns[0]
+        let textColumn = (template.columns + wordColumns)[0]
         var out: [LabeledExample] = []
         out.reserveCapacity(table.records.count)
         for record in table.records {

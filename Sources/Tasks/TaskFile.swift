@@ -62,7 +62,13 @@ extension TaskSpec {
         do { parsed = try PromptTemplate(template, maps: maps ?? [:]) } catch let e as PromptTemplate.SyntaxError {
             throw fail("template: \(e.message)")
         }
-        if parsed.columns.isEmpty { throw fail("the template names no {column} of the data") }
+        let wordColumns = labels.flatMap(\.words).flatMap { (try? PromptTemplate($0, maps: maps ?? [:]).columns) ?? [] }
+        if parsed.columns.isEmpty && wordColumns.isEmpty {
+            throw fail("neither the template nor the label words name a {column} of the data")
+        }
+        if template.trimmingCharacters(in: .whitespaces).isEmpty && !bos {
+            throw fail("an empty template needs \"bos\": true (the label words must follow something)")
+        }
         switch objective {
         case .classify:
             guard labelColumn != nil else { throw fail("objective classify needs \"label_column\"") }

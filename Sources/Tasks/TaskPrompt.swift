@@ -90,7 +90,12 @@ public struct TaskPrompt: Sendable {
     /// `<bos>` (when the task asks and the vocabulary has one) + the prompt's tokens.
     public func promptIDs(for example: LabeledExample, tokenizer: Tokenizer) throws -> [Int32] {
         let ids = try tokenizer.encode(text(for: example))
-        return (spec.bos ? tokenizer.bosID.map { [$0] } ?? [] : []) + ids
+        let all = (spec.bos ? tokenizer.bosID.map { [$0] } ?? [] : []) + ids
+        guard !all.isEmpty else {
+            let (file, line) = Self.split(example.source)
+            throw TaskDataError(.emptyText, file: file ?? origin, line: line, "the prompt is empty (and there is no <bos> to start it)")
+        }
+        return all
     }
 
     /// Tokens of each label's alternatives: [label][alternative][token].
