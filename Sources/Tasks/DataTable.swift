@@ -83,11 +83,11 @@ public enum DataFiles {
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw TaskDataError(.missingDirectory, file: directory, "data folder does not exist")
         }
-        let found = DataFormat.allCases.map { (directory as NSString).appendingPathComponent("\(split.rawValue).\($0.rawValue)") }
-            .filter { FileManager.default.fileExists(atPath: $0) }
+        let candidates = DataFormat.allCases.map { (directory as NSString).appendingPathComponent("\(split.rawValue).\($0.rawValue)") }
+        let found = candidates.filter { FileManager.default.fileExists(atPath: $0) }
         guard let first = found.first else {
             throw TaskDataError(.missingFile, file: directory,
-                "no \(split.rawValue).tsv, \(split.rawValue).csv or \(split.rawValue).jsonl in this folder")
+                "no \(split.rawValue) split in this folder: none of \(candidates.joined(separator: ", ")) exists")
         }
         guard found.count == 1 else {
             throw TaskDataError(.ambiguousSplit, file: directory,
