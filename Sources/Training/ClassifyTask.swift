@@ -16,7 +16,9 @@ public final class ClassifyTask: TrainingTask {
     let tokenizer: Tokenizer
     /// The label words' token ids when they are fixed single tokens (the fast path).
     let fixedCandidates: [Int32]?
-    private var objective: CandidateObjective?
+    private var candidateObjective: CandidateObjective?
+    /// What `loss` returns: the cross-entropy, or minus the batch accuracy (`--objective accuracy`).
+    public var trainingObjective: TrainingConfig.Objective = .loss
     private var labelScorer: LabelScorer?
 
     public init(model: DecoderModel, tokenizer: Tokenizer, prompt: TaskPrompt) throws {
@@ -48,17 +50,36 @@ public final class ClassifyTask: TrainingTask {
         // At least 1,024 tokens: evaluation packs dev prompts into passes of this size.
         let tokens = max(maxTokens, 1024)
         if let fixedCandidates {
-            objective = CandidateObjective(model: model, candidates: fixedCandidates, maxTokens: tokens)
+            candidateObjective = CandidateObjective(model: model, candidates: fixedCandidates, maxTokens: tokens)
         } else {
             labelScorer = LabelScorer(model: model, workspace: DecoderWorkspace(config: model.config, maxTokens: tokens))
         }
     }
 
     public func loss(_ inputs: [[Int32]], labels: [Int]) -> Float {
-        if let objective { return objective.loss(PackedBatch(sequences: inputs), labels: labels) }
+        if trainingObjective == .accuracy { return -batchAccuracy(inputs, labels: labels) }
+        if let candidateObjective { return candidateObjective.loss(PackedBatch(sequences: inputs), labels: labels) }
         let decoded = inputs.map(ClassifyInput.decode)
         let scores = try! labelScorer!.scores(prompts: decoded.map(\.prompt), candidates: decoded.map(\.candidates))
         return LabelScorer.crossEntropy(scores, labels: labels)
+    }
+
+    /// The fraction of the batch whose best-scoring label is the gold one: not differentiable,
+    /// but MeZO needs only the two values at θ ± εz.
+    func batchAccuracy(_ inputs: [[Int32]], labels: [Int]) -> Float {
+        let scores: [[Float]]
+        if let candidateObjective, let fixedCandidates {
+            let batch = PackedBatch(sequences: inputs)
+            let hidden = model.forward(batch, workspace: candidateObjective.workspace, outputs: .lastTokenOfEachSequence)
+            let flat = model.candidateLogits(hidden: hidden, rows: batch.sequenceCount, candidates: fixedCandidates)
+            let K = fixedCandidates.count
+            scores = (0..<inputs.count).map { Array(flat[($0 * K)..<($0 * K + K)]) }
+        } else {
+            let decoded = inputs.map(ClassifyInput.decode)
+            scores = try! labelScorer!.scores(prompts: decoded.map(\.prompt), candidates: decoded.map(\.candidates))
+        }
+        let correct = zip(scores, labels).filter { Self.argmax($0) == $1 }.count
+        return Float(correct) / Float(labels.count)
     }
 
     public func makeBackprop(maxTokens: Int) -> ([[Int32]], [Int], ParameterArena) -> Float {
@@ -74,10 +95,10 @@ public final class ClassifyTask: TrainingTask {
     /// Label scores of every example, [example][label]: logits of the label words (fast path) or
     /// log-probabilities (continuation path). Only their order matters for the prediction.
     public func scores(_ examples: [LabeledExample], progress: ((Int, Int) -> Void)? = nil) throws -> [[Float]] {
-        if objective == nil && labelScorer == nil { try prepare(maxTokens: 2048) }
+        if candidateObjective == nil && labelScorer == nil { try prepare(maxTokens: 2048) }
         let inputs = try inputs(examples)
         if let fixedCandidates {
-            let scorer = CandidateScorer(model: model, workspace: objective!.workspace)
+            let scorer = CandidateScorer(model: model, workspace: candidateObjective!.workspace)
             let flat = try scorer.candidateLogits(prompts: inputs, candidates: fixedCandidates) { progress?($0, examples.count) }
             let K = fixedCandidates.count
             return (0..<examples.count).map { Array(flat[($0 * K)..<($0 * K + K)]) }

@@ -24,6 +24,10 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     }
 
     public var task: String = "sst2"
+    /// What a step minimises: the cross-entropy (`loss`) or minus the batch's accuracy, which only
+    /// zeroth-order optimizers can follow (MeZO paper, section 3.3).
+    public enum Objective: String, Codable, Sendable, CaseIterable { case loss, accuracy, f1 }
+    public var objective: Objective = .loss
     public var optimizer: Optimizer = .mezo
     public var steps: Int = 3000
     public var batchSize: Int = 16
@@ -53,7 +57,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case task, optimizer, steps, lr, eps, perturbations, schedule, seed
+        case task, optimizer, steps, lr, eps, perturbations, schedule, seed, objective
         case batchSize = "batch_size"
         case weightDecay = "weight_decay"
         case maxGradNorm = "max_grad_norm"
@@ -73,6 +77,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         let d = TrainingConfig()
         task = try c.decodeIfPresent(String.self, forKey: .task) ?? d.task
         optimizer = try c.decodeIfPresent(Optimizer.self, forKey: .optimizer) ?? d.optimizer
+        objective = try c.decodeIfPresent(Objective.self, forKey: .objective) ?? d.objective
         steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
         lr = try c.decodeIfPresent(Float.self, forKey: .lr) ?? optimizer.defaultLR

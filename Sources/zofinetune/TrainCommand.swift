@@ -42,6 +42,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var encoderOptions: EncoderTaskOptions
 
     @Option(name: .long, help: "Optimizer: mezo (default), sgd or adamw.") var optimizer: TrainingConfig.Optimizer?
+    @Option(name: .long, help: "What a step minimises: loss (cross-entropy, default) or accuracy (minus the batch accuracy; MeZO only).") var objective: TrainingConfig.Objective?
     @Option(name: .long, help: "Steps in the run (with --resume: extend the run to this many).") var steps: Int?
     @Option(name: .long, help: "Examples per batch (default 16).") var batchSize: Int?
     @Option(name: .long, help: "Learning rate (default: mezo 2e-6, sgd 1e-4, adamw 1e-5).") var lr: Float?
@@ -82,11 +83,15 @@ struct TrainCommand: ParsableCommand {
             if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
         }
         if let evalEvery, evalEvery < 0 { throw ValidationError("--eval-every must be 0 or more") }
+        if let objective, objective != .loss, backprop {
+            throw ValidationError("--objective \(objective.rawValue) is not differentiable: it needs a zeroth-order optimizer (--optimizer mezo), not \(optimizer!.rawValue)")
+        }
+        if objective == .f1 { throw ValidationError("--objective f1 is for completion tasks, whose training is not built yet") }
         if let eps, !(eps > 0) { throw ValidationError("--eps must be positive") }
         if let lr, !(lr >= 0) { throw ValidationError("--lr must be 0 or more") }
         if trainExamples != nil, kShot != nil { throw ValidationError("give --train-examples or --k-shot, not both") }
         if resume != nil {
-            let fixed: [(String, Bool)] = [("--optimizer", optimizer != nil), ("--max-grad-norm", maxGradNorm != nil),
+            let fixed: [(String, Bool)] = [("--optimizer", optimizer != nil), ("--objective", objective != nil), ("--max-grad-norm", maxGradNorm != nil),
                 ("--beta1", beta1 != nil), ("--beta2", beta2 != nil),
                 ("--batch-size", batchSize != nil), ("--lr", lr != nil), ("--eps", eps != nil),
                 ("--perturbations", perturbations != nil), ("--weight-decay", weightDecay != nil),
@@ -104,6 +109,7 @@ struct TrainCommand: ParsableCommand {
         c.task = taskOptions.taskName
         if let steps { c.steps = steps }
         if let optimizer { c.optimizer = optimizer }
+        if let objective { c.objective = objective }
         if let batchSize { c.batchSize = batchSize }
         c.lr = lr ?? c.optimizer.defaultLR
         c.maxGradNorm = maxGradNorm
@@ -194,10 +200,14 @@ struct TrainCommand: ParsableCommand {
             let descriptions = try config.labelDescriptions.map(LabelDescriptions.init) ?? encoderOptions.descriptions(task: taskOptions.taskName)
             let scorer = try LabelDescriptionScorer(embedder: embedder, descriptions: descriptions,
                                                     temperature: config.temperature ?? LabelDescriptionScorer.defaultTemperature)
+            guard config.objective == .loss else {
+                throw InputError("--objective \(config.objective.rawValue) is for decoders; an encoder trains on the label-description loss")
+            }
             return (EncoderTask(scorer: scorer), steps)
         }
         let (model, tokenizer, steps) = try modelOptions.load(run: run)
         let task = try ClassifyTask(model: model, tokenizer: tokenizer, prompt: prompt)
+        task.trainingObjective = config.objective
         if task.needsContinuationScoring, config.optimizer.usesBackprop {
             throw InputError("\(prompt.origin): --optimizer \(config.optimizer.rawValue) needs single-token label words, the same for "
                 + "every example (its backward pass reads one output row per label); these label words are scored as "
@@ -209,6 +219,7 @@ struct TrainCommand: ParsableCommand {
 
 extension TrainingConfig.Schedule: ExpressibleByArgument {}
 extension TrainingConfig.Optimizer: ExpressibleByArgument {}
+extension TrainingConfig.Objective: ExpressibleByArgument {}
 
 /// Set by SIGINT/SIGTERM so the training loop can finish its step, save and exit.
 final class StopFlag: @unchecked Sendable {

@@ -134,4 +134,32 @@ final class TaskFileCLITests: XCTestCase {
         let none = try CLI.run(["eval", "--model", model.path, "--task", "no-such-task"])
         assertCleanFailure(none, mentions: ["no-such-task", "sst2"])
     }
+
+    /// `--objective accuracy`: MeZO's step loss is minus the batch accuracy (multiples of 1/batch);
+    /// a backprop optimizer is refused because the objective has no gradient.
+    func testAccuracyObjectiveTrainsWithMeZOOnly() throws {
+        let (model, data, runs) = try folders()
+        let rows = ["1\ta great movie", "0\tit was terrible and dull", "1\tthe film is a delight", "0\tan awful , boring film"]
+        try data.write("train.tsv", "label\tsentence\n" + rows.joined(separator: "\n") + "\n")
+        try data.write("dev.tsv", "label\tsentence\n" + rows.joined(separator: "\n") + "\n")
+        let common = ["train", "--model", model.path, "--task", "sst2", "--data", data.path, "--objective", "accuracy"]
+        let run = runs.path + "/accuracy"
+        let trained = try CLI.run(common + ["--steps", "3", "--batch-size", "4", "--train-examples", "4", "--eval-every", "0",
+                                            "--out", run, "--json"])
+        XCTAssertNotNil(singleJSONObject(trained))
+        let manifest = try String(contentsOfFile: run + "/run.json", encoding: .utf8)
+        XCTAssertTrue(manifest.contains("\"objective\" : \"accuracy\""), manifest)
+        let steps = try String(contentsOfFile: run + "/log.jsonl", encoding: .utf8).split(separator: "\n")
+            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["type"] as? String == "step" }
+        XCTAssertEqual(steps.count, 3)
+        for step in steps {
+            let record = step["record"] as? [String: Any] ?? [:]
+            let losses = (record["loss_plus"] as? [Double] ?? []) + (record["loss_minus"] as? [Double] ?? [])
+            XCTAssertFalse(losses.isEmpty, "\(step)")
+            for loss in losses { XCTAssertTrue([0, -0.25, -0.5, -0.75, -1].contains(loss), "loss \(loss) is not minus a batch accuracy") }
+        }
+        let refused = try CLI.run(common + ["--optimizer", "adamw", "--steps", "1"])
+        assertCleanFailure(refused, mentions: ["--objective accuracy", "not differentiable"])
+    }
 }
