@@ -50,7 +50,7 @@ public struct TaskPrompt: Sendable {
     }
 
     /// "file:line" → ("file", line).
-    static func split(_ source: String?) -> (String?, Int?) {
+    public static func split(_ source: String?) -> (String?, Int?) {
         guard let source, let colon = source.lastIndex(of: ":"), let line = Int(source[source.index(after: colon)...]) else {
             return (source, nil)
         }

@@ -52,12 +52,12 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         let isEncoder = try EncoderConfig.isEncoder(directory: modelOptions.model)
         var prompt = try taskOptions.prompt()
-        guard prompt.spec.objective == .classify else {
-            throw InputError("\(prompt.origin): objective complete is read and checked, but its evaluation (greedy generation) is not built yet")
-        }
         var examples = try taskOptions.examples(split, prompt: prompt)
         if let limit { examples = Array(examples.prefix(limit)) }
         if isEncoder {
+            guard prompt.spec.objective == .classify else {
+                throw InputError("\(prompt.origin): an encoder has no completion objective; use a decoder")
+            }
             return try runEncoder(examples: examples)
         }
         if prompt.spec.demonstrations != nil {
@@ -68,6 +68,9 @@ struct EvalCommand: ParsableCommand {
             let started = Date()
             try model.useBF16Products()
             log(String(format: "bf16 copies of the block matrices made in %.1f s", Date().timeIntervalSince(started)))
+        }
+        if prompt.spec.objective == .complete {
+            return try runCompletion(CompleteTask(model: model, tokenizer: tokenizer, prompt: prompt), examples: examples)
         }
         let task = try ClassifyTask(model: model, tokenizer: tokenizer, prompt: prompt)
         var lastReport = Date()
@@ -105,6 +108,43 @@ struct EvalCommand: ParsableCommand {
             try printJSON(out)
         } else {
             print(String(format: "accuracy %.4f (%d/%d)", report.accuracy, correct, labelled.count))
+        }
+    }
+}
+
+extension EvalCommand {
+    /// `eval` of a completion task: greedy generation, exact match and SQuAD F1.
+    func runCompletion(_ task: CompleteTask, examples: [LabeledExample]) throws {
+        var lastReport = Date()
+        let started = Date()
+        let generations = try task.generate(examples) { done, total in
+            if Date().timeIntervalSince(lastReport) > 2 || done == total {
+                log("  \(done)/\(total) examples")
+                lastReport = Date()
+            }
+        }
+        let seconds = Date().timeIntervalSince(started)
+        let labelled = examples.indices.filter { !examples[$0].targets.isEmpty }
+        let em = labelled.isEmpty ? 0 : labelled.reduce(0.0) { $0 + AnswerMetrics.exactMatch(generations[$1], gold: examples[$1].targets) } / Double(labelled.count)
+        let f1 = labelled.isEmpty ? 0 : labelled.reduce(0.0) { $0 + AnswerMetrics.f1(generations[$1], gold: examples[$1].targets) } / Double(labelled.count)
+        let name = taskOptions.taskName
+        log(String(format: "%@ %@: exact match %.2f%%, F1 %.2f%% (%d examples) in %.2f s", name, split.rawValue, em * 100, f1 * 100,
+                   examples.count, seconds))
+        if let predictionsOut {
+            var text = ""
+            for (i, example) in examples.enumerated() {
+                var line: [String: Any] = ["index": i, "id": example.source ?? "\(i)", "prediction": generations[i]]
+                if !example.targets.isEmpty { line["gold"] = example.targets }
+                text += String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self) + "\n"
+            }
+            try Data(text.utf8).write(to: URL(fileURLWithPath: predictionsOut), options: .atomic)
+        }
+        let metric = task.prompt.spec.effectiveMetric
+        if json {
+            try printJSON(["task": name, "split": split.rawValue, "n": examples.count, "accuracy": em, "seconds": seconds,
+                           "metric": metric.rawValue, "score": metric == .exactMatch ? em : f1, "exact_match": em, "f1": f1])
+        } else {
+            print(String(format: "exact match %.4f, F1 %.4f (%d)", em, f1, labelled.count))
         }
     }
 }

@@ -129,9 +129,6 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         var prompt = try taskOptions.prompt()
-        guard prompt.spec.objective == .classify else {
-            throw InputError("\(prompt.origin): objective complete is read and checked, but its training loss is not built yet")
-        }
         let train = try taskOptions.examples(.train, prompt: prompt)
         let dev = try taskOptions.examples(.dev, prompt: prompt)
         prompt.chooseDemonstrations(from: train)
@@ -196,6 +193,9 @@ struct TrainCommand: ParsableCommand {
     /// run's label descriptions and temperature. Returns the steps of `run` in its weights.
     func loadTask(encoder: Bool, run: RunOptions?, config: TrainingConfig, prompt: TaskPrompt) throws -> (TrainingTask, Int) {
         if encoder {
+            guard prompt.spec.objective == .classify else {
+                throw InputError("\(prompt.origin): an encoder has no completion objective; use a decoder")
+            }
             let (embedder, steps) = try modelOptions.loadEmbedder(run: run)
             let descriptions = try config.labelDescriptions.map(LabelDescriptions.init) ?? encoderOptions.descriptions(task: taskOptions.taskName)
             let scorer = try LabelDescriptionScorer(embedder: embedder, descriptions: descriptions,
@@ -204,6 +204,14 @@ struct TrainCommand: ParsableCommand {
                 throw InputError("--objective \(config.objective.rawValue) is for decoders; an encoder trains on the label-description loss")
             }
             return (EncoderTask(scorer: scorer), steps)
+        }
+        if prompt.spec.objective == .complete {
+            guard !config.optimizer.usesBackprop, config.objective == .loss else {
+                throw InputError("\(prompt.origin): a completion task trains with --optimizer mezo and --objective loss for now "
+                    + "(its backward pass and the f1 objective are not built yet)")
+            }
+            let (model, tokenizer, steps) = try modelOptions.load(run: run)
+            return (CompleteTask(model: model, tokenizer: tokenizer, prompt: prompt), steps)
         }
         let (model, tokenizer, steps) = try modelOptions.load(run: run)
         let task = try ClassifyTask(model: model, tokenizer: tokenizer, prompt: prompt)

@@ -162,4 +162,36 @@ final class TaskFileCLITests: XCTestCase {
         let refused = try CLI.run(common + ["--optimizer", "adamw", "--steps", "1"])
         assertCleanFailure(refused, mentions: ["--objective accuracy", "not differentiable"])
     }
+
+    /// A completion task: MeZO trains the mean cross-entropy of the target tokens; eval generates
+    /// greedily and reports exact match and F1; backprop is refused for now.
+    func testCompletionTaskTrainsWithMeZOAndEvaluatesByGeneration() throws {
+        let (model, data, runs) = try folders()
+        try data.write("task.json", """
+            {"template": "{review} it was", "objective": "complete", "target_column": "answer",
+             "max_new_tokens": 3, "stop": ["\\n"], "metric": "exact_match"}
+            """)
+        let rows = [("a great movie", "great"), ("it was terrible and dull", "terrible"), ("the film is a delight", "great"),
+                    ("an awful , boring film", "terrible")]
+        let jsonl = rows.map { #"{"review": "\#($0.0)", "answer": "\#($0.1)"}"# }.joined(separator: "\n") + "\n"
+        try data.write("train.jsonl", jsonl)
+        try data.write("dev.jsonl", jsonl)
+        let common = ["--model", model.path, "--task", data.path + "/task.json", "--data", data.path]
+        let trained = try CLI.run(["train"] + common + ["--steps", "2", "--batch-size", "2", "--train-examples", "4",
+                                                         "--eval-every", "2", "--out", runs.path + "/complete", "--json"])
+        guard let summary = singleJSONObject(trained) else { return }
+        XCTAssertNotNil(summary["final_loss"] as? Double, trained.summary)
+        let out = data.path + "/generated.jsonl"
+        let evaluated = try CLI.run(["eval"] + common + ["--run", runs.path + "/complete", "--predictions-out", out, "--json"])
+        guard let object = singleJSONObject(evaluated) else { return }
+        XCTAssertEqual(object["metric"] as? String, "exact_match")
+        XCTAssertNotNil(object["f1"] as? Double)
+        let lines = try predictions(out)
+        XCTAssertEqual(lines.count, 4)
+        XCTAssertEqual(lines[0]["gold"] as? [String], ["great"])
+        XCTAssertTrue(lines.allSatisfy { $0["prediction"] is String })
+        let adamw = try CLI.run(["train"] + common + ["--optimizer", "adamw", "--steps", "1", "--batch-size", "2",
+                                                       "--train-examples", "4", "--out", runs.path + "/adamw"])
+        assertCleanFailure(adamw, mentions: ["task.json", "mezo"])
+    }
 }
