@@ -9,7 +9,11 @@ Prompts: [bos] + SentencePiece ids of "{sentence} It was" (the sst2 task's promp
 tokenizer.model (several are 2-4 tokens). For each prompt and candidate c = (c_1..c_m), the
 reference is sum_i log_softmax(logits at the position before c_i)[c_i] over the whole vocabulary,
 from one forward pass of prompt + c (float32, eager attention, batch 1, no padding).
-Writes {"prompts": [[ids]], "candidates": [[ids]], "candidate_texts": [...], "logprobs": [[P x K]]}.
+Also "labels_loss": transformers' own `labels=` loss (mean cross-entropy over the target's tokens,
+the prompt's positions set to -100) of the whole batch of prompts, each followed by the target
+TARGET, right-padded in one batch: the completion objective's loss.
+Writes {"prompts": [[ids]], "candidates": [[ids]], "candidate_texts": [...], "logprobs": [[P x K]],
+"target": [ids], "labels_loss": float}.
 """
 
 import argparse
@@ -22,6 +26,7 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM
 
 TEMPLATE = "{sentence} It was"
+TARGET = " a waste of time"
 CANDIDATES = [" terrible", " great", " absolutely wonderful", " a waste of time", " so-so", " great"]
 
 
@@ -60,9 +65,20 @@ def main():
                 lp = torch.log_softmax(logits.double(), dim=-1)
                 row.append(float(sum(lp[len(p) - 1 + i, t] for i, t in enumerate(c))))
             logprobs.append(row)
+    target = sp.encode(TARGET)
+    width = max(len(p) for p in prompts) + len(target)
+    ids, labels, mask = [], [], []
+    for p in prompts:
+        pad = width - len(p) - len(target)
+        ids.append(p + target + [0] * pad)
+        labels.append([-100] * len(p) + target + [-100] * pad)
+        mask.append([1] * (len(p) + len(target)) + [0] * pad)
+    with torch.inference_mode():
+        labels_loss = float(model(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask),
+                                  labels=torch.tensor(labels)).loss)
     with open(args.out, "w") as f:
         json.dump({"prompts": prompts, "candidates": candidates, "candidate_texts": CANDIDATES,
-                   "logprobs": logprobs}, f)
+                   "logprobs": logprobs, "target": target, "labels_loss": labels_loss}, f)
     print(f"wrote {args.out}: {len(prompts)} prompts x {len(candidates)} candidates "
           f"(token counts {[len(c) for c in candidates]})")
 

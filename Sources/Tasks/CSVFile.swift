@@ -17,13 +17,13 @@ public enum CSVFile {
         if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
         let starts = try recordLines(text, path: path)
         guard !starts.isEmpty else { throw TaskDataError(.emptyFile, file: path, line: 1, "file is empty: expected a header line") }
-        let rows: [[String]]
+        let parsed: EnumeratedCSV
         do {
-            rows = try EnumeratedCSV(string: text, delimiter: .comma, loadColumns: false).rows
+            parsed = try EnumeratedCSV(string: text, delimiter: .comma, loadColumns: false)
         } catch {
             throw TaskDataError(.badCSV, file: path, "cannot parse as CSV (\(error))")
         }
-        let parsed = try EnumeratedCSV(string: text, delimiter: .comma, loadColumns: false)
+        let rows = parsed.rows
         let header = parsed.header.map { $0.trimmingCharacters(in: .whitespaces) }
         guard rows.count == starts.count - 1 else {
             throw TaskDataError(.badCSV, file: path, "found \(starts.count - 1) records but the CSV parser found \(rows.count)")

@@ -4,7 +4,7 @@ import Optimizers
 import Tasks
 import Tensors
 import Tokenizers
-import Training
+@testable import Training
 import TestSupport
 import XCTest
 
@@ -92,5 +92,27 @@ final class TaskFileSST2Tests: XCTestCase {
         for r in records { replayer.replay(r) }
         XCTAssertEqual((0..<fresh.arena.count).map { fresh.arena.storage[$0].bitPattern },
                        (0..<model.arena.count).map { model.arena.storage[$0].bitPattern })
+    }
+
+    /// The completion objective's loss (mean cross-entropy over the target's tokens) equals
+    /// transformers' `labels=` loss on the real Gemma-3-270M: 20 SST-2 prompts each followed by a
+    /// 4-token target, one batch (tools/reference_multitoken.py), within 1e-4.
+    func testCompletionLossMatchesTransformersLabelsLoss() throws {
+        let dir = try Repo.requireGemma()
+        let path = try Repo.requireReference("gemma-3-270m-multitoken-logprobs.json")
+        struct Reference: Decodable { let prompts: [[Int32]]; let target: [Int32]?; let labels_loss: Double? }
+        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        guard let target = reference.target, let expected = reference.labels_loss else {
+            return XCTFail("\(path) predates the labels= loss: delete it and rerun tools/test.sh")
+        }
+        let tokenizer = try TokenizerLoader.load(modelDirectory: dir)
+        let model = try ModelLoader.loadDecoder(directory: dir, maxPositions: 256)
+        let spec = TaskSpec(template: "{sentence|strip} It was", objective: .complete, targetColumn: "answer")
+        let task = CompleteTask(model: model, tokenizer: tokenizer, prompt: try TaskPrompt(spec: spec, origin: "test"))
+        try task.prepare(maxTokens: 1024)
+        let inputs = reference.prompts.map { ClassifyInput.encode(prompt: $0, candidates: [[target]]) }
+        let loss = task.loss(inputs, labels: [Int](repeating: -1, count: inputs.count))
+        print("completion loss: \(loss), transformers labels= loss \(expected), |Δ| = \(abs(Double(loss) - expected))")
+        XCTAssertEqual(Double(loss), expected, accuracy: 1e-4)
     }
 }
