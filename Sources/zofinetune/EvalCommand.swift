@@ -37,10 +37,10 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "Matrix products in fp32 (default) or bf16 (faster; needs AVX512_BF16).")
     var precision: Precision = .fp32
 
-    @Option(name: .long, help: ArgumentHelp("Also write the predictions (one JSON array) to this file.", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Also write the predictions to this file, one JSON object per line and example: id (file:line), prediction, scores.", valueName: "file"))
     var predictionsOut: String?
 
-    @Flag(name: .long, help: "Print one JSON object {task, split, n, accuracy, seconds} on stdout.")
+    @Flag(name: .long, help: "Print one JSON object {task, split, n, accuracy, seconds, metric, score, per_class, confusion_matrix, …} on stdout.")
     var json = false
 
     @OptionGroup var encoderOptions: EncoderTaskOptions
