@@ -178,6 +178,26 @@ final class TaskFileTests: XCTestCase {
         }
     }
 
+    /// k demonstrations, as MeZO's encode_prompt: each demonstration is its prompt + its gold label's
+    /// first word, stripped, joined by the separator, then the separator and the example's prompt.
+    func testDemonstrationsArePrependedAsMeZODoes() throws {
+        var spec = try TaskSpec.load(path: write("task.json", Self.reviewTask))
+        spec.demonstrations = .init(k: 2, separator: "\n\n", seed: 1)
+        var prompt = try TaskPrompt(spec: spec, origin: "task.json")
+        let train = try TaskExamples.load(path: write("train.jsonl", """
+            {"review": " loved it ", "sentiment": "positive"}
+            {"review": "hated it", "sentiment": "negative"}
+            {"review": "meh", "sentiment": "neutral"}
+            """), spec: spec)
+        prompt.chooseDemonstrations(from: train)
+        XCTAssertEqual(prompt.demonstrations.count, 2)
+        let demos = try prompt.demonstrations.map { d -> String in
+            let word = try prompt.candidateTexts(for: d)[d.label][0]
+            return ("Review: \(d.fields["review"]!.text)\nSentiment:" + word).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        XCTAssertEqual(try prompt.text(for: train[2]), demos.joined(separator: "\n\n") + "\n\nReview: meh\nSentiment:")
+    }
+
     // MARK: metrics
 
     func testMacroF1AndSQuADMetrics() {
