@@ -21,7 +21,9 @@ let package = Package(
         .executable(name: "zofinetune", targets: ["zofinetune"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // CSV with real quoting (RFC 4180: commas, quotes and newlines inside fields) for task data.
+        .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
     ],
     targets: [
         // OpenBLAS, opened at run time so the right CPU kernel can be chosen first (see CBLAS/blas.c).
@@ -38,7 +40,9 @@ let package = Package(
         .target(name: "Weights", dependencies: ["Tensors"], swiftSettings: hostCPU),
         .target(name: "Models", dependencies: ["Tensors", "Weights"], swiftSettings: hostCPU),
         .target(name: "Tokenizers", dependencies: ["CSentencePiece"], swiftSettings: hostCPU),
-        .target(name: "Tasks", dependencies: ["Tokenizers"], swiftSettings: hostCPU),
+        .target(
+            name: "Tasks", dependencies: ["Tokenizers", .product(name: "SwiftCSV", package: "SwiftCSV")],
+            resources: [.copy("BuiltinTasks")], swiftSettings: hostCPU),
         .target(name: "Optimizers", dependencies: ["Tensors", "Weights"], swiftSettings: hostCPUKernels),
         .target(name: "Profiling", dependencies: ["Tensors"], swiftSettings: hostCPU),
         .target(

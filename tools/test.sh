@@ -25,6 +25,12 @@ if [[ ! -f models/reference/gemma-3-270m-sst2-grads.safetensors ]]; then
     python3 tools/reference_real_gradients.py --model models/gemma-3-270m --data "$SST2" --repeats 1
 fi
 
+if [[ ! -f models/reference/gemma-3-270m-multitoken-logprobs.json ]]; then
+    echo "== transformers log-probabilities of multi-token candidates after 20 SST-2 prompts (once, ~1-2 min)" >&2
+    python3 tools/reference_multitoken.py --model models/gemma-3-270m --data "$SST2" \
+        --out models/reference/gemma-3-270m-multitoken-logprobs.json
+fi
+
 if [[ ! -f models/reference/minilm_token_ids.json ]]; then
     echo "== transformers BertTokenizer ids of SST-2 dev + 5,000 train for all-MiniLM-L6-v2 (once, ~5 s)" >&2
     python3 tools/reference_encoder_token_ids.py --model models/all-minilm-l6-v2 --data "$SST2" \

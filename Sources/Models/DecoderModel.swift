@@ -92,10 +92,30 @@ public final class DecoderModel: @unchecked Sendable {
         for l in 0..<c.layers {
             let compact = outputs == .lastTokenOfEachSequence && l == c.layers - 1
             rows = block(l, batch: batch, positions: positions, compactToLastTokens: compact,
-                         workspace: ws, cache: cache)
+                         workspace: ws, cache: cache, sharedPrefix: nil)
         }
         cache?.length += N
         rmsNormForward(ws.xn, ws.x, finalNorm, rows: rows, dim: C, eps: c.rmsNormEps, offset: c.normOffset)
+        return ws.xn
+    }
+
+    /// Runs prompts and their candidate continuations with each prompt computed once: every
+    /// continuation attends to its prompt's keys and values and to its own (see `ContinuationBatch`).
+    /// - Returns: final-normed hidden states of every row, (N, C), valid until the workspace is used again.
+    public func forward(_ batch: ContinuationBatch, workspace ws: DecoderWorkspace,
+                        gathered: GatheredKeyValues) -> UnsafeMutablePointer<Float> {
+        let c = config
+        let N = batch.tokenCount, C = c.hiddenSize
+        precondition(N <= ws.maxTokens, "batch of \(N) tokens exceeds the workspace (\(ws.maxTokens))")
+        precondition(batch.gatherRows.count <= gathered.capacity, "gathered keys exceed their buffer")
+        precondition(batch.positions.allSatisfy { $0 < maxPositions }, "sequence longer than \(maxPositions)")
+        embed(batch.tokens, into: ws.x)
+        let packed = PackedBatch(sequences: [batch.tokens])   // rows only: spans come from `batch`
+        for l in 0..<c.layers {
+            _ = block(l, batch: packed, positions: batch.positions, compactToLastTokens: false,
+                      workspace: ws, cache: nil, sharedPrefix: (batch, gathered))
+        }
+        rmsNormForward(ws.xn, ws.x, finalNorm, rows: N, dim: C, eps: c.rmsNormEps, offset: c.normOffset)
         return ws.xn
     }
 
@@ -112,7 +132,8 @@ public final class DecoderModel: @unchecked Sendable {
     /// One transformer block on the residual stream ws.x. Returns the rows it leaves in ws.x:
     /// N, or S when `compactToLastTokens` gathers each sequence's last row first.
     func block(_ l: Int, batch: PackedBatch, positions: [Int], compactToLastTokens compact: Bool,
-               workspace ws: DecoderWorkspace, cache: KVCache?) -> Int {
+               workspace ws: DecoderWorkspace, cache: KVCache?,
+               sharedPrefix: (batch: ContinuationBatch, gathered: GatheredKeyValues)?) -> Int {
         let c = config, w = layers[l]
         let N = batch.tokenCount, C = c.hiddenSize, D = c.headDim, I = c.intermediateSize
         let qWidth = c.queryHeads * D, kvWidth = c.kvHeads * D
@@ -152,7 +173,15 @@ public final class DecoderModel: @unchecked Sendable {
         // Keys/values source: this batch, or the cache after appending this batch's rows.
         var keys = UnsafePointer(ws.k), values = UnsafePointer(ws.v)
         var spans: [AttentionSpan] = []
-        if let cache {
+        if let (shared, gathered) = sharedPrefix {
+            // Each continuation's keys: a copy of its prompt's rows followed by its own rows.
+            for (to, from) in shared.gatherRows.enumerated() {
+                memcpy(gathered.keys + to * kvWidth, ws.k + from * kvWidth, kvWidth * 4)
+                memcpy(gathered.values + to * kvWidth, ws.v + from * kvWidth, kvWidth * 4)
+            }
+            keys = UnsafePointer(gathered.keys); values = UnsafePointer(gathered.values)
+            spans = shared.spans
+        } else if let cache {
             let start = cache.length
             memcpy(cache.keys[l] + start * kvWidth, ws.k, N * kvWidth * 4)
             memcpy(cache.values[l] + start * kvWidth, ws.v, N * kvWidth * 4)

@@ -1,13 +1,25 @@
 import Foundation
 
-/// One sentence and its class (SST-2: 0 = negative, 1 = positive; -1 when the split has no labels).
+/// One example and its class (SST-2: 0 = negative, 1 = positive; -1 when the split has no labels).
 public struct LabeledExample: Equatable, Sendable {
+    /// The text an encoder embeds: SST-2's sentence; for a task file, its template's first column.
     public let text: String
+    /// Index into the task's labels (-1: unlabelled).
     public let label: Int
+    /// Every column of the record, for templates (SST-2 from `TaskData.load`: just `sentence`).
+    public var fields: [String: DataValue]
+    /// Where the example was read ("file:line"), its id in predictions.
+    public var source: String?
+    /// Gold answers of a completion task (the first one is the training target).
+    public var targets: [String]
 
-    public init(text: String, label: Int) {
+    public init(text: String, label: Int, fields: [String: DataValue]? = nil, source: String? = nil,
+                targets: [String] = []) {
         self.text = text
         self.label = label
+        self.fields = fields ?? ["sentence": .text(text)]
+        self.source = source
+        self.targets = targets
     }
 }
 
@@ -21,6 +33,8 @@ public struct TaskDataError: Error, CustomStringConvertible, Equatable {
     public enum Kind: String, Equatable, Sendable {
         case missingDirectory, missingFile, unreadable, invalidUTF8, emptyFile
         case noTextColumn, noLabelColumn, badLabel, emptyText, wrongFieldCount
+        /// Task files and the data they read (issue 10).
+        case badTaskFile, missingColumn, emptyLabelWord, badCSV, badJSONL, emptyTarget, ambiguousSplit
     }
 
     public let kind: Kind

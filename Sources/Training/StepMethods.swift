@@ -66,7 +66,7 @@ final class MeZOMethod: StepMethod {
         let seeds = (0..<config.perturbations).map {
             SeedSchedule.seed(run: config.seed, step: index, perturbation: $0)
         }
-        let rows = config.embeddingPerturbation == .batch ? task.embeddingRows(batch) : nil
+        let rows = config.embeddingPerturbation == .batch ? task.embeddingRows(batch) : nil   // nil: every row
         return .mezo(mezo.step(index, seeds: seeds, embeddingRows: rows, lr: lr) { task.loss(batch, labels: labels) })
     }
 

@@ -34,6 +34,10 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     }
 
     public var task: String = "sst2"
+    /// What a step minimises: the cross-entropy (`loss`) or minus the batch's accuracy, which only
+    /// zeroth-order optimizers can follow (MeZO paper, section 3.3).
+    public enum Objective: String, Codable, Sendable, CaseIterable { case loss, accuracy, f1 }
+    public var objective: Objective = .loss
     public var optimizer: Optimizer = .mezo
     public var steps: Int = 3000
     public var batchSize: Int = 16
@@ -68,7 +72,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case task, optimizer, steps, lr, eps, perturbations, schedule, seed, perturbation
+        case task, optimizer, steps, lr, eps, perturbations, schedule, seed, perturbation, objective
         case embeddingPerturbation = "embedding_perturbation"
         case precision
         case batchSize = "batch_size"
@@ -92,6 +96,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         let d = TrainingConfig()
         task = try c.decodeIfPresent(String.self, forKey: .task) ?? d.task
         optimizer = try c.decodeIfPresent(Optimizer.self, forKey: .optimizer) ?? d.optimizer
+        objective = try c.decodeIfPresent(Objective.self, forKey: .objective) ?? d.objective
         steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? d.steps
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
         lr = try c.decodeIfPresent(Float.self, forKey: .lr) ?? optimizer.defaultLR

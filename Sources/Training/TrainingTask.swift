@@ -16,8 +16,9 @@ public protocol TrainingTask: AnyObject {
     /// Mean loss over a batch of inputs at the current weights (forward passes only).
     func loss(_ inputs: [[Int32]], labels: [Int]) -> Float
     /// The token-embedding rows `loss` reads for these inputs: the only rows whose perturbation
-    /// can change it (MeZO's `--embedding-perturbation batch`).
-    func embeddingRows(_ inputs: [[Int32]]) -> [Int32]
+    /// can change it (MeZO's `--embedding-perturbation batch`); nil when it reads every row (a
+    /// full-vocabulary softmax through a tied head).
+    func embeddingRows(_ inputs: [[Int32]]) -> [Int32]?
     /// A function that fills `gradients` (the arena's layout) for a batch and returns its loss;
     /// it owns the stored activations of every layer, so it is made only for backprop runs.
     func makeBackprop(maxTokens: Int) -> (_ inputs: [[Int32]], _ labels: [Int], _ gradients: ParameterArena) -> Float
@@ -54,8 +55,8 @@ public final class DecoderTask: TrainingTask {
     }
 
     /// The batch's tokens, and the candidate words' rows when the output head is the embedding.
-    public func embeddingRows(_ inputs: [[Int32]]) -> [Int32] {
-        Array(Set(inputs.joined()).union(model.config.tieWordEmbeddings ? candidates : [])).sorted()
+    public func embeddingRows(_ inputs: [[Int32]]) -> [Int32]? {
+        EmbeddingRows.read(by: inputs, head: model.config.tieWordEmbeddings ? .rows(candidates) : .none)
     }
 
     public func makeBackprop(maxTokens: Int) -> ([[Int32]], [Int], ParameterArena) -> Float {
@@ -94,8 +95,8 @@ public final class EncoderTask: TrainingTask {
     public func loss(_ inputs: [[Int32]], labels: [Int]) -> Float { scorer.loss(ids: inputs, labels: labels) }
 
     /// The batch's tokens and the label descriptions' (every loss embeds both).
-    public func embeddingRows(_ inputs: [[Int32]]) -> [Int32] {
-        Array(Set(inputs.joined()).union(scorer.descriptionIDs.joined())).sorted()
+    public func embeddingRows(_ inputs: [[Int32]]) -> [Int32]? {
+        EmbeddingRows.read(by: inputs + scorer.descriptionIDs, head: .none)
     }
 
     public func makeBackprop(maxTokens: Int) -> ([[Int32]], [Int], ParameterArena) -> Float {
@@ -111,5 +112,29 @@ public final class EncoderTask: TrainingTask {
     public func evaluate(_ examples: [LabeledExample]) throws -> (accuracy: Double, seconds: Double) {
         let r = try ClassificationEvaluator.evaluate(scorer: scorer, examples: examples).result
         return (r.accuracy, r.seconds)
+    }
+}
+
+/// The token-embedding rows a loss reads: its inputs' tokens, and what a tied output head reads.
+enum EmbeddingRows {
+    enum Head {
+        /// No tied head, or one that reads none of the table.
+        case none
+        /// A tied head computing only these rows (candidate label words).
+        case rows([Int32])
+        /// A tied head normalising over the whole vocabulary: every row matters.
+        case everyRow
+    }
+
+    /// Sorted distinct rows, or nil for every row. Negative entries are markers, not tokens
+    /// (`ClassifyInput`).
+    static func read(by inputs: [[Int32]], head: Head) -> [Int32]? {
+        var rows = Set(inputs.joined().filter { $0 >= 0 })
+        switch head {
+        case .none: break
+        case .rows(let ids): rows.formUnion(ids)
+        case .everyRow: return nil
+        }
+        return rows.sorted()
     }
 }

@@ -99,19 +99,6 @@ func checkVocabularies(tokenizer: Tokenizer, model: DecoderModel, directory: Str
     }
 }
 
-/// --task and --data.
-struct TaskOptions: ParsableArguments {
-    @Option(name: .long, help: "Task: sst2.")
-    var task: TaskName = .sst2
-
-    @Option(name: .long, help: ArgumentHelp("Folder with train.tsv/dev.tsv (default: $SST2_DIR, else data/sst2).", valueName: "dir"))
-    var data: String?
-
-    var dataDirectory: String {
-        data ?? ProcessInfo.processInfo.environment["SST2_DIR"] ?? "data/sst2"
-    }
-}
-
 extension TaskName: ExpressibleByArgument {}
 extension Split: ExpressibleByArgument {}
 

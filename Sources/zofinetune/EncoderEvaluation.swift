@@ -25,9 +25,13 @@ struct EncoderTaskOptions: ParsableArguments {
     }
 
     /// The descriptions given, else a run's (when evaluating it), else the task's defaults.
-    func descriptions(task: TaskName, run: TrainingConfig? = nil) -> LabelDescriptions {
+    func descriptions(task: String, run: TrainingConfig? = nil) throws -> LabelDescriptions {
         if !labelDescriptions.isEmpty { return LabelDescriptions(labelDescriptions) }
-        return run?.labelDescriptions.map(LabelDescriptions.init) ?? task.labelDescriptions
+        if let given = run?.labelDescriptions.map(LabelDescriptions.init) { return given }
+        guard let builtin = TaskName(rawValue: task) else {
+            throw ValidationError("an encoder needs --label-descriptions (one per label) for task \(task); only sst2 has defaults")
+        }
+        return builtin.labelDescriptions
     }
 }
 
@@ -56,9 +60,9 @@ extension ModelOptions {
 extension EvalCommand {
     /// `eval` on an encoder folder: cosine scoring against label descriptions.
     func runEncoder(examples: [LabeledExample]) throws {
-        let task = taskOptions.task
+        let task = taskOptions.taskName
         let runConfig = try runOptions.run.map { try RunFolder(path: $0).manifest.config }
-        let descriptions = encoderOptions.descriptions(task: task, run: runConfig)
+        let descriptions = try encoderOptions.descriptions(task: task, run: runConfig)
         let labels = Set(examples.map(\.label))
         if let outside = labels.first(where: { !(0..<descriptions.texts.count).contains($0) }) {
             throw InputError("label \(outside) has no description: give one --label-descriptions text per label "
@@ -79,15 +83,15 @@ extension EvalCommand {
         }
         let correct = zip(result.predictions, examples).filter { $0 == $1.label }.count
         log(String(format: "%@ %@: accuracy %.2f%% (%d/%d), loss %.4f, in %.2f s, %.0f sentences/s (%d tokens)",
-                   task.rawValue, split.rawValue, result.accuracy * 100, correct, examples.count, loss,
+                   task, split.rawValue, result.accuracy * 100, correct, examples.count, loss,
                    result.seconds, Double(examples.count) / result.seconds, result.tokens))
         if let predictionsOut {
-            let data = try JSONSerialization.data(withJSONObject: result.predictions)
-            try data.write(to: URL(fileURLWithPath: predictionsOut), options: .atomic)
+            try PredictionsFile.write(predictionsOut, examples: examples, predictions: result.predictions,
+                                      labelNames: descriptions.texts.indices.map(String.init), scores: nil)
         }
         if json {
             // The same five keys as a decoder's eval (the CLI contract); loss and descriptions are on stderr.
-            try printJSON(["task": task.rawValue, "split": split.rawValue, "n": examples.count,
+            try printJSON(["task": task, "split": split.rawValue, "n": examples.count,
                            "accuracy": result.accuracy, "seconds": result.seconds])
         } else {
             print(String(format: "accuracy %.4f (%d/%d)", result.accuracy, correct, examples.count))

@@ -37,10 +37,10 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "Matrix products in fp32 (default) or bf16 (faster; needs AVX512_BF16).")
     var precision: Precision = .fp32
 
-    @Option(name: .long, help: ArgumentHelp("Also write the predictions (one JSON array) to this file.", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Also write the predictions to this file, one JSON object per line and example: id (file:line), prediction, scores.", valueName: "file"))
     var predictionsOut: String?
 
-    @Flag(name: .long, help: "Print one JSON object {task, split, n, accuracy, seconds} on stdout.")
+    @Flag(name: .long, help: "Print one JSON object {task, split, n, accuracy, seconds, metric, score, per_class, confusion_matrix, …} on stdout.")
     var json = false
 
     @OptionGroup var encoderOptions: EncoderTaskOptions
@@ -50,10 +50,18 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
-        var examples = try TaskData.load(directory: taskOptions.dataDirectory, split: split)
+        let isEncoder = try EncoderConfig.isEncoder(directory: modelOptions.model)
+        var prompt = try taskOptions.prompt()
+        var examples = try taskOptions.examples(split, prompt: prompt)
         if let limit { examples = Array(examples.prefix(limit)) }
-        if try EncoderConfig.isEncoder(directory: modelOptions.model) {
+        if isEncoder {
+            guard prompt.spec.objective == .classify else {
+                throw InputError("\(prompt.origin): an encoder has no completion objective; use a decoder")
+            }
             return try runEncoder(examples: examples)
+        }
+        if prompt.spec.demonstrations != nil {
+            prompt.chooseDemonstrations(from: try taskOptions.examples(.train, prompt: prompt))
         }
         let (model, tokenizer, _) = try modelOptions.load(run: runOptions)
         if precision == .bf16 {
@@ -61,29 +69,103 @@ struct EvalCommand: ParsableCommand {
             try model.useBF16Products()
             log(String(format: "bf16 copies of the block matrices made in %.1f s", Date().timeIntervalSince(started)))
         }
+        if prompt.spec.objective == .complete {
+            return try runCompletion(CompleteTask(model: model, tokenizer: tokenizer, prompt: prompt), examples: examples)
+        }
+        let task = try ClassifyTask(model: model, tokenizer: tokenizer, prompt: prompt)
         var lastReport = Date()
-        let result = try ClassificationEvaluator.evaluate(
-            model: model, tokenizer: tokenizer, prompt: taskOptions.task.prompt, examples: examples
-        ) { done, total in
+        let started = Date()
+        let scores = try task.scores(examples) { done, total in
             if Date().timeIntervalSince(lastReport) > 2 || done == total {
                 log("  \(done)/\(total) examples")
                 lastReport = Date()
             }
         }
-        let correct = zip(result.predictions, examples).filter { $0 == $1.label }.count
-        log(String(format: "%@ %@: accuracy %.2f%% (%d/%d) in %.2f s, %.0f tokens/s (%d tokens)",
-                   taskOptions.task.rawValue, split.rawValue, result.accuracy * 100, correct,
-                   examples.count, result.seconds, Double(result.tokens) / result.seconds, result.tokens))
+        let seconds = Date().timeIntervalSince(started)
+        let predictions = scores.map(ClassifyTask.argmax)
+        let labelNames = prompt.spec.labels.map(\.value)
+        let labelled = examples.indices.filter { examples[$0].label >= 0 }
+        let report = ClassificationReport(gold: labelled.map { examples[$0].label }, predicted: labelled.map { predictions[$0] },
+                                          labelNames: labelNames)
+        let correct = labelled.filter { predictions[$0] == examples[$0].label }.count
+        let name = taskOptions.taskName
+        if labelled.isEmpty {
+            log(String(format: "%@ %@: %d unlabelled examples scored in %.2f s", name, split.rawValue, examples.count, seconds))
+        } else {
+            log(String(format: "%@ %@: accuracy %.2f%% (%d/%d), macro-F1 %.4f, in %.2f s",
+                       name, split.rawValue, report.accuracy * 100, correct, labelled.count, report.macroF1, seconds))
+        }
         if let predictionsOut {
-            let data = try JSONSerialization.data(withJSONObject: result.predictions)
-            try data.write(to: URL(fileURLWithPath: predictionsOut), options: .atomic)
+            try PredictionsFile.write(predictionsOut, examples: examples, predictions: predictions, labelNames: labelNames,
+                                      scores: scores)
         }
         if json {
-            try printJSON(["task": taskOptions.task.rawValue, "split": split.rawValue, "n": examples.count,
-                           "accuracy": result.accuracy, "seconds": result.seconds])
+            var out: [String: Any] = ["task": name, "split": split.rawValue, "n": examples.count,
+                                      "accuracy": report.accuracy, "seconds": seconds,
+                                      "metric": prompt.spec.effectiveMetric.rawValue,
+                                      "score": report.value(of: prompt.spec.effectiveMetric)]
+            out.merge(report.json) { a, _ in a }
+            try printJSON(out)
         } else {
-            print(String(format: "accuracy %.4f (%d/%d)", result.accuracy, correct, examples.count))
+            print(String(format: "accuracy %.4f (%d/%d)", report.accuracy, correct, labelled.count))
         }
+    }
+}
+
+extension EvalCommand {
+    /// `eval` of a completion task: greedy generation, exact match and SQuAD F1.
+    func runCompletion(_ task: CompleteTask, examples: [LabeledExample]) throws {
+        var lastReport = Date()
+        let started = Date()
+        let generations = try task.generate(examples) { done, total in
+            if Date().timeIntervalSince(lastReport) > 2 || done == total {
+                log("  \(done)/\(total) examples")
+                lastReport = Date()
+            }
+        }
+        let seconds = Date().timeIntervalSince(started)
+        let labelled = examples.indices.filter { !examples[$0].targets.isEmpty }
+        let em = labelled.isEmpty ? 0 : labelled.reduce(0.0) { $0 + AnswerMetrics.exactMatch(generations[$1], gold: examples[$1].targets) } / Double(labelled.count)
+        let f1 = labelled.isEmpty ? 0 : labelled.reduce(0.0) { $0 + AnswerMetrics.f1(generations[$1], gold: examples[$1].targets) } / Double(labelled.count)
+        let name = taskOptions.taskName
+        log(String(format: "%@ %@: exact match %.2f%%, F1 %.2f%% (%d examples) in %.2f s", name, split.rawValue, em * 100, f1 * 100,
+                   examples.count, seconds))
+        if let predictionsOut {
+            var text = ""
+            for (i, example) in examples.enumerated() {
+                var line: [String: Any] = ["index": i, "id": example.source ?? "\(i)", "prediction": generations[i]]
+                if !example.targets.isEmpty { line["gold"] = example.targets }
+                text += String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self) + "\n"
+            }
+            try Data(text.utf8).write(to: URL(fileURLWithPath: predictionsOut), options: .atomic)
+        }
+        let metric = task.prompt.spec.effectiveMetric
+        if json {
+            try printJSON(["task": name, "split": split.rawValue, "n": examples.count, "accuracy": em, "seconds": seconds,
+                           "metric": metric.rawValue, "score": metric == .exactMatch ? em : f1, "exact_match": em, "f1": f1])
+        } else {
+            print(String(format: "exact match %.4f, F1 %.4f (%d)", em, f1, labelled.count))
+        }
+    }
+}
+
+/// `--predictions-out`: one JSON object per line and example, in input order:
+/// {"id": "dev.jsonl:7", "index": 6, "prediction": "positive", "label_index": 1, "scores": {...}}
+/// ("scores": each label's score, log-probabilities or logits; absent for encoders).
+enum PredictionsFile {
+    static func write(_ path: String, examples: [LabeledExample], predictions: [Int], labelNames: [String],
+                      scores: [[Float]]?) throws {
+        var text = ""
+        for (i, example) in examples.enumerated() {
+            var line: [String: Any] = ["index": i, "id": example.source ?? "\(i)",
+                                       "prediction": labelNames[predictions[i]], "label_index": predictions[i]]
+            if example.label >= 0 { line["gold"] = labelNames[example.label] }
+            if let scores {
+                line["scores"] = Dictionary(uniqueKeysWithValues: zip(labelNames, scores[i].map(Double.init)))
+            }
+            text += String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self) + "\n"
+        }
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }
 

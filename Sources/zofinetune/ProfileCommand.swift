@@ -58,6 +58,9 @@ struct ProfileCommand: ParsableCommand {
     }
 
     func run() throws {
+        guard taskOptions.taskName == "sst2" else {
+            throw ValidationError("profile measures the SST-2 workload; other tasks are not profiled yet")
+        }
         Threads.set(modelOptions.threads ?? Threads.count)
         let train = try TaskData.load(directory: taskOptions.dataDirectory, split: .train)
         let tokenizer = try TokenizerLoader.load(modelDirectory: modelOptions.model)
@@ -69,7 +72,7 @@ struct ProfileCommand: ParsableCommand {
                 throw InputError("\(modelOptions.model): an encoder needs vocab.txt and --seq-len ≤ \(config.maxSequenceLength)")
             }
             batch = try ProfileBatch.makeForEncoder(examples: train, batchSize: batchSize, length: seqLen, tokenizer: wordPiece)
-            let descriptions = try taskOptions.task.labelDescriptions.texts.map { try wordPiece.encodeForEncoder($0, maxLength: seqLen) }
+            let descriptions = try TaskName.sst2.labelDescriptions.texts.map { try wordPiece.encodeForEncoder($0, maxLength: seqLen) }
             let tokens = batch.tokenCount + descriptions.reduce(0) { $0 + $1.count }
             // The worker's embedder takes the whole batch in one pass (SentenceEmbedder.maxTokens).
             let workspace = max(seqLen, (batchSize + descriptions.count) * 64)
@@ -77,7 +80,7 @@ struct ProfileCommand: ParsableCommand {
         } else {
             let config = try DecoderConfig.load(directory: modelOptions.model)
             batch = try ProfileBatch.make(examples: train, batchSize: batchSize, length: seqLen,
-                                          prompt: taskOptions.task.prompt, tokenizer: tokenizer)
+                                          prompt: TaskName.sst2.prompt, tokenizer: tokenizer)
             guard batch.sequences.allSatisfy({ $0.allSatisfy { Int($0) < config.vocabSize } }) else {
                 throw InputError("\(modelOptions.model): the tokenizer's ids exceed the model's vocab_size \(config.vocabSize)")
             }

@@ -47,6 +47,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var encoderOptions: EncoderTaskOptions
 
     @Option(name: .long, help: "Optimizer: mezo (default), sgd or adamw.") var optimizer: TrainingConfig.Optimizer?
+    @Option(name: .long, help: "What a step minimises: loss (cross-entropy, default) or accuracy (minus the batch accuracy; MeZO only).") var objective: TrainingConfig.Objective?
     @Option(name: .long, help: "Steps in the run (with --resume: extend the run to this many).") var steps: Int?
     @Option(name: .long, help: "Examples per batch (default 16).") var batchSize: Int?
     @Option(name: .long, help: "Learning rate (default: mezo 2e-6, sgd 1e-4, adamw 1e-5).") var lr: Float?
@@ -96,11 +97,15 @@ struct TrainCommand: ParsableCommand {
             if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
         }
         if let evalEvery, evalEvery < 0 { throw ValidationError("--eval-every must be 0 or more") }
+        if let objective, objective != .loss, backprop {
+            throw ValidationError("--objective \(objective.rawValue) is not differentiable: it needs a zeroth-order optimizer (--optimizer mezo), not \(optimizer!.rawValue)")
+        }
+        if objective == .f1 { throw ValidationError("--objective f1 is for completion tasks, whose training is not built yet") }
         if let eps, !(eps > 0) { throw ValidationError("--eps must be positive") }
         if let lr, !(lr >= 0) { throw ValidationError("--lr must be 0 or more") }
         if trainExamples != nil, kShot != nil { throw ValidationError("give --train-examples or --k-shot, not both") }
         if resume != nil {
-            let fixed: [(String, Bool)] = [("--optimizer", optimizer != nil), ("--max-grad-norm", maxGradNorm != nil),
+            let fixed: [(String, Bool)] = [("--optimizer", optimizer != nil), ("--objective", objective != nil), ("--max-grad-norm", maxGradNorm != nil),
                 ("--beta1", beta1 != nil), ("--beta2", beta2 != nil),
                 ("--batch-size", batchSize != nil), ("--lr", lr != nil), ("--eps", eps != nil),
                 ("--perturbations", perturbations != nil), ("--weight-decay", weightDecay != nil),
@@ -117,9 +122,10 @@ struct TrainCommand: ParsableCommand {
     /// The configuration of a new run: defaults overridden by the options given.
     func newConfig() -> TrainingConfig {
         var c = TrainingConfig()
-        c.task = taskOptions.task.rawValue
+        c.task = taskOptions.taskName
         if let steps { c.steps = steps }
         if let optimizer { c.optimizer = optimizer }
+        if let objective { c.objective = objective }
         if let batchSize { c.batchSize = batchSize }
         c.lr = lr ?? c.optimizer.defaultLR
         c.maxGradNorm = maxGradNorm
@@ -141,9 +147,11 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let train = try TaskData.load(directory: taskOptions.dataDirectory, split: .train)
-        let dev = try TaskData.load(directory: taskOptions.dataDirectory, split: .dev)
-        let (task, run, start) = try openRun()
+        var prompt = try taskOptions.prompt()
+        let train = try taskOptions.examples(.train, prompt: prompt)
+        let dev = try taskOptions.examples(.dev, prompt: prompt)
+        prompt.chooseDemonstrations(from: train)
+        let (task, run, start) = try openRun(prompt: prompt)
         var config = run.manifest.config
         if let steps, resume != nil { config.steps = steps }
         if let evalEvery, resume != nil { config.evalEvery = evalEvery }
@@ -187,11 +195,12 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// A new run (model loaded, folder created) or the resumed one (weights brought to its last step).
-    func openRun() throws -> (TrainingTask, RunFolder, Int) {
+    func openRun(prompt: TaskPrompt) throws -> (TrainingTask, RunFolder, Int) {
         let isEncoder = try EncoderConfig.isEncoder(directory: modelOptions.model)
         if let resume {
             let run = try RunFolder(path: resume)
-            let (task, done) = try loadTask(encoder: isEncoder, run: RunOptions(run: resume, at: "last"), config: run.manifest.config)
+            let (task, done) = try loadTask(encoder: isEncoder, run: RunOptions(run: resume, at: "last"), config: run.manifest.config,
+                                            prompt: prompt)
             // Steps (and evaluations) past the weights we continue from are stale: for MeZO,
             // none; for a backprop run, those after its last snapshot.
             if try run.stepCount() > done {
@@ -205,13 +214,13 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--precision bf16 trains decoders only; \(modelOptions.model) is an encoder")
         }
         if isEncoder {
-            config.labelDescriptions = encoderOptions.descriptions(task: taskOptions.task).texts
+            config.labelDescriptions = try encoderOptions.descriptions(task: taskOptions.taskName).texts
             config.temperature = encoderOptions.temperature
         }
-        let (task, _) = try loadTask(encoder: isEncoder, run: nil, config: config)
+        let (task, _) = try loadTask(encoder: isEncoder, run: nil, config: config, prompt: prompt)
         let formatter = DateFormatter()
         formatter.dateFormat = "yyyyMMdd-HHmmss"
-        let path = out ?? "runs/\(taskOptions.task.rawValue)-\(formatter.string(from: Date()))"
+        let path = out ?? "runs/\(taskOptions.taskName)-\(formatter.string(from: Date()))"
         let manifest = RunManifest(baseModel: URL(fileURLWithPath: modelOptions.model).standardizedFileURL.path,
                                    baseFingerprint: task.arena.fingerprint(threads: Threads.count),
                                    config: config, threads: Threads.count)
@@ -220,17 +229,38 @@ struct TrainCommand: ParsableCommand {
 
     /// The model folder posed the task: a decoder with the task's prompt, or an encoder with the
     /// run's label descriptions and temperature. Returns the steps of `run` in its weights.
-    func loadTask(encoder: Bool, run: RunOptions?, config: TrainingConfig) throws -> (TrainingTask, Int) {
+    func loadTask(encoder: Bool, run: RunOptions?, config: TrainingConfig, prompt: TaskPrompt) throws -> (TrainingTask, Int) {
         if encoder {
+            guard prompt.spec.objective == .classify else {
+                throw InputError("\(prompt.origin): an encoder has no completion objective; use a decoder")
+            }
             let (embedder, steps) = try modelOptions.loadEmbedder(run: run)
-            let descriptions = config.labelDescriptions.map(LabelDescriptions.init) ?? taskOptions.task.labelDescriptions
+            let descriptions = try config.labelDescriptions.map(LabelDescriptions.init) ?? encoderOptions.descriptions(task: taskOptions.taskName)
             let scorer = try LabelDescriptionScorer(embedder: embedder, descriptions: descriptions,
                                                     temperature: config.temperature ?? LabelDescriptionScorer.defaultTemperature)
+            guard config.objective == .loss else {
+                throw InputError("--objective \(config.objective.rawValue) is for decoders; an encoder trains on the label-description loss")
+            }
             return (EncoderTask(scorer: scorer), steps)
+        }
+        if prompt.spec.objective == .complete {
+            guard !config.optimizer.usesBackprop, config.objective == .loss else {
+                throw InputError("\(prompt.origin): a completion task trains with --optimizer mezo and --objective loss for now "
+                    + "(its backward pass and the f1 objective are not built yet)")
+            }
+            let (model, tokenizer, steps) = try modelOptions.load(run: run)
+            return (CompleteTask(model: model, tokenizer: tokenizer, prompt: prompt), steps)
         }
         let (model, tokenizer, steps) = try modelOptions.load(run: run)
         if config.precision == .bf16 { try model.useBF16Products(weightsChange: true) }
-        return (try DecoderTask(model: model, tokenizer: tokenizer, prompt: taskOptions.task.prompt), steps)
+        let task = try ClassifyTask(model: model, tokenizer: tokenizer, prompt: prompt)
+        task.trainingObjective = config.objective
+        if task.needsContinuationScoring, config.optimizer.usesBackprop {
+            throw InputError("\(prompt.origin): --optimizer \(config.optimizer.rawValue) needs single-token label words, the same for "
+                + "every example (its backward pass reads one output row per label); these label words are scored as "
+                + "continuations, which only MeZO trains for now")
+        }
+        return (task, steps)
     }
 }
 
@@ -238,6 +268,7 @@ extension TrainingConfig.Schedule: ExpressibleByArgument {}
 extension TrainingConfig.Optimizer: ExpressibleByArgument {}
 extension TrainingConfig.EmbeddingPerturbation: ExpressibleByArgument {}
 extension Perturbation: ExpressibleByArgument {}
+extension TrainingConfig.Objective: ExpressibleByArgument {}
 
 /// Set by SIGINT/SIGTERM so the training loop can finish its step, save and exit.
 final class StopFlag: @unchecked Sendable {

@@ -28,7 +28,10 @@ final class EncoderCLITests: XCTestCase {
             guard let object = singleJSONObject(result) else { return }
             XCTAssertEqual(Set(object.keys), ["task", "split", "n", "accuracy", "seconds"], result.summary)
             XCTAssertEqual(object["n"] as? Int, limit)
-            let predictions = try JSONDecoder().decode([Int].self, from: Data(contentsOf: out))
+            // One JSON object per line and example, in input order (issue 10).
+            let predictions = try String(contentsOf: out, encoding: .utf8).split(separator: "\n").map { line in
+                try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["label_index"] as? Int)
+            }
             XCTAssertEqual(predictions, Array(pair.predictions.prefix(limit)), "\(pair.descriptions)")
             XCTAssertTrue(result.stderr.contains(pair.descriptions[0]), result.summary)
         }

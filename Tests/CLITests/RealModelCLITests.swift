@@ -35,7 +35,14 @@ final class RealModelCLITests: XCTestCase {
         let result = try CLI.run(["eval", "--model", model, "--task", "sst2", "--data", data,
                                   "--limit", "16", "--json"], timeout: 600)
         guard let object = singleJSONObject(result) else { return }
-        XCTAssertEqual(Set(object.keys), ["task", "split", "n", "accuracy", "seconds"], result.summary)
+        // The contract's five keys, then the task's metric, per-class scores and confusion matrix (issue 10).
+        XCTAssertEqual(Set(object.keys), ["task", "split", "n", "accuracy", "seconds", "metric", "score", "macro_f1",
+                                          "per_class", "confusion_matrix"], result.summary)
+        let confusion = try XCTUnwrap((object["confusion_matrix"] as? [String: Any])?["rows_gold_columns_predicted"] as? [[Int]])
+        XCTAssertEqual(confusion.flatMap { $0 }.reduce(0, +), 16)
+        XCTAssertEqual(Double(confusion[0][0] + confusion[1][1]) / 16, object["accuracy"] as? Double)
+        let perClass = try XCTUnwrap(object["per_class"] as? [String: [String: Double]])
+        XCTAssertEqual(Set(perClass.keys), ["0", "1"])
         XCTAssertEqual(object["task"] as? String, "sst2")
         XCTAssertEqual(object["split"] as? String, "dev")
         XCTAssertEqual(object["n"] as? Int, 16)

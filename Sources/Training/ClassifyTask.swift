@@ -1,0 +1,165 @@
+import Foundation
+import Models
+import Tasks
+import Tokenizers
+import Weights
+
+/// A decoder posed a classification task from a task file (`TaskPrompt`). Label words that are
+/// single tokens, the same for every example, take the original two-row path (`CandidateObjective`,
+/// `CandidateScorer`: only those rows of the output embedding, the normaliser cancels), so SST-2's
+/// numbers are those of the code before task files, bit for bit. Any other label words (several
+/// tokens, alternatives, per-example words such as COPA's choices) are scored as continuations
+/// (`LabelScorer`).
+public final class ClassifyTask: TrainingTask {
+    public let model: DecoderModel
+    public let prompt: TaskPrompt
+    let tokenizer: Tokenizer
+    /// The label words' token ids when they are fixed single tokens (the fast path).
+    let fixedCandidates: [Int32]?
+    private var candidateObjective: CandidateObjective?
+    /// What `loss` returns: the cross-entropy, or minus the batch accuracy (`--objective accuracy`).
+    public var trainingObjective: TrainingConfig.Objective = .loss
+    private var labelScorer: LabelScorer?
+
+    public init(model: DecoderModel, tokenizer: Tokenizer, prompt: TaskPrompt) throws {
+        (self.model, self.tokenizer, self.prompt) = (model, tokenizer, prompt)
+        if prompt.labelWordsAreFixed {
+            let ids = try prompt.candidateIDs(for: LabeledExample(text: "", label: -1, fields: [:]), tokenizer: tokenizer)
+            fixedCandidates = ids.allSatisfy { $0[0].count == 1 } ? ids.map { $0[0][0] } : nil
+        } else {
+            fixedCandidates = nil
+        }
+    }
+
+    public var arena: ParameterArena { model.arena }
+
+    /// True when the loss needs the general continuation path, which has no backward pass yet.
+    public var needsContinuationScoring: Bool { fixedCandidates == nil }
+
+    /// Prompt ids; with continuation scoring, followed by the label words (`ClassifyInput`), so
+    /// that a batch of inputs carries everything its loss needs.
+    public func inputs(_ examples: [LabeledExample]) throws -> [[Int32]] {
+        try examples.map { example in
+            let ids = try prompt.promptIDs(for: example, tokenizer: tokenizer)
+            if fixedCandidates != nil { return ids }
+            return ClassifyInput.encode(prompt: ids, candidates: try prompt.candidateIDs(for: example, tokenizer: tokenizer))
+        }
+    }
+
+    /// The inputs' tokens (prompts and label words), and with a tied head the fast path's label
+    /// rows, or every row for continuation scoring (its log-softmax reads the whole vocabulary).
+    public func embeddingRows(_ inputs: [[Int32]]) -> [Int32]? {
+        guard model.config.tieWordEmbeddings else { return EmbeddingRows.read(by: inputs, head: .none) }
+        return EmbeddingRows.read(by: inputs, head: fixedCandidates.map { .rows($0) } ?? .everyRow)
+    }
+
+    public func prepare(maxTokens: Int) throws {
+        // At least 1,024 tokens: evaluation packs dev prompts into passes of this size.
+        let tokens = max(maxTokens, 1024)
+        if let fixedCandidates {
+            candidateObjective = CandidateObjective(model: model, candidates: fixedCandidates, maxTokens: tokens)
+        } else {
+            labelScorer = LabelScorer(model: model, workspace: DecoderWorkspace(config: model.config, maxTokens: tokens))
+        }
+    }
+
+    public func loss(_ inputs: [[Int32]], labels: [Int]) -> Float {
+        if trainingObjective == .accuracy { return -batchAccuracy(inputs, labels: labels) }
+        if let candidateObjective { return candidateObjective.loss(PackedBatch(sequences: inputs), labels: labels) }
+        let decoded = inputs.map(ClassifyInput.decode)
+        let scores = try! labelScorer!.scores(prompts: decoded.map(\.prompt), candidates: decoded.map(\.candidates))
+        return LabelScorer.crossEntropy(scores, labels: labels)
+    }
+
+    /// The fraction of the batch whose best-scoring label is the gold one: not differentiable,
+    /// but MeZO needs only the two values at θ ± εz.
+    func batchAccuracy(_ inputs: [[Int32]], labels: [Int]) -> Float {
+        let scores: [[Float]]
+        if let candidateObjective, let fixedCandidates {
+            let batch = PackedBatch(sequences: inputs)
+            let hidden = model.forward(batch, workspace: candidateObjective.workspace, outputs: .lastTokenOfEachSequence)
+            let flat = model.candidateLogits(hidden: hidden, rows: batch.sequenceCount, candidates: fixedCandidates)
+            let K = fixedCandidates.count
+            scores = (0..<inputs.count).map { Array(flat[($0 * K)..<($0 * K + K)]) }
+        } else {
+            let decoded = inputs.map(ClassifyInput.decode)
+            scores = try! labelScorer!.scores(prompts: decoded.map(\.prompt), candidates: decoded.map(\.candidates))
+        }
+        let correct = zip(scores, labels).filter { Self.argmax($0) == $1 }.count
+        return Float(correct) / Float(labels.count)
+    }
+
+    public func makeBackprop(maxTokens: Int) -> ([[Int32]], [Int], ParameterArena) -> Float {
+        precondition(fixedCandidates != nil, "backprop needs single-token label words (the CLI refuses sgd/adamw otherwise)")
+        let trainer = DecoderTrainer(model: model, maxTokens: maxTokens)
+        let candidates = fixedCandidates!
+        return { inputs, labels, gradients in
+            trainer.lossAndGradients(batch: PackedBatch(sequences: inputs),
+                                     target: .candidates(ids: candidates, labels: labels), gradients: gradients)
+        }
+    }
+
+    /// Label scores of every example, [example][label]: logits of the label words (fast path) or
+    /// log-probabilities (continuation path). Only their order matters for the prediction.
+    public func scores(_ examples: [LabeledExample], progress: ((Int, Int) -> Void)? = nil) throws -> [[Float]] {
+        if candidateObjective == nil && labelScorer == nil { try prepare(maxTokens: 2048) }
+        let inputs = try inputs(examples)
+        if let fixedCandidates {
+            let scorer = CandidateScorer(model: model, workspace: candidateObjective!.workspace)
+            let flat = try scorer.candidateLogits(prompts: inputs, candidates: fixedCandidates) { progress?($0, examples.count) }
+            let K = fixedCandidates.count
+            return (0..<examples.count).map { Array(flat[($0 * K)..<($0 * K + K)]) }
+        }
+        let decoded = inputs.map(ClassifyInput.decode)
+        return try labelScorer!.scores(prompts: decoded.map(\.prompt), candidates: decoded.map(\.candidates)) {
+            progress?($0, examples.count)
+        }
+    }
+
+    /// The task's metric (accuracy or macro-F1) on `examples`.
+    public func evaluate(_ examples: [LabeledExample]) throws -> (accuracy: Double, seconds: Double) {
+        let started = Date()
+        let predictions = try scores(examples).map(ClassifyTask.argmax)
+        let report = ClassificationReport(gold: examples.map(\.label), predicted: predictions,
+                                          labelNames: prompt.spec.labels.map(\.value))
+        return (report.value(of: prompt.spec.effectiveMetric), Date().timeIntervalSince(started))
+    }
+
+    /// Index of the largest score; the first wins ties (as the original evaluator).
+    public static func argmax(_ row: [Float]) -> Int {
+        row.indices.max { row[$0] < row[$1] }!
+    }
+}
+
+/// How a classify example with continuation-scored label words travels through the training loop,
+/// which batches plain token arrays: the prompt, then for each label its alternatives, each word's
+/// tokens closed by `endOfWord` (-1), each label closed by `endOfLabel` (-2). Token ids are never
+/// negative, so the markers are unambiguous; the array's length also bounds the rows the example
+/// takes in a packed pass, which is what the loop sizes its buffers by.
+enum ClassifyInput {
+    static let endOfPrompt: Int32 = -3
+    static let endOfWord: Int32 = -1
+    static let endOfLabel: Int32 = -2
+
+    static func encode(prompt: [Int32], candidates: LabelCandidates) -> [Int32] {
+        var out = prompt + [endOfPrompt]
+        for label in candidates {
+            for word in label { out += word + [endOfWord] }
+            out.append(endOfLabel)
+        }
+        return out
+    }
+
+    static func decode(_ input: [Int32]) -> (prompt: [Int32], candidates: LabelCandidates) {
+        let split = input.firstIndex(of: endOfPrompt)!
+        var candidates: LabelCandidates = [], label: [[Int32]] = [], word: [Int32] = []
+        for t in input[(split + 1)...] {
+            switch t {
+            case endOfWord: label.append(word); word = []
+            case endOfLabel: candidates.append(label); label = []
+            default: word.append(t)
+            }
+        }
+        return (Array(input[..<split]), candidates)
+    }
+}

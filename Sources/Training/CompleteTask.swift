@@ -1,0 +1,98 @@
+import Foundation
+import Models
+import Tasks
+import Tokenizers
+import Weights
+
+/// A decoder posed a completion task from a task file: the model writes the target after the
+/// prompt. The training loss is the mean cross-entropy over the target's tokens only (each
+/// normalised over the whole vocabulary, the rows computed 32 at a time: with Gemma-3's 262,144
+/// words the peak is one 32 × V block of 32 MB, never a (tokens × V) buffer). The target follows
+/// the prompt as MeZO's verbalizers put it: " " + the first gold answer. Evaluation generates
+/// greedily with a KV cache, stops at the task's stop strings (and <eos>), and scores exact match
+/// or SQuAD F1 against every gold answer.
+public final class CompleteTask: TrainingTask {
+    public let model: DecoderModel
+    public let prompt: TaskPrompt
+    let tokenizer: Tokenizer
+    private var scorer: LabelScorer?
+    /// Generated texts of the last `evaluate`, in order (for predictions files).
+    public private(set) var lastGenerations: [String] = []
+
+    public init(model: DecoderModel, tokenizer: Tokenizer, prompt: TaskPrompt) {
+        (self.model, self.tokenizer, self.prompt) = (model, tokenizer, prompt)
+    }
+
+    public var arena: ParameterArena { model.arena }
+
+    /// Prompt ids followed by the target's (`ClassifyInput` with one label of one word).
+    public func inputs(_ examples: [LabeledExample]) throws -> [[Int32]] {
+        try examples.map { example in
+            let ids = try prompt.promptIDs(for: example, tokenizer: tokenizer)
+            guard let target = example.targets.first else {
+                let (file, line) = TaskPrompt.split(example.source)
+                throw TaskDataError(.emptyTarget, file: file ?? prompt.origin, line: line, "no target to train on")
+            }
+            return ClassifyInput.encode(prompt: ids, candidates: [[try tokenizer.encode(" " + target)]])
+        }
+    }
+
+    /// The prompts' and targets' tokens; every row with a tied head (the target's log-softmax reads
+    /// the whole vocabulary).
+    public func embeddingRows(_ inputs: [[Int32]]) -> [Int32]? {
+        EmbeddingRows.read(by: inputs, head: model.config.tieWordEmbeddings ? .everyRow : .none)
+    }
+
+    public func prepare(maxTokens: Int) throws {
+        scorer = LabelScorer(model: model, workspace: DecoderWorkspace(config: model.config, maxTokens: max(maxTokens, 1024)))
+    }
+
+    /// Mean cross-entropy per target token over the batch (as transformers' `labels=` loss with
+    /// the prompt's positions set to -100).
+    public func loss(_ inputs: [[Int32]], labels: [Int]) -> Float {
+        let decoded = inputs.map(ClassifyInput.decode)
+        let logProbs = try! scorer!.scores(prompts: decoded.map(\.prompt), candidates: decoded.map(\.candidates))
+        let tokens = decoded.reduce(0) { $0 + $1.candidates[0][0].count }
+        return -Float(logProbs.reduce(0.0) { $0 + Double($1[0]) } / Double(tokens))
+    }
+
+    public func makeBackprop(maxTokens: Int) -> ([[Int32]], [Int], ParameterArena) -> Float {
+        preconditionFailure("completion tasks train with MeZO only for now (the CLI refuses sgd/adamw)")
+    }
+
+    /// Greedy completions of `examples`, cut at the first stop string.
+    public func generate(_ examples: [LabeledExample], progress: ((Int, Int) -> Void)? = nil) throws -> [String] {
+        let stopStrings = prompt.spec.stop ?? []
+        var stopIDs = Set<Int32>()
+        if let eos = tokenizer.eosID { stopIDs.insert(eos) }
+        for s in stopStrings {
+            let ids = try tokenizer.encode(s)
+            if ids.count == 1 { stopIDs.insert(ids[0]) }   // MeZO: eos_token_id = encode("\n")[-1]
+        }
+        let maxNew = prompt.spec.maxNewTokens ?? 50
+        return try examples.enumerated().map { i, example in
+            let ids = try prompt.promptIDs(for: example, tokenizer: tokenizer)
+            let generated = model.generateGreedy(prompt: ids, maxNewTokens: maxNew, stop: stopIDs)
+            // Rows past the tokenizer's pieces (a padded vocabulary) are no text.
+            var text = try tokenizer.decode(generated.filter { Int($0) < tokenizer.vocabularySize })
+            for s in stopStrings { if let r = text.range(of: s) { text = String(text[..<r.lowerBound]) } }
+            progress?(i + 1, examples.count)
+            return text.trimmingCharacters(in: .whitespaces)
+        }
+    }
+
+    /// The task's metric (exact match or F1, best over the gold answers), averaged.
+    public func evaluate(_ examples: [LabeledExample]) throws -> (accuracy: Double, seconds: Double) {
+        let started = Date()
+        lastGenerations = try generate(examples)
+        return (score(lastGenerations, examples), Date().timeIntervalSince(started))
+    }
+
+    public func score(_ generations: [String], _ examples: [LabeledExample]) -> Double {
+        let metric = prompt.spec.effectiveMetric
+        let values = zip(generations, examples).filter { !$1.targets.isEmpty }.map { text, example in
+            metric == .exactMatch ? AnswerMetrics.exactMatch(text, gold: example.targets) : AnswerMetrics.f1(text, gold: example.targets)
+        }
+        return values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count)
+    }
+}

@@ -1,0 +1,197 @@
+// Tasks of one's own through the CLI on the tiny Gemma-3 folder (issue 10): a three-class task file
+// with string labels and multi-token / alternative label words over JSONL, and a two-field task
+// posed by flags over CSV with quoted commas; each trained with MeZO, evaluated (metric, per-class
+// scores, confusion matrix, predictions file), exported, and the export scores exactly as the
+// replayed run does.
+
+import Foundation
+import XCTest
+
+final class TaskFileCLITests: XCTestCase {
+    private var cleanups: [() -> Void] = []
+
+    override func tearDown() {
+        cleanups.forEach { $0() }
+        cleanups = []
+        super.tearDown()
+    }
+
+    private func folders() throws -> (TinyModelFolder, TemporaryFolder, TemporaryFolder) {
+        let model = try TinyModelFolder("task-file")
+        let data = try TemporaryFolder("task-data"), runs = try TemporaryFolder("task-runs")
+        cleanups += [model.remove, data.remove, runs.remove]
+        return (model, data, runs)
+    }
+
+    /// Lines of a --predictions-out file as objects.
+    private func predictions(_ path: String) throws -> [[String: Any]] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
+            try XCTUnwrap(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+    }
+
+    func testThreeClassTaskFileTrainsEvaluatesExportsAndReplays() throws {
+        let (model, data, runs) = try folders()
+        try data.write("task.json", """
+            {"template": "the review: {review} it was", "label_column": "sentiment",
+             "labels": {"negative": " terrible", "neutral": [" dull", " a film"], "positive": " great delight"},
+             "metric": "macro_f1"}
+            """)
+        let rows = [("a great movie", "positive"), ("it was terrible and dull", "negative"), ("the film is a film", "neutral"),
+                    ("the film is a delight", "positive"), ("an awful , boring film", "negative"), ("a film", "neutral")]
+        let jsonl = rows.map { #"{"review": "\#($0.0)", "sentiment": "\#($0.1)"}"# }.joined(separator: "\n") + "\n"
+        try data.write("train.jsonl", jsonl)
+        try data.write("dev.jsonl", jsonl)
+        try data.write("test.jsonl", rows.map { #"{"review": "\#($0.0)"}"# }.joined(separator: "\n") + "\n")
+        let run = runs.path + "/three"
+        let common = ["--model", model.path, "--task", data.path + "/task.json", "--data", data.path]
+
+        let trained = try CLI.run(["train"] + common + ["--steps", "4", "--batch-size", "3", "--train-examples", "6",
+                                                         "--eval-every", "2", "--lr", "1e-3", "--out", run, "--json"])
+        guard let summary = singleJSONObject(trained) else { return }
+        XCTAssertEqual(summary["steps"] as? Int, 4, trained.summary)
+        XCTAssertNotNil(summary["best_accuracy"], trained.summary)   // the task's metric (macro-F1)
+
+        let fromRun = data.path + "/run.jsonl", fromExport = data.path + "/export.jsonl"
+        let evaluated = try CLI.run(["eval"] + common + ["--run", run, "--at", "last", "--predictions-out", fromRun, "--json"])
+        guard let object = singleJSONObject(evaluated) else { return }
+        XCTAssertEqual(object["metric"] as? String, "macro_f1")
+        XCTAssertEqual(object["score"] as? Double, object["macro_f1"] as? Double)
+        let confusion = try XCTUnwrap((object["confusion_matrix"] as? [String: Any])?["rows_gold_columns_predicted"] as? [[Int]])
+        XCTAssertEqual(confusion.count, 3)
+        XCTAssertEqual(confusion.flatMap { $0 }.reduce(0, +), 6)
+        XCTAssertEqual(Set((object["per_class"] as? [String: Any])?.keys ?? [:].keys), ["negative", "neutral", "positive"])
+
+        let exported = runs.path + "/exported"
+        let export = try CLI.run(["export", "--model", model.path, "--run", run, "--at", "last", "--out", exported])
+        XCTAssertEqual(export.status, 0, export.summary)
+        let again = try CLI.run(["eval", "--model", exported, "--task", data.path + "/task.json", "--data", data.path,
+                                 "--predictions-out", fromExport, "--json"])
+        XCTAssertNotNil(singleJSONObject(again))
+        let a = try predictions(fromRun), b = try predictions(fromExport)
+        XCTAssertEqual(a.count, 6)
+        XCTAssertEqual(a.map { $0["id"] as? String }, ["dev.jsonl:1", "dev.jsonl:2", "dev.jsonl:3", "dev.jsonl:4", "dev.jsonl:5", "dev.jsonl:6"])
+        // Bit for bit: the exported weights are the replayed run's.
+        XCTAssertEqual(a.map { $0["scores"] as? [String: Double] }, b.map { $0["scores"] as? [String: Double] })
+        XCTAssertEqual(a.map { $0["prediction"] as? String }, b.map { $0["prediction"] as? String })
+
+        // A test split without labels still evaluates into the predictions file.
+        let testOut = data.path + "/test-predictions.jsonl"
+        let tested = try CLI.run(["eval"] + common + ["--split", "test", "--predictions-out", testOut])
+        XCTAssertEqual(tested.status, 0, tested.summary)
+        let unlabelled = try predictions(testOut)
+        XCTAssertEqual(unlabelled.count, 6)
+        XCTAssertTrue(unlabelled.allSatisfy { $0["gold"] == nil && $0["prediction"] is String })
+
+        // Backprop has no continuation-scored loss yet: refused up front, naming the task file.
+        let sgd = try CLI.run(["train"] + common + ["--optimizer", "sgd", "--steps", "1", "--batch-size", "3",
+                                                     "--train-examples", "6", "--out", runs.path + "/sgd"])
+        assertCleanFailure(sgd, mentions: ["task.json", "single-token label words", "MeZO"])
+    }
+
+    func testTwoFieldTaskFromFlagsOverCSVMatchesJSONL() throws {
+        let (model, data, runs) = try folders()
+        let rows = [("a great movie, really", "it was great", "1"), ("it was terrible", "and dull, \"very\" dull", "0"),
+                    ("the film is a delight", "a charming journey", "1"), ("an awful , boring film", "dull", "0")]
+        func csvField(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        try data.write("train.csv", "premise,hypothesis,label\n" + rows.map { "\(csvField($0.0)),\(csvField($0.1)),\($0.2)" }.joined(separator: "\n") + "\n")
+        try data.write("dev.csv", "premise,hypothesis,label\n" + rows.map { "\(csvField($0.0)),\(csvField($0.1)),\($0.2)" }.joined(separator: "\n") + "\n")
+        let jsonRows = try rows.map { row -> String in
+            String(decoding: try JSONSerialization.data(withJSONObject: ["premise": row.0, "hypothesis": row.1, "label": Int(row.2)!],
+                                                        options: [.sortedKeys]), as: UTF8.self)
+        }
+        let jsonl = try TemporaryFolder("task-jsonl")
+        cleanups.append(jsonl.remove)
+        try jsonl.write("dev.jsonl", jsonRows.joined(separator: "\n") + "\n")
+
+        let task = ["--template", "{premise} ? {hypothesis} it was", "--label-words", "0= terrible", "1= great",
+                    "--label-column", "label"]
+        let trained = try CLI.run(["train", "--model", model.path, "--data", data.path] + task
+                                  + ["--steps", "2", "--batch-size", "2", "--train-examples", "4", "--eval-every", "0",
+                                     "--out", runs.path + "/two", "--json"])
+        XCTAssertNotNil(singleJSONObject(trained))
+        let csvOut = data.path + "/csv.jsonl", jsonlOut = data.path + "/jsonl.jsonl"
+        let fromCSV = try CLI.run(["eval", "--model", model.path, "--data", data.path, "--predictions-out", csvOut, "--json"] + task)
+        let fromJSONL = try CLI.run(["eval", "--model", model.path, "--dev", jsonl.path + "/dev.jsonl", "--predictions-out", jsonlOut, "--json"] + task)
+        XCTAssertEqual(singleJSONObject(fromCSV)?["n"] as? Int, 4)
+        XCTAssertEqual(singleJSONObject(fromJSONL)?["n"] as? Int, 4)
+        let a = try predictions(csvOut), b = try predictions(jsonlOut)
+        XCTAssertEqual(a.map { $0["scores"] as? [String: Double] }, b.map { $0["scores"] as? [String: Double] })
+    }
+
+    func testBadTaskInputsFailCleanlyNamingTheFile() throws {
+        let (model, data, _) = try folders()
+        try data.write("task.json", #"{"template": "{review} it was", "label_column": "label", "labels": {"0": " terrible", "1": " great"}, "colour": "red"}"#)
+        try data.write("dev.jsonl", "{\"review\": \"fine\", \"label\": 1}\n")
+        let unknown = try CLI.run(["eval", "--model", model.path, "--task", data.path + "/task.json", "--data", data.path])
+        assertCleanFailure(unknown, mentions: [data.path + "/task.json", "unknown field \"colour\""])
+
+        try data.write("task.json", #"{"template": "{review} it was", "label_column": "label", "labels": {"0": " terrible", "1": " great"}}"#)
+        try data.write("dev.jsonl", "{\"review\": \"fine\", \"label\": 1}\n{\"review\": \"odd\", \"label\": 7}\n")
+        let label = try CLI.run(["eval", "--model", model.path, "--task", data.path + "/task.json", "--data", data.path])
+        assertCleanFailure(label, mentions: [data.path + "/dev.jsonl:2", "label \"7\" has no label word"])
+
+        let none = try CLI.run(["eval", "--model", model.path, "--task", "no-such-task"])
+        assertCleanFailure(none, mentions: ["no-such-task", "sst2"])
+    }
+
+    /// `--objective accuracy`: MeZO's step loss is minus the batch accuracy (multiples of 1/batch);
+    /// a backprop optimizer is refused because the objective has no gradient.
+    func testAccuracyObjectiveTrainsWithMeZOOnly() throws {
+        let (model, data, runs) = try folders()
+        let rows = ["1\ta great movie", "0\tit was terrible and dull", "1\tthe film is a delight", "0\tan awful , boring film"]
+        try data.write("train.tsv", "label\tsentence\n" + rows.joined(separator: "\n") + "\n")
+        try data.write("dev.tsv", "label\tsentence\n" + rows.joined(separator: "\n") + "\n")
+        let common = ["train", "--model", model.path, "--task", "sst2", "--data", data.path, "--objective", "accuracy"]
+        let run = runs.path + "/accuracy"
+        let trained = try CLI.run(common + ["--steps", "3", "--batch-size", "4", "--train-examples", "4", "--eval-every", "0",
+                                            "--out", run, "--json"])
+        XCTAssertNotNil(singleJSONObject(trained))
+        let manifest = try String(contentsOfFile: run + "/run.json", encoding: .utf8)
+        XCTAssertTrue(manifest.contains("\"objective\" : \"accuracy\""), manifest)
+        let steps = try String(contentsOfFile: run + "/log.jsonl", encoding: .utf8).split(separator: "\n")
+            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["type"] as? String == "step" }
+        XCTAssertEqual(steps.count, 3)
+        for step in steps {
+            let record = step["record"] as? [String: Any] ?? [:]
+            let losses = (record["loss_plus"] as? [Double] ?? []) + (record["loss_minus"] as? [Double] ?? [])
+            XCTAssertFalse(losses.isEmpty, "\(step)")
+            for loss in losses { XCTAssertTrue([0, -0.25, -0.5, -0.75, -1].contains(loss), "loss \(loss) is not minus a batch accuracy") }
+        }
+        let refused = try CLI.run(common + ["--optimizer", "adamw", "--steps", "1"])
+        assertCleanFailure(refused, mentions: ["--objective accuracy", "not differentiable"])
+    }
+
+    /// A completion task: MeZO trains the mean cross-entropy of the target tokens; eval generates
+    /// greedily and reports exact match and F1; backprop is refused for now.
+    func testCompletionTaskTrainsWithMeZOAndEvaluatesByGeneration() throws {
+        let (model, data, runs) = try folders()
+        try data.write("task.json", """
+            {"template": "{review} it was", "objective": "complete", "target_column": "answer",
+             "max_new_tokens": 3, "stop": ["\\n"], "metric": "exact_match"}
+            """)
+        let rows = [("a great movie", "great"), ("it was terrible and dull", "terrible"), ("the film is a delight", "great"),
+                    ("an awful , boring film", "terrible")]
+        let jsonl = rows.map { #"{"review": "\#($0.0)", "answer": "\#($0.1)"}"# }.joined(separator: "\n") + "\n"
+        try data.write("train.jsonl", jsonl)
+        try data.write("dev.jsonl", jsonl)
+        let common = ["--model", model.path, "--task", data.path + "/task.json", "--data", data.path]
+        let trained = try CLI.run(["train"] + common + ["--steps", "2", "--batch-size", "2", "--train-examples", "4",
+                                                         "--eval-every", "2", "--out", runs.path + "/complete", "--json"])
+        guard let summary = singleJSONObject(trained) else { return }
+        XCTAssertNotNil(summary["final_loss"] as? Double, trained.summary)
+        let out = data.path + "/generated.jsonl"
+        let evaluated = try CLI.run(["eval"] + common + ["--run", runs.path + "/complete", "--predictions-out", out, "--json"])
+        guard let object = singleJSONObject(evaluated) else { return }
+        XCTAssertEqual(object["metric"] as? String, "exact_match")
+        XCTAssertNotNil(object["f1"] as? Double)
+        let lines = try predictions(out)
+        XCTAssertEqual(lines.count, 4)
+        XCTAssertEqual(lines[0]["gold"] as? [String], ["great"])
+        XCTAssertTrue(lines.allSatisfy { $0["prediction"] is String })
+        let adamw = try CLI.run(["train"] + common + ["--optimizer", "adamw", "--steps", "1", "--batch-size", "2",
+                                                       "--train-examples", "4", "--out", runs.path + "/adamw"])
+        assertCleanFailure(adamw, mentions: ["task.json", "mezo"])
+    }
+}
