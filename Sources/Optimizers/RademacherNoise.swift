@@ -80,18 +80,23 @@ public struct RademacherNoise: Sendable {
             i += 1
         }
         let signed = scales.map { SIMD16<UInt32>(repeating: $0.bitPattern) }
-        while hi - i >= 128 {
-            let words = philox.block(counter: UInt64(i) >> 7)
-            for w in 0..<4 {
-                let (low, high) = Self.signBits(words[w])
-                for (half, sign) in [low, high].enumerated() {
-                    let p = UnsafeMutableRawPointer(x + i + 32 * w + 16 * half)
-                    var v = p.loadUnaligned(as: SIMD16<Float>.self)
-                    for s in signed { v += unsafeBitCast(s ^ sign, to: SIMD16<Float>.self) }
-                    p.storeBytes(of: v, as: SIMD16<Float>.self)
+        signed.withUnsafeBufferPointer { signed in
+            while hi - i >= 128 {
+                let words = philox.block(counter: UInt64(i) >> 7)
+                for w in 0..<4 {
+                    let (low, high) = Self.signBits(words[w])
+                    let p = UnsafeMutableRawPointer(x + i + 32 * w)
+                    var a = p.loadUnaligned(as: SIMD16<Float>.self)
+                    var b = p.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+                    for s in signed {
+                        a += unsafeBitCast(s ^ low, to: SIMD16<Float>.self)
+                        b += unsafeBitCast(s ^ high, to: SIMD16<Float>.self)
+                    }
+                    p.storeBytes(of: a, as: SIMD16<Float>.self)
+                    p.storeBytes(of: b, toByteOffset: 64, as: SIMD16<Float>.self)
                 }
+                i += 128
             }
-            i += 128
         }
         while i < hi {
             let z = value(at: i)
