@@ -54,8 +54,7 @@ public final class ClassifyTask: TrainingTask {
     }
 
     public func prepare(maxTokens: Int) throws {
-        // At least 1,024 tokens: evaluation packs dev prompts into passes of this size.
-        let tokens = max(maxTokens, 1024)
+        let tokens = max(maxTokens, evaluationPassTokens)
         if let fixedCandidates {
             candidateObjective = CandidateObjective(model: model, candidates: fixedCandidates, maxTokens: tokens)
         } else {

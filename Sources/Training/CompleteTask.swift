@@ -44,7 +44,7 @@ public final class CompleteTask: TrainingTask {
     }
 
     public func prepare(maxTokens: Int) throws {
-        scorer = LabelScorer(model: model, workspace: DecoderWorkspace(config: model.config, maxTokens: max(maxTokens, 1024)))
+        scorer = LabelScorer(model: model, workspace: DecoderWorkspace(config: model.config, maxTokens: max(maxTokens, evaluationPassTokens)))
     }
 
     /// Mean cross-entropy per target token over the batch (as transformers' `labels=` loss with

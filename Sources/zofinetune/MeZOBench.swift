@@ -15,9 +15,11 @@ extension BenchCommand {
     /// the generator alone (z into a cache-resident buffer, per core) and the machine's copy
     /// bandwidth (every pass reads and writes each element it perturbs: 8 bytes).
     func mezoStepBreakdown(modelDirectory: String) throws -> [String: Any] {
+        // The batch first: parsing train.tsv leaves freed heap behind, which the weights (mapped
+        // apart from the heap) would otherwise sit on top of in the peak.
+        let examples = try TaskData.load(directory: taskOptions.dataDirectory, split: .train).prefix(batchSize)
         let decoder = try ModelLoader.loadDecoder(directory: modelDirectory)
         let tokenizer = try TokenizerLoader.load(modelDirectory: modelDirectory)
-        let examples = try TaskData.load(directory: taskOptions.dataDirectory, split: .train).prefix(batchSize)
         if precision == .bf16 { try decoder.useBF16Products(weightsChange: true) }
         let task = try DecoderTask(model: decoder, tokenizer: tokenizer, prompt: .sst2)
         let inputs = try task.inputs(Array(examples))

@@ -184,8 +184,8 @@ struct TrainCommand: ParsableCommand {
         let evals = try run.lines().filter { $0.type == "eval" }
         if let first = evals.first, let last = evals.last, let a = first.accuracy, let b = last.accuracy {
             var line = String(format: "dev accuracy %.2f%% at step %d -> %.2f%% at step %d", a * 100, first.step, b * 100, last.step)
-            if let best = try RunReplay.bestSteps(run), best != last.step,
-               let accuracy = evals.first(where: { $0.step == best })?.accuracy {
+            if let best = try RunReplay.bestSteps(run), let accuracy = evals.first(where: { $0.step == best })?.accuracy,
+               accuracy > b {
                 line += String(format: " (best %.2f%% at step %d)", accuracy * 100, best)
             }
             log(line)
