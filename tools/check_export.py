@@ -89,20 +89,27 @@ def transformers_predictions(folder, data, split, threads, batch_size, attn, wor
 
 
 def load_predictions(path):
-    """A JSON array of 0/1 (zofinetune eval --predictions-out), or an object with a "predictions" array."""
+    """zofinetune eval --predictions-out: one JSON object per line with "label_index" (0/1 for
+    SST-2); a JSON array of 0/1, or an object with a "predictions" array, is read too."""
     with open(path) as f:
-        value = json.load(f)
-    if isinstance(value, dict):
+        text = f.read()
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = [json.loads(line)["label_index"] for line in text.splitlines() if line.strip()]
+    if isinstance(value, dict) and "label_index" in value:   # a one-line predictions file
+        value = [value["label_index"]]
+    elif isinstance(value, dict):
         value = value.get("predictions")
     if not isinstance(value, list) or not all(v in (0, 1) and not isinstance(v, bool) for v in value):
-        raise SystemExit(f"{path}: expected a JSON array of 0/1 predictions")
+        raise SystemExit(f"{path}: expected one JSON line per example with a 0/1 label_index")
     return value
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--exported", required=True, help="folder written by zofinetune export")
-    ap.add_argument("--predictions", required=True, help="JSON array from zofinetune eval --predictions-out")
+    ap.add_argument("--predictions", required=True, help="zofinetune eval --predictions-out file (JSON lines)")
     ap.add_argument("--data", required=True, help="SST-2 folder with dev.tsv")
     ap.add_argument("--split", default="dev")
     ap.add_argument("--min-agreement", type=float, default=0.995)
