@@ -40,7 +40,7 @@ public struct NoisePass: Sendable {
 
     static let chunk = GaussianNoise.chunkElements
 
-    /// Applies the ops to x[0..<count] with z = Normal(seed, i).
+    /// Applies the ops to x[0..<count] with z of the pass's distribution at (seed, i).
     public func apply(to x: UnsafeMutablePointer<Float>, count: Int, decayed: [Range<Int>], threads: Int) {
         apply(to: x, ranges: [0..<count], decayed: decayed, threads: threads)
     }
