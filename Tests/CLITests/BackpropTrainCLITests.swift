@@ -6,19 +6,11 @@ import Foundation
 import XCTest
 
 final class BackpropTrainCLITests: XCTestCase {
-    private var cleanups: [() -> Void] = []
-
-    override func tearDown() {
-        cleanups.forEach { $0() }
-        cleanups = []
-        super.tearDown()
-    }
-
     /// The tiny model and a data folder with a small train.tsv and dev.tsv.
     private func setUpRun() throws -> (TinyModelFolder, TemporaryFolder, TemporaryFolder) {
         let model = try TinyModelFolder("backprop")
         let data = try TemporaryFolder.tinySST2("backprop-data"), runs = try TemporaryFolder("backprop-runs")
-        cleanups += [model.remove, data.remove, runs.remove]
+        removeAtTearDown(model.remove, data.remove, runs.remove)
         return (model, data, runs)
     }
 

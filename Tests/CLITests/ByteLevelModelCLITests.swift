@@ -9,18 +9,10 @@ import TestSupport
 import XCTest
 
 final class ByteLevelModelCLITests: XCTestCase {
-    private var cleanups: [() -> Void] = []
-
-    override func tearDown() {
-        cleanups.forEach { $0() }
-        cleanups = []
-        super.tearDown()
-    }
-
     /// config.json + model.safetensors of `model`, tokenizer.json + tokenizer_config.json of `vocabulary`.
     private func assemble(model: String, vocabulary: String) throws -> TemporaryFolder {
         let folder = try TemporaryFolder(model)
-        cleanups.append(folder.remove)
+        removeAtTearDown(folder.remove)
         for (source, file) in [(model, "config.json"), (model, "model.safetensors"),
                                (vocabulary, "tokenizer.json"), (vocabulary, "tokenizer_config.json")] {
             try FileManager.default.copyItem(atPath: Repo.fixture(source) + "/" + file, toPath: folder.file(file).path)
@@ -44,7 +36,7 @@ final class ByteLevelModelCLITests: XCTestCase {
     private func trainEvaluateExport(model name: String, vocabulary: String) throws {
         let model = try assemble(model: name, vocabulary: vocabulary)
         let data = try TemporaryFolder("bpe-data"), runs = try TemporaryFolder("bpe-runs")
-        cleanups += [data.remove, runs.remove]
+        removeAtTearDown(data.remove, runs.remove)
         // Unicode, digits and an added token's text inside a sentence go through the same path.
         let rows = ["1\ta great movie", "0\tit was terrible and dull", "1\tthe film is a délight 😀",
                     "0\tan awful , boring film of 1234567 minutes", "1\ta charming <|endoftext|> journey", "0\tdull"]

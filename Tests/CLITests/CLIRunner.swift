@@ -89,6 +89,11 @@ struct CLIFailure: Error, CustomStringConvertible {
 }
 
 extension XCTestCase {
+    /// Runs each `remove` (of a temporary model or data folder) when the test ends, pass or fail.
+    func removeAtTearDown(_ removes: (() -> Void)...) {
+        for remove in removes { addTeardownBlock(remove) }
+    }
+
     /// The run ended by itself (no signal, so no crash), with a non-zero status, saying on stderr
     /// everything in `mentions`, and printed no result on stdout.
     func assertCleanFailure(_ result: CLIResult, mentions: [String],

@@ -11,25 +11,17 @@ import Foundation
 import XCTest
 
 final class MalformedInputTests: XCTestCase {
-    private var cleanups: [() -> Void] = []
-
-    override func tearDown() {
-        cleanups.forEach { $0() }
-        cleanups = []
-        super.tearDown()
-    }
-
     /// A valid tiny model folder, removed after the test.
     private func tinyModel(_ label: String, tokenizer: URL? = nil) throws -> TinyModelFolder {
         let model = try TinyModelFolder(label, tokenizer: tokenizer)
-        cleanups.append { model.remove() }
+        removeAtTearDown(model.remove)
         return model
     }
 
     /// A data folder holding `dev.tsv` (or nothing, when `devTSV` is nil).
     private func dataFolder(devTSV: String? = "label\tsentence\n1\ta great movie\n0\tit was terrible and dull\n") throws -> TemporaryFolder {
         let folder = try TemporaryFolder("data")
-        cleanups.append { folder.remove() }
+        removeAtTearDown(folder.remove)
         if let devTSV { try folder.write("dev.tsv", devTSV) }
         return folder
     }

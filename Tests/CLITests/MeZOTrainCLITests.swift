@@ -7,18 +7,10 @@ import Foundation
 import XCTest
 
 final class MeZOTrainCLITests: XCTestCase {
-    private var cleanups: [() -> Void] = []
-
-    override func tearDown() {
-        cleanups.forEach { $0() }
-        cleanups = []
-        super.tearDown()
-    }
-
     func testDefaultRunRecordsItsPerturbationResumesAndEvaluates() throws {
         let model = try TinyModelFolder("mezo")
         let data = try TemporaryFolder.tinySST2("mezo-data"), runs = try TemporaryFolder("mezo-runs")
-        cleanups += [model.remove, data.remove, runs.remove]
+        removeAtTearDown(model.remove, data.remove, runs.remove)
         let common = ["--model", model.path, "--task", "sst2", "--data", data.path]
         let run = runs.path + "/default"
         let first = try CLI.run(["train"] + common + ["--steps", "3", "--batch-size", "2", "--train-examples", "6",
@@ -50,7 +42,7 @@ final class MeZOTrainCLITests: XCTestCase {
     func testPapersAlgorithmIsRecordedAndLogsNoRows() throws {
         let model = try TinyModelFolder("mezo-paper")
         let data = try TemporaryFolder.tinySST2("mezo-paper-data"), runs = try TemporaryFolder("mezo-paper-runs")
-        cleanups += [model.remove, data.remove, runs.remove]
+        removeAtTearDown(model.remove, data.remove, runs.remove)
         let run = runs.path + "/paper"
         let result = try CLI.run(["train", "--model", model.path, "--task", "sst2", "--data", data.path,
                                   "--perturbation", "gaussian", "--embedding-perturbation", "all", "--steps", "2",

@@ -8,18 +8,10 @@ import Foundation
 import XCTest
 
 final class TaskFileCLITests: XCTestCase {
-    private var cleanups: [() -> Void] = []
-
-    override func tearDown() {
-        cleanups.forEach { $0() }
-        cleanups = []
-        super.tearDown()
-    }
-
     private func folders() throws -> (TinyModelFolder, TemporaryFolder, TemporaryFolder) {
         let model = try TinyModelFolder("task-file")
         let data = try TemporaryFolder("task-data"), runs = try TemporaryFolder("task-runs")
-        cleanups += [model.remove, data.remove, runs.remove]
+        removeAtTearDown(model.remove, data.remove, runs.remove)
         return (model, data, runs)
     }
 
@@ -101,7 +93,7 @@ final class TaskFileCLITests: XCTestCase {
                                                         options: [.sortedKeys]), as: UTF8.self)
         }
         let jsonl = try TemporaryFolder("task-jsonl")
-        cleanups.append(jsonl.remove)
+        removeAtTearDown(jsonl.remove)
         try jsonl.write("dev.jsonl", jsonRows.joined(separator: "\n") + "\n")
 
         let task = ["--template", "{premise} ? {hypothesis} it was", "--label-words", "0= terrible", "1= great",
