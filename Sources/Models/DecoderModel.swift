@@ -251,7 +251,7 @@ public final class DecoderModel: @unchecked Sendable {
         let qw = c.queryHeads * c.headDim, kvw = c.kvHeads * c.headDim
         lowPrecision = try LowPrecisionProducts(layers.flatMap { w in
             [(w.q, qw, C), (w.k, kvw, C), (w.v, kvw, C), (w.o, C, qw), (w.gate, I, C), (w.up, I, C), (w.down, C, I)]
-        }, storage: weightsChange ? .convertedOnUse : .copies)
+        }, convertedOnUse: weightsChange)
     }
 
     /// Back to fp32 products (drops the bf16 copies).

@@ -17,35 +17,31 @@ public enum Precision: String, Codable, Sendable, CaseIterable {
 ///   anyway: this does the same conversion work and keeps memory at the inference level (one
 ///   scratch of the largest matrix instead of a second copy of every matrix).
 struct LowPrecisionProducts {
-    enum Storage { case copies, convertedOnUse }
+    enum Storage {
+        /// The bf16 copy of each matrix, by the fp32 weight's address.
+        case copies([Int: BF16Matrix])
+        /// Each matrix's (rows = out, columns = in) shape, and one scratch of the largest.
+        case convertedOnUse(shapes: [Int: (rows: Int, columns: Int)], scratch: BF16Matrix)
+    }
 
     let storage: Storage
-    /// `copies`: the bf16 copy of each matrix; `convertedOnUse`: empty.
-    let copies: [Int: BF16Matrix]
-    /// Every matrix's (rows = out, columns = in) shape.
-    let shapes: [Int: (rows: Int, columns: Int)]
-    /// `convertedOnUse`: (largest rows · columns) bf16, reshaped for each product.
-    let scratch: BF16Matrix?
     let linear = BF16Linear()
 
     /// - Parameter weights: each matrix with its (rows = out, columns = in) shape.
-    init(_ weights: [(UnsafeMutablePointer<Float>, rows: Int, columns: Int)], storage: Storage = .copies) throws {
+    /// - Parameter convertedOnUse: round each matrix right before its product instead of keeping copies.
+    init(_ weights: [(UnsafeMutablePointer<Float>, rows: Int, columns: Int)], convertedOnUse: Bool = false) throws {
         guard BF16Linear.isSupported else {
             throw ModelError("bf16 products need a CPU with AVX512_BF16 (or AMX); use fp32 on this machine")
         }
-        self.storage = storage
-        var shapes: [Int: (rows: Int, columns: Int)] = [:]
-        for (p, rows, columns) in weights { shapes[Int(bitPattern: p)] = (rows, columns) }
-        self.shapes = shapes
-        switch storage {
-        case .copies:
+        if convertedOnUse {
+            var shapes: [Int: (rows: Int, columns: Int)] = [:]
+            for (p, rows, columns) in weights { shapes[Int(bitPattern: p)] = (rows, columns) }
+            storage = .convertedOnUse(shapes: shapes,
+                                      scratch: BF16Matrix(capacity: weights.map { $0.rows * $0.columns }.max() ?? 0))
+        } else {
             var copies: [Int: BF16Matrix] = [:]
             for (p, rows, columns) in weights { copies[Int(bitPattern: p)] = BF16Matrix(p, rows: rows, columns: columns) }
-            self.copies = copies
-            scratch = nil
-        case .convertedOnUse:
-            copies = [:]
-            scratch = BF16Matrix(capacity: weights.map { $0.rows * $0.columns }.max() ?? 0)
+            storage = .copies(copies)
         }
     }
 
@@ -54,9 +50,9 @@ struct LowPrecisionProducts {
     func matrix(_ w: UnsafePointer<Float>) -> BF16Matrix? {
         let key = Int(bitPattern: w)
         switch storage {
-        case .copies: return copies[key]
-        case .convertedOnUse:
-            guard let shape = shapes[key], let scratch else { return nil }
+        case .copies(let copies): return copies[key]
+        case .convertedOnUse(let shapes, let scratch):
+            guard let shape = shapes[key] else { return nil }
             scratch.update(from: w, rows: shape.rows, columns: shape.columns)
             return scratch
         }

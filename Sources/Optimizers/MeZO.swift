@@ -127,7 +127,7 @@ public final class MeZO {
         return ops
     }
 
-    /// The elements a step with these embedding rows perturbs (sorted, disjoint ranges).
+    /// The elements a step with these embedding rows (sorted, distinct) perturbs: sorted, disjoint ranges.
     public func ranges(_ rows: [Int32]?) -> [Range<Int>] {
         precondition(rows == nil || tokenEmbedding != nil, "embedding rows given for an arena without an embedding table")
         return PerturbedRegion.ranges(count: arena.count, tokenEmbedding: tokenEmbedding, rows: rows)

@@ -49,14 +49,15 @@ public enum NoiseSource: Sendable {
 /// z keeps its absolute element index, so a row gets the same z as in the all-elements pass.
 public enum PerturbedRegion {
     /// Sorted, disjoint element ranges: the whole arena except the rows of `tokenEmbedding` not
-    /// in `rows`; the whole arena when `rows` is nil.
+    /// in `rows` (sorted and distinct, as `MeZO.step` records them); the whole arena when `rows` is nil.
     public static func ranges(count: Int, tokenEmbedding: ParameterSlot?, rows: [Int32]?) -> [Range<Int>] {
         guard let rows, let slot = tokenEmbedding else { return [0..<count] }
         let width = slot.shape.count == 2 ? slot.shape[1] : 1
         let end = slot.offset + slot.count
         var ranges: [Range<Int>] = []
         if slot.offset > 0 { ranges.append(0..<slot.offset) }
-        for row in Set(rows).sorted() {
+        precondition(zip(rows, rows.dropFirst()).allSatisfy { $0 < $1 }, "embedding rows must be sorted and distinct")
+        for row in rows {
             precondition(row >= 0 && Int(row) * width < slot.count, "embedding row \(row) outside \(slot.name)")
             let start = slot.offset + Int(row) * width
             if let last = ranges.last, last.upperBound == start {

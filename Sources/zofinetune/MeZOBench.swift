@@ -24,7 +24,8 @@ extension BenchCommand {
         let task = try DecoderTask(model: decoder, tokenizer: tokenizer, prompt: .sst2)
         let inputs = try task.inputs(Array(examples))
         let labels = examples.map(\.label)
-        try task.prepare(maxTokens: inputs.reduce(0) { $0 + $1.count })
+        let tokens = inputs.reduce(0) { $0 + $1.count }
+        try task.prepare(maxTokens: tokens)
         let mezo = MeZO(arena: decoder.arena, eps: 1e-3, perturbation: perturbation, threads: Threads.count)
         let rows = embeddingPerturbation == .batch ? task.embeddingRows(inputs) : nil
         let perturbed = mezo.ranges(rows).reduce(0) { $0 + $1.count }
@@ -54,7 +55,7 @@ extension BenchCommand {
         let generationBound = 3 * Double(perturbed) / (perCore * Double(Threads.count))
         let memoryBound = bytesPerStep / copy
         log(String(format: "MeZO step (%@ z, %@ embedding rows, %@ products), batch %d (%d tokens): %.3f s = forward %.3f s (2 passes) + noise passes %.3f s (3 over %d of %d elements); peak RSS %.2f GB",
-                   perturbation.rawValue, embeddingPerturbation.rawValue, precision.rawValue, batchSize, inputs.reduce(0) { $0 + $1.count },
+                   perturbation.rawValue, embeddingPerturbation.rawValue, precision.rawValue, batchSize, tokens,
                    total / n, forward / n, passes, perturbed, decoder.arena.count, Double(peak) / 1e9))
         log(String(format: "  noise passes move %.2f GB a step: %.1f GB/s, %.0f%% of the %.1f GB/s copy bandwidth; the generator alone makes %.2f G values/s per core (%@), so generation needs >= %.3f s and memory >= %.3f s of the %.3f s",
                    bytesPerStep / 1e9, bytesPerStep / passes / 1e9, 100 * bytesPerStep / passes / copy, copy / 1e9,
@@ -66,16 +67,16 @@ extension BenchCommand {
                 "noise_bytes_per_step": bytesPerStep, "noise_gb_per_second": bytesPerStep / passes / 1e9,
                 "copy_gb_per_second": copy / 1e9, "generator_values_per_second_per_core": perCore,
                 "generation_bound_seconds": generationBound, "memory_bound_seconds": memoryBound,
-                "steps": mezoSteps, "batch_size": batchSize, "tokens": inputs.reduce(0) { $0 + $1.count },
+                "steps": mezoSteps, "batch_size": batchSize, "tokens": tokens,
                 "peak_rss_bytes": peak]
         report["bf16_agreement"] = agreement
-        if driftSteps > 0 { report["restore_drift"] = restoreDrift(mezo: mezo, rows: rows) }
+        if driftSteps > 0 { report["restore_drift"] = restoreDrift(mezo: mezo, rows: rows, perturbed: perturbed) }
         return report
     }
 
     /// How far `driftSteps` steps at lr 0 (θ + εz − 2εz + εz each, no update) leave the weights
     /// from their start: the rounding of the in-place perturb/restore passes, nothing else.
-    func restoreDrift(mezo: MeZO, rows: [Int32]?) -> [String: Any] {
+    func restoreDrift(mezo: MeZO, rows: [Int32]?, perturbed: Int) -> [String: Any] {
         let arena = mezo.arena
         let start = UnsafeMutablePointer<Float>.allocate(capacity: arena.count)   // (arena.count) θ before
         defer { start.deallocate() }
@@ -91,7 +92,6 @@ extension BenchCommand {
             squares += Double(d) * Double(d)
             if d > 0 { moved += 1 }
         }
-        let perturbed = mezo.ranges(rows).reduce(0) { $0 + $1.count }
         let rms = (squares / Double(perturbed)).squareRoot()
         log(String(format: "  restore drift after %d steps at lr 0: max |dθ| %.3g (at θ = %.4g), max |dθ|/|θ| %.3g, RMS %.3g over the perturbed elements, %d of %d elements off their bits",
                    driftSteps, worst, worstAt, worstRelative, rms, moved, perturbed))

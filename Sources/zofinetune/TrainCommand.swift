@@ -174,19 +174,18 @@ struct TrainCommand: ParsableCommand {
         if let peak = summary.peakResidentBytes {
             log(String(format: "peak RSS %.2f GB (f32 weights %.2f GB)", Double(peak) / 1e9, Double(task.arena.byteCount) / 1e9))
         }
-        try logOutcome(run)
+        try logOutcome(run, summary)
         if json { try printJSON(out) }
         if summary.interrupted { throw ExitCode(130) }
     }
 
     /// What the run did to dev accuracy, where it is and what to do with it next.
-    func logOutcome(_ run: RunFolder) throws {
+    func logOutcome(_ run: RunFolder, _ summary: TrainingSummary) throws {
         let evals = try run.lines().filter { $0.type == "eval" }
         if let first = evals.first, let last = evals.last, let a = first.accuracy, let b = last.accuracy {
             var line = String(format: "dev accuracy %.2f%% at step %d -> %.2f%% at step %d", a * 100, first.step, b * 100, last.step)
-            if let best = try RunReplay.bestSteps(run), let accuracy = evals.first(where: { $0.step == best })?.accuracy,
-               accuracy > b {
-                line += String(format: " (best %.2f%% at step %d)", accuracy * 100, best)
+            if let best = summary.bestAccuracy, let steps = summary.bestSteps, best > b {
+                line += String(format: " (best %.2f%% at step %d)", best * 100, steps)
             }
             log(line)
         }

@@ -90,7 +90,7 @@ final class RademacherNoiseTests: XCTestCase {
                                            ParameterSpec("w", [4, 32], .matrix)])
         let table = PerturbedRegion.tokenEmbedding(of: arena)!
         XCTAssertEqual(table.name, "table")
-        let ranges = PerturbedRegion.ranges(count: arena.count, tokenEmbedding: table, rows: [0, 3, 4, 4, 9])
+        let ranges = PerturbedRegion.ranges(count: arena.count, tokenEmbedding: table, rows: [0, 3, 4, 9])
         // Row 0 joins the norm before it, rows 3 and 4 merge, row 9 joins the matrix after it.
         XCTAssertEqual(ranges, [0..<(16 + 32), (16 + 3 * 32)..<(16 + 5 * 32), (16 + 9 * 32)..<arena.count])
         XCTAssertEqual(PerturbedRegion.ranges(count: arena.count, tokenEmbedding: table, rows: nil), [0..<arena.count])
