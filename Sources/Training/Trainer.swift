@@ -88,14 +88,16 @@ public final class Trainer {
         func evaluate() throws {
             let result = try task.evaluate(dev)
             lastAccuracy = result.accuracy
-            try run.append(.eval(step: step, accuracy: result.accuracy, examples: dev.count, seconds: result.seconds))
-            log(String(format: "step %d: dev accuracy %.2f%% (%d examples, %.1f s)", step, result.accuracy * 100,
-                       dev.count, result.seconds))
+            // The snapshot before the log line: a kill between them leaves the evaluation unlogged,
+            // so the resumed run repeats it (below) and the log never names a best it does not hold.
             if best == nil || result.accuracy > best! {
                 best = result.accuracy
                 bestSteps = step
                 try run.saveSnapshot("best", arena: task.arena, steps: step)
             }
+            try run.append(.eval(step: step, accuracy: result.accuracy, examples: dev.count, seconds: result.seconds))
+            log(String(format: "step %d: dev accuracy %.2f%% (%d examples, %.1f s)", step, result.accuracy * 100,
+                       dev.count, result.seconds))
         }
 
         func saveLast() throws {
@@ -103,7 +105,12 @@ public final class Trainer {
             try run.saveOptimizerState(method.state, steps: step)
         }
 
-        if start == 0, config.evalEvery > 0 { try evaluate() }
+        // The evaluation due at `start` — at step 0, or one a kill cut off after its step was logged —
+        // runs now, so a resumed run's log and best snapshot are those of an uninterrupted run.
+        if config.evalEvery > 0, start == 0 || start % config.evalEvery == 0 || start == config.steps,
+           try !run.lines().contains(where: { $0.type == "eval" && $0.step == start }) {
+            try evaluate()
+        }
         while step < config.steps {
             if stopRequested() { interrupted = true; break }
             let indices = trainingSet.batch(at: step)

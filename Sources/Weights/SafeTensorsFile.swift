@@ -64,6 +64,11 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// Size of the file in bytes.
     public var fileSize: Int { mappedSize }
 
+    /// The bytes after the header, as mapped (valid while this object lives).
+    public var dataSection: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: base + header.dataStart, count: mappedSize - header.dataStart)
+    }
+
     /// The dtype exactly as stored ("F32", "BF16", "I64", ...), for tensors a loader wants to skip
     /// by type (e.g. BERT's I64 `position_ids` buffer). Throws `missingTensor`.
     public func storedDType(_ name: String) throws -> String {

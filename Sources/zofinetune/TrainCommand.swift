@@ -198,6 +198,7 @@ struct TrainCommand: ParsableCommand {
         let isEncoder = try EncoderConfig.isEncoder(directory: modelOptions.model)
         if let resume {
             let run = try RunFolder(path: resume)
+            for stale in try run.lockForWriting() { log("removed \(stale), left by a write that was killed") }
             let (task, done) = try loadTask(encoder: isEncoder, run: RunOptions(run: resume, at: "last"), config: run.manifest.config,
                                             prompt: prompt)
             // Steps (and evaluations) past the weights we continue from are stale: for MeZO,
