@@ -74,3 +74,12 @@ let package = Package(
     ],
     swiftLanguageModes: [.v5]
 )
+
+// The libFuzzer targets (Tests/Fuzz), only when asked for: they are built with
+// -sanitize=fuzzer,address into their own build folder by tools/fuzz.sh, and replay inputs as a
+// plain executable otherwise (ZOFINETUNE_FUZZ=1 swift build --product zofinetune-fuzz).
+if Context.environment["ZOFINETUNE_FUZZ"] == "1" {
+    package.targets.append(.executableTarget(
+        name: "zofinetune-fuzz", dependencies: ["Weights", "Models", "Tokenizers", "Tasks", "Training"],
+        path: "Tests/Fuzz/FuzzTargets", swiftSettings: hostCPU))
+}
