@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(
             name: "ModelsTests", dependencies: ["TestSupport", "Optimizers", "Models", "Weights", "Tensors", "Tokenizers", "Tasks"],
             swiftSettings: hostCPU),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], swiftSettings: hostCPU),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], swiftSettings: hostCPU),
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "Tokenizers"], swiftSettings: hostCPU),
         .testTarget(
             name: "TrainingTests", dependencies: ["TestSupport", "Training", "Models", "Tasks", "Tokenizers", "Tensors", "Weights", "Optimizers"],

@@ -56,7 +56,7 @@ enum ConfigLimits {
     }
 
     /// Refuses, before the arena is allocated, a config that needs more parameters than the weight
-    /// files hold (e.g. a vocab_size edited up by 1,000×): the shapes could never match, and
+    /// files hold (e.g. a vocab_size edited up by 100,000×): the shapes could never match, and
     /// allocating first would ask the system for the config's size.
     static func requireWeights(for specs: [ParameterSpec], in files: [SafeTensorsFile], path: String) throws {
         let needed = try parameterCount(specs, path: path)
@@ -66,7 +66,9 @@ enum ConfigLimits {
                 held += (try? file.storedShape(name).reduce(1, *)) ?? 0
             }
         }
-        guard needed <= held else {
+        // A small shortfall (a missing tensor) is left to the strict loader, whose error names the
+        // tensor; only a config far larger than its weights is stopped here, before allocating.
+        guard needed <= max(2 * held, held + (1 << 24)) else {
             throw ModelError("\(path): the configuration needs \(needed) parameters but the weight files hold \(held) "
                              + "(\(files.map(\.path).joined(separator: ", "))); config.json does not describe these weights")
         }

@@ -243,8 +243,8 @@ public final class RunFolder {
     /// Fills `state` from the saved optimizer state, which must hold exactly `steps` steps.
     public func loadOptimizerState(into state: [String: ParameterArena], steps: Int) throws {
         guard !state.isEmpty else { return }
-        let file = try SafeTensorsFile(path: optimizerStatePath)
-        try verifiedOnce(file)
+        // A kill inside `saveLast` can leave the state of the weights' step in optimizer-previous.
+        let file = try optimizerStateFile(steps: steps)
         guard file.metadata["steps"].flatMap(Int.init) == steps else {
             throw RunError("\(optimizerStatePath) holds the optimizer after \(file.metadata["steps"] ?? "?") steps, "
                            + "the weights after \(steps): the run cannot be resumed exactly")

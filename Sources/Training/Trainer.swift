@@ -101,8 +101,7 @@ public final class Trainer {
         }
 
         func saveLast() throws {
-            try run.saveSnapshot("last", arena: task.arena, steps: step)
-            try run.saveOptimizerState(method.state, steps: step)
+            try run.saveLast(arena: task.arena, state: method.state, steps: step)
         }
 
         // The evaluation due at `start` — at step 0, or one a kill cut off after its step was logged —
