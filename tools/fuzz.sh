@@ -31,7 +31,11 @@ ALL=(safetensors config tokenizer.model vocab.txt tokenizer.json tsv csv jsonl t
 
 OUT=.build-fuzz
 started=$(date +%s)
+# SwiftPM passes -sanitize=fuzzer and -sanitize=address to swiftc as two flags, and the later one
+# wins: the Swift modules came out with AddressSanitizer but no coverage counters (libFuzzer then
+# saw only the C targets). The combined flag, appended last, gives both.
 ZOFINETUNE_FUZZ=1 nice -n 15 swift build -c release -Xswiftc -DFUZZING --sanitize=fuzzer --sanitize=address \
+  -Xswiftc -sanitize=fuzzer,address \
   --build-path "$OUT" --product zofinetune-fuzz >"$OUT.build.log" 2>&1 || { tail -30 "$OUT.build.log"; exit 1; }
 echo "sanitizer build: $(( $(date +%s) - started )) s" >&2
 BIN="$OUT/release/zofinetune-fuzz"
@@ -56,17 +60,26 @@ run_target() {
   mkdir -p "$corpus" "$crashes" "$OUT/logs"
   cp -n Tests/Fuzz/seeds/"$t"/* "$corpus"/ 2>/dev/null || true
   for f in $(real_files "$t"); do cp -n "$f" "$corpus/real-$(echo "$f" | tr / _)"; done
-  # Big real files (Gemma's 5 MB tokenizer.model) set max_len; mutations stay small otherwise.
-  FUZZ_TARGET="$t" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 nice -n 15 "$BIN" "$corpus" \
-    -max_total_time="$SECONDS_EACH" -timeout=20 -rss_limit_mb=3072 -print_final_stats=1 \
-    -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
-    -artifact_prefix="$crashes/" >"$log" 2>&1 || true
-  # Fork mode (a crash is recorded and fuzzing goes on) prints "#EXECS: cov: EDGES ft: … corp: …".
-  local execs cov ncrash
-  execs=$(grep -o '^#[0-9]*: cov' "$log" | tail -1 | grep -o '[0-9]*' || echo "?")
+  # libFuzzer stops at a crash (its input goes to $crashes); it is restarted until the time is
+  # used up, so one target's crash does not end its run. (-fork=1 would continue by itself, but
+  # with this toolchain its jobs started without the corpus and reported no coverage.)
+  local end=$(( $(date +%s) + SECONDS_EACH )) execs=0 runs=0 left
+  : >"$log"
+  while left=$(( end - $(date +%s) )); [ "$left" -gt 5 ]; do
+    FUZZ_TARGET="$t" ASAN_OPTIONS=detect_leaks=0 nice -n 15 "$BIN" "$corpus" \
+      -max_total_time="$left" -timeout=20 -rss_limit_mb=3072 -print_final_stats=1 \
+      -artifact_prefix="$crashes/" >"$log.run" 2>&1 || true
+    cat "$log.run" >>"$log"
+    local n
+    n=$(grep -oE '^#[0-9]+' "$log.run" | tail -1 | tr -d '#')
+    execs=$(( execs + ${n:-0} ))
+    runs=$(( runs + 1 ))
+  done
+  rm -f "$log.run"
+  local cov ncrash
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo "?")
   ncrash=$(ls "$crashes" | wc -l)
-  echo "$t: ${SECONDS_EACH} s, ${execs} executions, coverage ${cov} edges, corpus $(ls "$corpus" | wc -l), crash files ${ncrash}"
+  echo "$t: ${SECONDS_EACH} s, ${execs} executions in ${runs} run(s), coverage ${cov} edges, corpus $(ls "$corpus" | wc -l), crash files ${ncrash}"
 }
 
 export -f run_target real_files

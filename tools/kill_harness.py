@@ -135,8 +135,8 @@ class Harness:
         while True:
             args = self.train_args(run, resume and os.path.exists(os.path.join(run, "run.json")))
             stale_before = temporaries(run)
-            if self.total() >= self.a.kills:
-                self.run_to_end(args)
+            if self.kills["train"] + self.kills["snapshot"] >= self.a.kills - self.a.export_kills:
+                self.run_to_end(args)   # the remaining kills are for the export
                 killed = False
             else:
                 killed, what = self.kill_at_random(args, run, expected_seconds, watch_snapshots=True)

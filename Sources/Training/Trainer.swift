@@ -104,6 +104,9 @@ public final class Trainer {
             try run.saveLast(arena: task.arena, state: method.state, steps: step)
         }
 
+        // A backprop run's weights exist only in snapshots: one at step 0 means a kill before the
+        // first evaluation resumes from the base instead of finding steps logged but no weights.
+        if start == 0, config.optimizer.usesBackprop { try saveLast() }
         // The evaluation due at `start` — at step 0, or one a kill cut off after its step was logged —
         // runs now, so a resumed run's log and best snapshot are those of an uninterrupted run.
         if config.evalEvery > 0, start == 0 || start % config.evalEvery == 0 || start == config.steps,
