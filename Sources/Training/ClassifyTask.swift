@@ -33,7 +33,7 @@ public final class ClassifyTask: TrainingTask {
 
     public var arena: ParameterArena { model.arena }
 
-    /// True when the loss needs the general continuation path, which has no backward pass yet.
+    /// True when the label words are scored as continuations (not the two-row fast path).
     public var needsContinuationScoring: Bool { fixedCandidates == nil }
 
     /// Prompt ids; with continuation scoring, followed by the label words (`ClassifyInput`), so
@@ -88,13 +88,22 @@ public final class ClassifyTask: TrainingTask {
         return Float(correct) / Float(labels.count)
     }
 
+    /// Fixed single-token label words: the two-row candidate head. Any other label words: the
+    /// prompts with every alternative packed after them as continuations (as `LabelScorer` scores
+    /// them), backpropagating the cross-entropy over labels of their log-sum-exp scores.
     public func makeBackprop(maxTokens: Int) -> ([[Int32]], [Int], ParameterArena) -> Float {
-        precondition(fixedCandidates != nil, "backprop needs single-token label words (the CLI refuses sgd/adamw otherwise)")
         let trainer = DecoderTrainer(model: model, maxTokens: maxTokens)
-        let candidates = fixedCandidates!
+        if let candidates = fixedCandidates {
+            return { inputs, labels, gradients in
+                trainer.lossAndGradients(batch: PackedBatch(sequences: inputs),
+                                         target: .candidates(ids: candidates, labels: labels), gradients: gradients)
+            }
+        }
         return { inputs, labels, gradients in
-            trainer.lossAndGradients(batch: PackedBatch(sequences: inputs),
-                                     target: .candidates(ids: candidates, labels: labels), gradients: gradients)
+            let decoded = inputs.map(ClassifyInput.decode)
+            let batch = ContinuationBatch(prompts: decoded.map(\.prompt), continuations: decoded.map { Array($0.candidates.joined()) })
+            let loss = ContinuationLosses.labelCrossEntropy(alternatives: decoded.map { $0.candidates.map(\.count) }, labels: labels)
+            return trainer.lossAndGradients(continuations: batch, loss: loss, gradients: gradients)
         }
     }
 

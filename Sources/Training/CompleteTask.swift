@@ -56,8 +56,16 @@ public final class CompleteTask: TrainingTask {
         return -Float(logProbs.reduce(0.0) { $0 + Double($1[0]) } / Double(tokens))
     }
 
+    /// The same loss by backprop: each prompt with its target packed after it as one continuation.
     public func makeBackprop(maxTokens: Int) -> ([[Int32]], [Int], ParameterArena) -> Float {
-        preconditionFailure("completion tasks train with MeZO only for now (the CLI refuses sgd/adamw)")
+        let trainer = DecoderTrainer(model: model, maxTokens: maxTokens)
+        return { inputs, _, gradients in
+            let decoded = inputs.map(ClassifyInput.decode)
+            let targets = decoded.map { $0.candidates[0][0] }
+            let batch = ContinuationBatch(prompts: decoded.map(\.prompt), continuations: targets.map { [$0] })
+            let loss = ContinuationLosses.targetTokenMean(tokenCounts: targets.map(\.count))
+            return trainer.lossAndGradients(continuations: batch, loss: loss, gradients: gradients)
+        }
     }
 
     /// Greedy completions of `examples`, cut at the first stop string.

@@ -243,9 +243,8 @@ struct TrainCommand: ParsableCommand {
             return (EncoderTask(scorer: scorer), steps)
         }
         if prompt.spec.objective == .complete {
-            guard !config.optimizer.usesBackprop, config.objective == .loss else {
-                throw InputError("\(prompt.origin): a completion task trains with --optimizer mezo and --objective loss for now "
-                    + "(its backward pass and the f1 objective are not built yet)")
+            guard config.objective == .loss else {
+                throw InputError("\(prompt.origin): a completion task trains with --objective loss for now")
             }
             let (model, tokenizer, steps) = try modelOptions.load(run: run)
             return (CompleteTask(model: model, tokenizer: tokenizer, prompt: prompt), steps)
@@ -254,11 +253,6 @@ struct TrainCommand: ParsableCommand {
         if config.precision == .bf16 { try model.useBF16Products(weightsChange: true) }
         let task = try ClassifyTask(model: model, tokenizer: tokenizer, prompt: prompt)
         task.trainingObjective = config.objective
-        if task.needsContinuationScoring, config.optimizer.usesBackprop {
-            throw InputError("\(prompt.origin): --optimizer \(config.optimizer.rawValue) needs single-token label words, the same for "
-                + "every example (its backward pass reads one output row per label); these label words are scored as "
-                + "continuations, which only MeZO trains for now")
-        }
         return (task, steps)
     }
 }
