@@ -78,16 +78,23 @@ public final class CompleteTask: TrainingTask {
             if ids.count == 1 { stopIDs.insert(ids[0]) }   // MeZO: eos_token_id = encode("\n")[-1]
         }
         let maxNew = prompt.spec.maxNewTokens ?? 50
-        return try examples.enumerated().map { i, example in
-            let ids = try prompt.promptIDs(for: example, tokenizer: tokenizer)
-            let generated = model.generateGreedy(prompt: ids, maxNewTokens: maxNew, stop: stopIDs)
+        let prompts = try examples.map { try prompt.promptIDs(for: $0, tokenizer: tokenizer) }
+        let generated = oneAtATime
+            ? prompts.enumerated().map { i, ids in
+                defer { progress?(i + 1, examples.count) }
+                return model.generateGreedy(prompt: ids, maxNewTokens: maxNew, stop: stopIDs)
+            }
+            : model.generateGreedy(prompts: prompts, maxNewTokens: maxNew, stop: stopIDs) { progress?($0, examples.count) }
+        return try generated.map { ids in
             // Rows past the tokenizer's pieces (a padded vocabulary) are no text.
-            var text = try tokenizer.decode(generated.filter { Int($0) < tokenizer.vocabularySize })
+            var text = try tokenizer.decode(ids.filter { Int($0) < tokenizer.vocabularySize })
             for s in stopStrings { if let r = text.range(of: s) { text = String(text[..<r.lowerBound]) } }
-            progress?(i + 1, examples.count)
             return text.trimmingCharacters(in: .whitespaces)
         }
     }
+
+    /// Generate one example at a time instead of batched (for measuring the batching's gain).
+    public var oneAtATime = false
 
     /// The task's metric (exact match or F1, best over the gold answers), averaged.
     public func evaluate(_ examples: [LabeledExample]) throws -> (accuracy: Double, seconds: Double) {
