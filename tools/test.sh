@@ -31,6 +31,12 @@ if [[ ! -f models/reference/gemma-3-270m-multitoken-logprobs.json ]]; then
         --out models/reference/gemma-3-270m-multitoken-logprobs.json
 fi
 
+if [[ ! -f models/reference/gemma-3-270m-task-grads.safetensors ]]; then
+    echo "== transformers losses and gradients of the completion and multi-token classify losses, 4 SST-2 examples (once, ~2 min)" >&2
+    python3 tools/reference_task_gradients.py --model models/gemma-3-270m --data "$SST2" \
+        --out models/reference/gemma-3-270m-task-grads.safetensors
+fi
+
 if [[ ! -f models/reference/minilm_token_ids.json ]]; then
     echo "== transformers BertTokenizer ids of SST-2 dev + 5,000 train for all-MiniLM-L6-v2 (once, ~5 s)" >&2
     python3 tools/reference_encoder_token_ids.py --model models/all-minilm-l6-v2 --data "$SST2" \

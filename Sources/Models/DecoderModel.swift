@@ -69,24 +69,31 @@ public final class DecoderModel: @unchecked Sendable {
     }
 
     /// Runs the embedding, every block and the final norm.
+    /// - Parameters:
+    ///   - cache: keys and values of earlier positions; each sequence of `batch` continues the
+    ///     cache's sequence `cacheSlots[s]` (default: sequence s), and is appended to it.
     /// - Returns: final-normed hidden states, (N, C) for `.allTokens` or (S, C) for the last tokens,
     ///   valid until the workspace is used again.
     public func forward(_ batch: PackedBatch, workspace ws: DecoderWorkspace, outputs: Outputs = .allTokens,
-                        cache: KVCache? = nil) -> UnsafeMutablePointer<Float> {
+                        cache: KVCache? = nil, cacheSlots: [Int]? = nil) -> UnsafeMutablePointer<Float> {
         let c = config
         let N = batch.tokenCount, C = c.hiddenSize
         precondition(N <= ws.maxTokens, "batch of \(N) tokens exceeds the workspace (\(ws.maxTokens))")
-        let offset = cache?.length ?? 0
+        var offsets = [Int](repeating: 0, count: batch.sequenceCount)   // (S) positions already cached
         if let cache {
-            precondition(batch.sequenceCount == 1, "a KV cache holds one sequence")
-            precondition(offset + N <= cache.capacity, "KV cache full")
+            let slots = cacheSlots ?? Array(0..<batch.sequenceCount)
+            precondition(slots.count == batch.sequenceCount && slots.allSatisfy { (0..<cache.sequences).contains($0) }
+                         && Set(slots).count == slots.count, "one distinct cache sequence per batch sequence")
+            offsets = slots.map { cache.lengths[$0] }
+            precondition(zip(offsets, batch.lengths).allSatisfy { $0 + $1 <= cache.capacity }, "KV cache full")
+            cache.feeding = slots
         }
-        precondition(batch.lengths.allSatisfy { offset + $0 <= maxPositions }, "sequence longer than \(maxPositions)")
+        precondition(zip(offsets, batch.lengths).allSatisfy { $0 + $1 <= maxPositions }, "sequence longer than \(maxPositions)")
 
         embed(batch.tokens, into: ws.x)
         var positions = [Int](repeating: 0, count: N)   // (N) position of each row in its sequence
         for (s, start) in batch.starts.enumerated() {
-            for i in 0..<batch.lengths[s] { positions[start + i] = offset + i }
+            for i in 0..<batch.lengths[s] { positions[start + i] = offsets[s] + i }
         }
         var rows = N
         for l in 0..<c.layers {
@@ -94,7 +101,9 @@ public final class DecoderModel: @unchecked Sendable {
             rows = block(l, batch: batch, positions: positions, compactToLastTokens: compact,
                          workspace: ws, cache: cache, sharedPrefix: nil)
         }
-        cache?.length += N
+        if let cache {
+            for (s, slot) in cache.feeding.enumerated() { cache.lengths[slot] += batch.lengths[s] }
+        }
         rmsNormForward(ws.xn, ws.x, finalNorm, rows: rows, dim: C, eps: c.rmsNormEps, offset: c.normOffset)
         return ws.xn
     }
@@ -182,13 +191,16 @@ public final class DecoderModel: @unchecked Sendable {
             keys = UnsafePointer(gathered.keys); values = UnsafePointer(gathered.values)
             spans = shared.spans
         } else if let cache {
-            let start = cache.length
-            memcpy(cache.keys[l] + start * kvWidth, ws.k, N * kvWidth * 4)
-            memcpy(cache.values[l] + start * kvWidth, ws.v, N * kvWidth * 4)
+            // Sequence s appends its rows to its cache block, and attends to the block.
+            for (s, slot) in cache.feeding.enumerated() {
+                let start = cache.lengths[slot], n = batch.lengths[s], block = slot * cache.capacity
+                memcpy(cache.keys[l] + (block + start) * kvWidth, ws.k + batch.starts[s] * kvWidth, n * kvWidth * 4)
+                memcpy(cache.values[l] + (block + start) * kvWidth, ws.v + batch.starts[s] * kvWidth, n * kvWidth * 4)
+                spans.append(compact
+                    ? AttentionSpan(queryRow: s, queryCount: 1, firstQueryPosition: start + n - 1, keyRow: block, keyCount: start + n)
+                    : AttentionSpan(queryRow: batch.starts[s], queryCount: n, firstQueryPosition: start, keyRow: block, keyCount: start + n))
+            }
             keys = UnsafePointer(cache.keys[l]); values = UnsafePointer(cache.values[l])
-            spans = compact
-                ? [AttentionSpan(queryRow: 0, queryCount: 1, firstQueryPosition: start + N - 1, keyRow: 0, keyCount: start + N)]
-                : [AttentionSpan(queryRow: 0, queryCount: N, firstQueryPosition: start, keyRow: 0, keyCount: start + N)]
         } else {
             for s in 0..<batch.sequenceCount {
                 let start = batch.starts[s], n = batch.lengths[s]

@@ -25,12 +25,17 @@ public final class DecoderTrainer {
     public let maxTokens: Int
     public let activations: DecoderActivations
     let scratch: DecoderGradientScratch
-    /// (headRows, V) logits of a chunk of rows, for `.nextToken` only (allocated on first use).
-    private var logitsChunk: TaggedBuffer?
-    private let headRows: Int
+    /// (headRows, V) logits of a chunk of rows, for full-vocabulary heads only (allocated on first use).
+    var logitsChunk: TaggedBuffer?
+    let headRows: Int
+    /// Keys, values and their gradients copied per attention block, for continuation batches only
+    /// (`TrainingKeyBlocks`; allocated on first use, grown when a batch needs more rows).
+    var keyBlocks: TrainingKeyBlocks?
 
     /// Bytes of activations and backward scratch (with the logits chunk once `.nextToken` used it).
-    public var byteCount: Int { activations.byteCount + scratch.byteCount + (logitsChunk?.byteCount ?? 0) }
+    public var byteCount: Int {
+        activations.byteCount + scratch.byteCount + (logitsChunk?.byteCount ?? 0) + (keyBlocks?.byteCount ?? 0)
+    }
 
     public init(model: DecoderModel, maxTokens: Int) {
         self.model = model
@@ -69,7 +74,7 @@ public final class DecoderTrainer {
             spans.append(AttentionSpan(queryRow: start, queryCount: n, firstQueryPosition: 0, keyRow: start, keyCount: n))
         }
 
-        forward(batch, positions: positions, spans: spans)
+        forward(tokens: batch.tokens, positions: positions, spans: spans, gather: nil)
         let loss: Double
         let dHead = model.config.tieWordEmbeddings
             ? gradients[DecoderLayout.embedding] : gradients[DecoderLayout.outputHead]
@@ -79,7 +84,7 @@ public final class DecoderTrainer {
         case .candidates(let ids, let labels):
             loss = candidateHead(batch, ids: ids, labels: labels, dHidden: scratch.dBranch, dHead: dHead)
         }
-        backward(batch, positions: positions, spans: spans, gradients: gradients)
+        backward(tokens: batch.tokens, positions: positions, spans: spans, gather: nil, gradients: gradients)
         return Float(loss)
     }
 
@@ -87,16 +92,18 @@ public final class DecoderTrainer {
 
     private var c: DecoderConfig { model.config }
 
-    func forward(_ batch: PackedBatch, positions: [Int], spans: [AttentionSpan]) {
-        let a = activations, N = batch.tokenCount
-        model.embed(batch.tokens, into: a.layerInput[0])
-        for l in 0..<c.layers { forwardLayer(l, rows: N, positions: positions, spans: spans) }
+    /// - Parameter gather: nil when each span's keys are its own query rows (whole packed sequences);
+    ///   else the source row of every key row the spans read (`TrainingKeyBlocks`).
+    func forward(tokens: [Int32], positions: [Int], spans: [AttentionSpan], gather: [Int]?) {
+        let a = activations, N = tokens.count
+        model.embed(tokens, into: a.layerInput[0])
+        for l in 0..<c.layers { forwardLayer(l, rows: N, positions: positions, spans: spans, gather: gather) }
         rmsNormForward(a.hidden, a.layerInput[c.layers], model.finalNorm, rows: N, dim: c.hiddenSize,
                        eps: c.rmsNormEps, offset: c.normOffset)
     }
 
     /// The block of `DecoderModel.block` (all rows), writing each stored value to its activation view.
-    func forwardLayer(_ l: Int, rows N: Int, positions: [Int], spans: [AttentionSpan]) {
+    func forwardLayer(_ l: Int, rows N: Int, positions: [Int], spans: [AttentionSpan], gather: [Int]?) {
         let a = activations, t = scratch, w = model.layers[l]
         let C = c.hiddenSize, I = c.intermediateSize, eps = c.rmsNormEps, off = c.normOffset
         let qw = c.queryHeads * c.headDim, kvw = c.kvHeads * c.headDim
@@ -108,7 +115,12 @@ public final class DecoderTrainer {
         model.linear(t.normed, w.k, w.kBias, a.kPre[l], rows: N, out: kvw, in: C)
         model.linear(t.normed, w.v, w.vBias, a.v[l], rows: N, out: kvw, in: C)
         rotatedQueriesAndKeys(l, rows: N, positions: positions)
-        attentionForward(a.attention[l], q: t.q, k: t.k, v: a.v[l], spans: spans, geometry: geometry(l))
+        if let gather {
+            let blocks = keyBlocks!.gathering(gather, keys: t.k, values: a.v[l])
+            attentionForward(a.attention[l], q: t.q, k: blocks.keys, v: blocks.values, spans: spans, geometry: geometry(l))
+        } else {
+            attentionForward(a.attention[l], q: t.q, k: t.k, v: a.v[l], spans: spans, geometry: geometry(l))
+        }
         memcpy(mid, x, N * C * 4)
         if let pn = w.postAttentionNorm, let proj = a.attentionProjection[l] {
             model.linear(a.attention[l], w.o, w.oBias, proj, rows: N, out: C, in: qw)
@@ -235,22 +247,22 @@ public final class DecoderTrainer {
 
     // MARK: - Backward
 
-    func backward(_ batch: PackedBatch, positions: [Int], spans: [AttentionSpan], gradients: ParameterArena) {
-        let a = activations, t = scratch, N = batch.tokenCount, C = c.hiddenSize
+    func backward(tokens: [Int32], positions: [Int], spans: [AttentionSpan], gather: [Int]?, gradients: ParameterArena) {
+        let a = activations, t = scratch, N = tokens.count, C = c.hiddenSize
         // d hidden (in dBranch) → d residual stream entering the final norm
         rmsNormBackward(dx: t.dStream, dw: gradients[DecoderLayout.finalNorm], dy: t.dBranch,
                         x: a.layerInput[c.layers], w: model.finalNorm, rows: N, dim: C,
                         eps: c.rmsNormEps, offset: c.normOffset)
         for l in (0..<c.layers).reversed() {
             let g = DecoderLayerWeights(arena: gradients, names: DecoderLayerNames(config: c, layer: l))
-            backwardLayer(l, rows: N, positions: positions, spans: spans, gradients: g)
+            backwardLayer(l, rows: N, positions: positions, spans: spans, gather: gather, gradients: g)
         }
-        embeddingBackward(dEmbedding: gradients[DecoderLayout.embedding], dx: t.dStream, tokens: batch.tokens,
+        embeddingBackward(dEmbedding: gradients[DecoderLayout.embedding], dx: t.dStream, tokens: tokens,
                           dim: C, scale: c.embeddingScale)
     }
 
     /// t.dStream: d loss / d (output of layer l) in, d loss / d (input of layer l) out.
-    func backwardLayer(_ l: Int, rows N: Int, positions: [Int], spans: [AttentionSpan],
+    func backwardLayer(_ l: Int, rows N: Int, positions: [Int], spans: [AttentionSpan], gather: [Int]?,
                        gradients g: DecoderLayerWeights) {
         let a = activations, t = scratch, w = model.layers[l]
         let C = c.hiddenSize, I = c.intermediateSize, D = c.headDim, H = c.queryHeads, KV = c.kvHeads
@@ -284,8 +296,16 @@ public final class DecoderTrainer {
         linearBackward(dx: t.dAttention, dw: g.o, db: g.oBias, dy: dProjection, x: a.attention[l], w: w.o,
                        rows: N, out: C, in: qw)
         rotatedQueriesAndKeys(l, rows: N, positions: positions)
-        attentionBackward(dQ: t.dQ, dK: t.dK, dV: t.dV, dOut: t.dAttention, q: t.q, k: t.k, v: a.v[l],
-                          spans: spans, geometry: geometry(l))
+        if let gather {
+            // Per-block key gradients, then each summed into the row its key was copied from.
+            let blocks = keyBlocks!.gathering(gather, keys: t.k, values: a.v[l])
+            attentionBackward(dQ: t.dQ, dK: blocks.dKeys, dV: blocks.dValues, dOut: t.dAttention, q: t.q,
+                              k: blocks.keys, v: blocks.values, spans: spans, geometry: geometry(l))
+            blocks.scatterAdd(gather, dKeys: t.dK, dValues: t.dV, rows: N)
+        } else {
+            attentionBackward(dQ: t.dQ, dK: t.dK, dV: t.dV, dOut: t.dAttention, q: t.q, k: t.k, v: a.v[l],
+                              spans: spans, geometry: geometry(l))
+        }
         let rope = c.slidingLayers[l] ? model.localRope : model.globalRope
         parallelFor(N, minChunk: 8) { range in
             for r in range {

@@ -34,21 +34,34 @@ public final class DecoderWorkspace {
     }
 }
 
-/// Keys and values of every layer for one sequence, for token-by-token generation.
+/// Keys and values of every layer for token-by-token generation: one sequence, or several
+/// generated side by side (batched greedy decoding), each in a block of `capacity` positions.
 public final class KVCache {
+    /// Positions each sequence may hold.
     public let capacity: Int
-    /// Positions already stored.
-    public internal(set) var length = 0
-    let keys: [UnsafeMutablePointer<Float>]    // per layer (capacity, Hkv·D)
-    let values: [UnsafeMutablePointer<Float>]  // per layer (capacity, Hkv·D)
+    /// Sequences held (blocks).
+    public let sequences: Int
+    /// Positions already stored, per sequence.
+    public internal(set) var lengths: [Int]
+    /// Positions stored for a one-sequence cache.
+    public var length: Int { lengths[0] }
+    /// The block each sequence of the batch being fed writes and reads (set by `forward`).
+    var feeding: [Int] = [0]
+    let keys: [UnsafeMutablePointer<Float>]    // per layer (sequences · capacity, Hkv·D)
+    let values: [UnsafeMutablePointer<Float>]  // per layer (sequences · capacity, Hkv·D)
     private let buffer: TaggedBuffer
 
-    public init(config c: DecoderConfig, capacity: Int) {
+    public init(config c: DecoderConfig, capacity: Int, sequences: Int = 1) {
+        precondition(sequences >= 1)
         self.capacity = capacity
+        self.sequences = sequences
+        lengths = [Int](repeating: 0, count: sequences)
         let width = c.kvHeads * c.headDim
         let views: [UnsafeMutablePointer<Float>]
-        (buffer, views) = TaggedBuffer.carved([Int](repeating: capacity * width, count: 2 * c.layers), tag: .activations)
+        (buffer, views) = TaggedBuffer.carved([Int](repeating: sequences * capacity * width, count: 2 * c.layers), tag: .activations)
         keys = Array(views[..<c.layers])
         values = Array(views[c.layers...])
     }
+
+    public var byteCount: Int { buffer.byteCount }
 }

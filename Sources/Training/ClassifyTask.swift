@@ -17,7 +17,8 @@ public final class ClassifyTask: TrainingTask {
     /// The label words' token ids when they are fixed single tokens (the fast path).
     let fixedCandidates: [Int32]?
     private var candidateObjective: CandidateObjective?
-    /// What `loss` returns: the cross-entropy, or minus the batch accuracy (`--objective accuracy`).
+    /// What `loss` returns: the cross-entropy, or minus the batch's accuracy or macro-F1
+    /// (`--objective accuracy|f1`).
     public var trainingObjective: TrainingConfig.Objective = .loss
     private var labelScorer: LabelScorer?
 
@@ -33,7 +34,7 @@ public final class ClassifyTask: TrainingTask {
 
     public var arena: ParameterArena { model.arena }
 
-    /// True when the loss needs the general continuation path, which has no backward pass yet.
+    /// True when the label words are scored as continuations (not the two-row fast path).
     public var needsContinuationScoring: Bool { fixedCandidates == nil }
 
     /// Prompt ids; with continuation scoring, followed by the label words (`ClassifyInput`), so
@@ -63,7 +64,11 @@ public final class ClassifyTask: TrainingTask {
     }
 
     public func loss(_ inputs: [[Int32]], labels: [Int]) -> Float {
-        if trainingObjective == .accuracy { return -batchAccuracy(inputs, labels: labels) }
+        switch trainingObjective {
+        case .accuracy: return -batchAccuracy(inputs, labels: labels)
+        case .f1: return -batchMacroF1(inputs, labels: labels)
+        case .loss: break
+        }
         if let candidateObjective { return candidateObjective.loss(PackedBatch(sequences: inputs), labels: labels) }
         let decoded = inputs.map(ClassifyInput.decode)
         let scores = try! labelScorer!.scores(prompts: decoded.map(\.prompt), candidates: decoded.map(\.candidates))
@@ -73,6 +78,20 @@ public final class ClassifyTask: TrainingTask {
     /// The fraction of the batch whose best-scoring label is the gold one: not differentiable,
     /// but MeZO needs only the two values at θ ± εz.
     func batchAccuracy(_ inputs: [[Int32]], labels: [Int]) -> Float {
+        let correct = zip(batchPredictions(inputs), labels).filter { $0 == $1 }.count
+        return Float(correct) / Float(labels.count)
+    }
+
+    /// The batch's macro-F1 over the task's labels (a label absent from the batch and never
+    /// predicted counts 0, as scikit-learn's zero_division=0): like accuracy, only for MeZO. It
+    /// weighs a rare class's recall as much as a frequent one's, which accuracy does not.
+    func batchMacroF1(_ inputs: [[Int32]], labels: [Int]) -> Float {
+        Float(ClassificationReport(gold: labels, predicted: batchPredictions(inputs),
+                                   labelNames: prompt.spec.labels.map(\.value)).macroF1)
+    }
+
+    /// The best-scoring label of each input at the current weights.
+    func batchPredictions(_ inputs: [[Int32]]) -> [Int] {
         let scores: [[Float]]
         if let candidateObjective, let fixedCandidates {
             let batch = PackedBatch(sequences: inputs)
@@ -84,17 +103,25 @@ public final class ClassifyTask: TrainingTask {
             let decoded = inputs.map(ClassifyInput.decode)
             scores = try! labelScorer!.scores(prompts: decoded.map(\.prompt), candidates: decoded.map(\.candidates))
         }
-        let correct = zip(scores, labels).filter { Self.argmax($0) == $1 }.count
-        return Float(correct) / Float(labels.count)
+        return scores.map(Self.argmax)
     }
 
+    /// Fixed single-token label words: the two-row candidate head. Any other label words: the
+    /// prompts with every alternative packed after them as continuations (as `LabelScorer` scores
+    /// them), backpropagating the cross-entropy over labels of their log-sum-exp scores.
     public func makeBackprop(maxTokens: Int) -> ([[Int32]], [Int], ParameterArena) -> Float {
-        precondition(fixedCandidates != nil, "backprop needs single-token label words (the CLI refuses sgd/adamw otherwise)")
         let trainer = DecoderTrainer(model: model, maxTokens: maxTokens)
-        let candidates = fixedCandidates!
+        if let candidates = fixedCandidates {
+            return { inputs, labels, gradients in
+                trainer.lossAndGradients(batch: PackedBatch(sequences: inputs),
+                                         target: .candidates(ids: candidates, labels: labels), gradients: gradients)
+            }
+        }
         return { inputs, labels, gradients in
-            trainer.lossAndGradients(batch: PackedBatch(sequences: inputs),
-                                     target: .candidates(ids: candidates, labels: labels), gradients: gradients)
+            let decoded = inputs.map(ClassifyInput.decode)
+            let batch = ContinuationBatch(prompts: decoded.map(\.prompt), continuations: decoded.map { Array($0.candidates.joined()) })
+            let loss = ContinuationLosses.labelCrossEntropy(alternatives: decoded.map { $0.candidates.map(\.count) }, labels: labels)
+            return trainer.lossAndGradients(continuations: batch, loss: loss, gradients: gradients)
         }
     }
 

@@ -18,6 +18,9 @@ public final class CompleteTask: TrainingTask {
     private var scorer: LabelScorer?
     /// Generated texts of the last `evaluate`, in order (for predictions files).
     public private(set) var lastGenerations: [String] = []
+    /// What `loss` returns: the target tokens' cross-entropy, or minus the batch's exact match
+    /// (`--objective accuracy`) or SQuAD F1 (`--objective f1`) of greedy generations (MeZO only).
+    public var trainingObjective: TrainingConfig.Objective = .loss
 
     public init(model: DecoderModel, tokenizer: Tokenizer, prompt: TaskPrompt) {
         (self.model, self.tokenizer, self.prompt) = (model, tokenizer, prompt)
@@ -51,17 +54,43 @@ public final class CompleteTask: TrainingTask {
     /// the prompt's positions set to -100).
     public func loss(_ inputs: [[Int32]], labels: [Int]) -> Float {
         let decoded = inputs.map(ClassifyInput.decode)
+        if trainingObjective != .loss { return -batchMetric(decoded) }
         let logProbs = try! scorer!.scores(prompts: decoded.map(\.prompt), candidates: decoded.map(\.candidates))
         let tokens = decoded.reduce(0) { $0 + $1.candidates[0][0].count }
         return -Float(logProbs.reduce(0.0) { $0 + Double($1[0]) } / Double(tokens))
     }
 
+    /// The same loss by backprop: each prompt with its target packed after it as one continuation.
     public func makeBackprop(maxTokens: Int) -> ([[Int32]], [Int], ParameterArena) -> Float {
-        preconditionFailure("completion tasks train with MeZO only for now (the CLI refuses sgd/adamw)")
+        let trainer = DecoderTrainer(model: model, maxTokens: maxTokens)
+        return { inputs, _, gradients in
+            let decoded = inputs.map(ClassifyInput.decode)
+            let targets = decoded.map { $0.candidates[0][0] }
+            let batch = ContinuationBatch(prompts: decoded.map(\.prompt), continuations: targets.map { [$0] })
+            let loss = ContinuationLosses.targetTokenMean(tokenCounts: targets.map(\.count))
+            return trainer.lossAndGradients(continuations: batch, loss: loss, gradients: gradients)
+        }
+    }
+
+    /// The batch's exact match or SQuAD F1 of greedy generations against the training targets (the
+    /// first gold answer of each example, which is what its input carries): not differentiable,
+    /// but MeZO needs only its values at θ ± εz. Each step then generates twice per perturbation.
+    func batchMetric(_ decoded: [(prompt: [Int32], candidates: LabelCandidates)]) -> Float {
+        let generated = try! generate(promptIDs: decoded.map(\.prompt))
+        let golds = decoded.map { (try? tokenizer.decode($0.candidates[0][0]))?.trimmingCharacters(in: .whitespaces) ?? "" }
+        let values = zip(generated, golds).map { text, gold in
+            trainingObjective == .accuracy ? AnswerMetrics.exactMatch(text, gold: [gold]) : AnswerMetrics.f1(text, gold: [gold])
+        }
+        return Float(values.reduce(0, +) / Double(values.count))
     }
 
     /// Greedy completions of `examples`, cut at the first stop string.
     public func generate(_ examples: [LabeledExample], progress: ((Int, Int) -> Void)? = nil) throws -> [String] {
+        try generate(promptIDs: examples.map { try prompt.promptIDs(for: $0, tokenizer: tokenizer) }, progress: progress)
+    }
+
+    /// Greedy completions of prompts (ids), cut at the first stop string.
+    func generate(promptIDs prompts: [[Int32]], progress: ((Int, Int) -> Void)? = nil) throws -> [String] {
         let stopStrings = prompt.spec.stop ?? []
         var stopIDs = Set<Int32>()
         if let eos = tokenizer.eosID { stopIDs.insert(eos) }
@@ -70,16 +99,22 @@ public final class CompleteTask: TrainingTask {
             if ids.count == 1 { stopIDs.insert(ids[0]) }   // MeZO: eos_token_id = encode("\n")[-1]
         }
         let maxNew = prompt.spec.maxNewTokens ?? 50
-        return try examples.enumerated().map { i, example in
-            let ids = try prompt.promptIDs(for: example, tokenizer: tokenizer)
-            let generated = model.generateGreedy(prompt: ids, maxNewTokens: maxNew, stop: stopIDs)
+        let generated = oneAtATime
+            ? prompts.enumerated().map { i, ids in
+                defer { progress?(i + 1, prompts.count) }
+                return model.generateGreedy(prompt: ids, maxNewTokens: maxNew, stop: stopIDs)
+            }
+            : model.generateGreedy(prompts: prompts, maxNewTokens: maxNew, stop: stopIDs) { progress?($0, prompts.count) }
+        return try generated.map { ids in
             // Rows past the tokenizer's pieces (a padded vocabulary) are no text.
-            var text = try tokenizer.decode(generated.filter { Int($0) < tokenizer.vocabularySize })
+            var text = try tokenizer.decode(ids.filter { Int($0) < tokenizer.vocabularySize })
             for s in stopStrings { if let r = text.range(of: s) { text = String(text[..<r.lowerBound]) } }
-            progress?(i + 1, examples.count)
             return text.trimmingCharacters(in: .whitespaces)
         }
     }
+
+    /// Generate one example at a time instead of batched (for measuring the batching's gain).
+    public var oneAtATime = false
 
     /// The task's metric (exact match or F1, best over the gold answers), averaged.
     public func evaluate(_ examples: [LabeledExample]) throws -> (accuracy: Double, seconds: Double) {

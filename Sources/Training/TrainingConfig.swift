@@ -34,7 +34,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     }
 
     public var task: String = "sst2"
-    /// What a step minimises: the cross-entropy (`loss`) or minus the batch's accuracy, which only
+    /// What a step minimises: the cross-entropy (`loss`) or minus the batch's accuracy or F1
+    /// (classify: macro-F1; complete: exact match / SQuAD F1 of greedy generations), which only
     /// zeroth-order optimizers can follow (MeZO paper, section 3.3).
     public enum Objective: String, Codable, Sendable, CaseIterable { case loss, accuracy, f1 }
     public var objective: Objective = .loss

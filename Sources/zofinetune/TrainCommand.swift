@@ -47,7 +47,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var encoderOptions: EncoderTaskOptions
 
     @Option(name: .long, help: "Optimizer: mezo (default), sgd or adamw.") var optimizer: TrainingConfig.Optimizer?
-    @Option(name: .long, help: "What a step minimises: loss (cross-entropy, default) or accuracy (minus the batch accuracy; MeZO only).") var objective: TrainingConfig.Objective?
+    @Option(name: .long, help: "What a step minimises: loss (cross-entropy, default), accuracy (minus the batch accuracy; a completion task: exact match of greedy generations) or f1 (minus the batch macro-F1; a completion task: SQuAD F1). accuracy and f1 have no gradient: MeZO only.") var objective: TrainingConfig.Objective?
     @Option(name: .long, help: "Steps in the run (with --resume: extend the run to this many).") var steps: Int?
     @Option(name: .long, help: "Examples per batch (default 16).") var batchSize: Int?
     @Option(name: .long, help: "Learning rate (default: mezo 2e-6, sgd 1e-4, adamw 1e-5).") var lr: Float?
@@ -100,7 +100,6 @@ struct TrainCommand: ParsableCommand {
         if let objective, objective != .loss, backprop {
             throw ValidationError("--objective \(objective.rawValue) is not differentiable: it needs a zeroth-order optimizer (--optimizer mezo), not \(optimizer!.rawValue)")
         }
-        if objective == .f1 { throw ValidationError("--objective f1 is for completion tasks, whose training is not built yet") }
         if let eps, !(eps > 0) { throw ValidationError("--eps must be positive") }
         if let lr, !(lr >= 0) { throw ValidationError("--lr must be 0 or more") }
         if trainExamples != nil, kShot != nil { throw ValidationError("give --train-examples or --k-shot, not both") }
@@ -244,22 +243,15 @@ struct TrainCommand: ParsableCommand {
             return (EncoderTask(scorer: scorer), steps)
         }
         if prompt.spec.objective == .complete {
-            guard !config.optimizer.usesBackprop, config.objective == .loss else {
-                throw InputError("\(prompt.origin): a completion task trains with --optimizer mezo and --objective loss for now "
-                    + "(its backward pass and the f1 objective are not built yet)")
-            }
             let (model, tokenizer, steps) = try modelOptions.load(run: run)
-            return (CompleteTask(model: model, tokenizer: tokenizer, prompt: prompt), steps)
+            let task = CompleteTask(model: model, tokenizer: tokenizer, prompt: prompt)
+            task.trainingObjective = config.objective
+            return (task, steps)
         }
         let (model, tokenizer, steps) = try modelOptions.load(run: run)
         if config.precision == .bf16 { try model.useBF16Products(weightsChange: true) }
         let task = try ClassifyTask(model: model, tokenizer: tokenizer, prompt: prompt)
         task.trainingObjective = config.objective
-        if task.needsContinuationScoring, config.optimizer.usesBackprop {
-            throw InputError("\(prompt.origin): --optimizer \(config.optimizer.rawValue) needs single-token label words, the same for "
-                + "every example (its backward pass reads one output row per label); these label words are scored as "
-                + "continuations, which only MeZO trains for now")
-        }
         return (task, steps)
     }
 }

@@ -75,10 +75,12 @@ final class TaskFileCLITests: XCTestCase {
         XCTAssertEqual(unlabelled.count, 6)
         XCTAssertTrue(unlabelled.allSatisfy { $0["gold"] == nil && $0["prediction"] is String })
 
-        // Backprop has no continuation-scored loss yet: refused up front, naming the task file.
-        let sgd = try CLI.run(["train"] + common + ["--optimizer", "sgd", "--steps", "1", "--batch-size", "3",
-                                                     "--train-examples", "6", "--out", runs.path + "/sgd"])
-        assertCleanFailure(sgd, mentions: ["task.json", "single-token label words", "MeZO"])
+        // Backprop trains the same continuation-scored loss (multi-token and alternative words).
+        let sgd = try CLI.run(["train"] + common + ["--optimizer", "sgd", "--steps", "2", "--batch-size", "3",
+                                                     "--train-examples", "6", "--eval-every", "0", "--out", runs.path + "/sgd", "--json"])
+        guard let sgdSummary = singleJSONObject(sgd) else { return }
+        XCTAssertEqual(sgdSummary["steps"] as? Int, 2, sgd.summary)
+        XCTAssertTrue((sgdSummary["final_loss"] as? Double)?.isFinite ?? false, sgd.summary)
     }
 
     func testTwoFieldTaskFromFlagsOverCSVMatchesJSONL() throws {
@@ -155,8 +157,8 @@ final class TaskFileCLITests: XCTestCase {
         assertCleanFailure(refused, mentions: ["--objective accuracy", "not differentiable"])
     }
 
-    /// A completion task: MeZO trains the mean cross-entropy of the target tokens; eval generates
-    /// greedily and reports exact match and F1; backprop is refused for now.
+    /// A completion task: MeZO and AdamW train the mean cross-entropy of the target tokens; eval
+    /// generates greedily and reports exact match and F1.
     func testCompletionTaskTrainsWithMeZOAndEvaluatesByGeneration() throws {
         let (model, data, runs) = try folders()
         try data.write("task.json", """
@@ -182,8 +184,11 @@ final class TaskFileCLITests: XCTestCase {
         XCTAssertEqual(lines.count, 4)
         XCTAssertEqual(lines[0]["gold"] as? [String], ["great"])
         XCTAssertTrue(lines.allSatisfy { $0["prediction"] is String })
-        let adamw = try CLI.run(["train"] + common + ["--optimizer", "adamw", "--steps", "1", "--batch-size", "2",
-                                                       "--train-examples", "4", "--out", runs.path + "/adamw"])
-        assertCleanFailure(adamw, mentions: ["task.json", "mezo"])
+        // AdamW trains the same target-token loss by backprop.
+        let adamw = try CLI.run(["train"] + common + ["--optimizer", "adamw", "--steps", "2", "--batch-size", "2",
+                                                       "--train-examples", "4", "--eval-every", "0", "--out", runs.path + "/adamw", "--json"])
+        guard let adamwSummary = singleJSONObject(adamw) else { return }
+        XCTAssertEqual(adamwSummary["steps"] as? Int, 2, adamw.summary)
+        XCTAssertTrue((adamwSummary["final_loss"] as? Double)?.isFinite ?? false, adamw.summary)
     }
 }

@@ -89,6 +89,42 @@ final class BackwardKernelTests: XCTestCase {
         }
     }
 
+    /// Weighted reads of token log-probabilities (several per row, none on one row), with and
+    /// without the final soft-cap: the normalisers equal log Σ exp in Double and the gradient equals
+    /// finite differences of Σ c · log softmax(z)[t].
+    func testTokenLogProbBackwardWithSoftcapAndSeveralReadsPerRow() {
+        let V = 37
+        let reads: [[(token: Int32, weight: Float)]] = [[(2, 0.7), (5, -1.3), (2, 0.2)], [], [(36, -0.5)], [(0, 1.1), (9, 0.4)]]
+        let rows = reads.count
+        for cap in [Float?.none, 3.0] {
+            var logits = randoms(rows * V, scale: 2)
+            func capped(_ l: [Float], _ r: Int) -> [Double] {
+                (0..<V).map { j in
+                    let x = Double(l[r * V + j])
+                    return cap.map { Double($0) * Foundation.tanh(x / Double($0)) } ?? x
+                }
+            }
+            func loss(_ l: [Float]) -> Double {
+                var total = 0.0
+                for r in 0..<rows {
+                    let z = capped(l, r), m = z.max()!
+                    let lse = Foundation.log(z.map { Foundation.exp($0 - m) }.reduce(0, +)) + m
+                    for read in reads[r] { total += Double(read.weight) * (z[Int(read.token)] - lse) }
+                }
+                return total
+            }
+            var grad = logits
+            let norms = cappedLogNormalisers(&grad, rows: rows, classes: V, softcap: cap)
+            for r in 0..<rows {
+                let z = capped(logits, r), m = z.max()!
+                XCTAssertEqual(norms[r], Foundation.log(z.map { Foundation.exp($0 - m) }.reduce(0, +)) + m, accuracy: 1e-5)
+            }
+            tokenLogProbBackward(&grad, rows: rows, classes: V, logNormalisers: norms, reads: reads, softcap: cap)
+            XCTAssertEqual(grad[V..<(2 * V)].map { abs($0) }.max(), 0, "a row without reads gets no gradient")
+            checkFiniteDifferences("token log-prob reads cap \(String(describing: cap))", params: &logits, gradient: grad) { loss($0) }
+        }
+    }
+
     // MARK: RMSNorm
 
     func testRMSNormBackwardAccumulatesAndAliases() {

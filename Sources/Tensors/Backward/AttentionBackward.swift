@@ -14,8 +14,10 @@ import Foundation
 ///   dQ: (rows, Hq·D), dK, dV: (rows, Hkv·D): overwritten on every row the spans cover.
 ///
 /// One task per (span, kv head) owns that head's dK/dV rows and the dQ rows of its query-head group,
-/// so tasks never write the same element. Spans must not share key rows (packed training batches;
-/// not the KV-cache layout).
+/// so tasks never write the same element. Spans must not share key rows: whole packed sequences
+/// (queries = keys), or continuation blocks where a span's keys are a copy of its prompt's rows
+/// followed by its own queries' rows (the trainer's `TrainingKeyBlocks`). Either way a span's
+/// queries are its last `queryCount` keys, and key j sits at position j.
 public func attentionBackward(dQ: UnsafeMutablePointer<Float>, dK: UnsafeMutablePointer<Float>,
                               dV: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
                               q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
@@ -31,9 +33,8 @@ public func attentionBackward(dQ: UnsafeMutablePointer<Float>, dK: UnsafeMutable
             let run = { (task: Int) in
                 let span = spanList[task / g.kvHeads]
                 let kvHead = task % g.kvHeads
-                precondition(span.queryRow == span.keyRow && span.firstQueryPosition == 0
-                             && span.queryCount == span.keyCount,
-                             "attentionBackward expects one span per whole packed sequence")
+                precondition(span.firstQueryPosition + span.queryCount == span.keyCount,
+                             "attentionBackward expects each span's queries to be its last keys")
                 for j in 0..<span.keyCount {
                     (dK + (span.keyRow + j) * kvStride + kvHead * d).update(repeating: 0, count: d)
                     (dV + (span.keyRow + j) * kvStride + kvHead * d).update(repeating: 0, count: d)
