@@ -13,7 +13,13 @@ import Optimizers
 /// Hutchinson's estimate of tr(H) restricted to what the step perturbs.
 ///
 /// The first `warmup` steps measure with lr 0; after that a clean forward every `every` steps keeps a
-/// running mean, and lr = fraction · 2q / tr̂(H). Every step's record carries the lr, the estimate
+/// running mean, and lr = fraction · 2q / tr̂(H).
+///
+/// What is averaged is |zᵀHz|, not zᵀHz: equal when H is positive semi-definite along the probes (the
+/// quadratic of the theory), and a finite curvature scale where it is not. A pre-trained model sits
+/// where the loss is not convex: on all-MiniLM-L6-v2's SST-2 loss the signed mean is negative (−200
+/// to −400 over the first probes), which would put no limit at all on lr; Gemma-3-270M's is
+/// positive (~5·10⁴) with some negative probes. Every step's record carries the lr, the estimate
 /// it came from and, when measured, zᵀHz: the log alone rebuilds the estimate on resume.
 public struct AutoLearningRate {
     public let settings: TrainingConfig.AutoLR
@@ -33,7 +39,7 @@ public struct AutoLearningRate {
         index < settings.warmup || (index - settings.warmup) % settings.every == 0
     }
 
-    /// tr(H) so far (nil before any sample).
+    /// tr(H) so far, as the mean |zᵀHz| (nil before any sample).
     public var trace: Double? { samples > 0 ? sum / Double(samples) : nil }
 
     /// The limit 2q/tr(H) (the small-ηλ form of the stability condition).
@@ -57,7 +63,7 @@ public struct AutoLearningRate {
     /// Adds a step's measured curvature (replayed from the log on resume, in order).
     public mutating func observe(_ record: MeZOStep) {
         guard let c = record.curvature, !record.skipped else { return }
-        sum += Double(c)
+        sum += abs(Double(c))
         samples += 1
     }
 }

@@ -47,7 +47,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// tr(H) estimated from (L+ + L− − 2·L0)/ε² with a clean forward L0 on the first `warmup`
     /// steps (lr 0: measurement only) and every `every` steps after (running mean).
     public struct AutoLR: Codable, Sendable, Equatable {
-        public var fraction: Float = 0.1
+        public var fraction: Float = 0.05
         public var warmup: Int = 10
         public var every: Int = 10
         public init() {}
