@@ -129,6 +129,7 @@ def main():
     ap.add_argument("--runs", default="runs/compare")
     ap.add_argument("--binary", default=".build/release/zofinetune")
     ap.add_argument("--docs", default="docs")
+    ap.add_argument("--no-run", action="store_true", help="only tabulate the runs that finished")
     args = ap.parse_args()
     name = os.path.basename(os.path.normpath(args.model))
     lrs = dict(LR[family(args.model)])
@@ -143,6 +144,8 @@ def main():
         if os.path.exists(summary_path):
             summary = json.load(open(summary_path))
         else:
+            if args.no_run:
+                continue
             if os.path.exists(folder):
                 print(f"{folder} exists without a summary (interrupted?): delete it to rerun", file=sys.stderr)
                 continue
