@@ -47,12 +47,9 @@ public final class HiZOO: ZerothOrderOptimizer {
         let seed = seeds[0], eps = core.eps
         let region = core.region(embeddingRows)
         let l0 = try loss()
-        perturb(seed, eps, region)
-        let lp = try loss()
-        perturb(seed, -2 * eps, region)
-        let lm = try loss()
-        perturb(seed, eps, region)
-        let finite = l0.isFinite && lp.isFinite && lm.isFinite
+        let (plus, minus, probesFinite) = try core.twoPoint(seeds, region, loss, move: perturb)
+        let (lp, lm) = (plus[0], minus[0])
+        let finite = l0.isFinite && probesFinite
         let g = finite ? core.projected(lp, lm) : 0
         if finite {
             let curvature = Float(abs(Double(lp) + Double(lm) - 2 * Double(l0)) / (2 * Double(eps) * Double(eps)))

@@ -27,7 +27,7 @@ enum ZeroOrderHelp {
             \(lines.joined(separator: "\n"))
 
             --lr auto (mezo, sparse-mezo, zo-cons): the two-point estimator is mean-square stable on a quadratic \
-            only for lr < 2q/tr(H) (whole spectrum, not λmax; README "--lr auto"). The first 10 steps measure \
+            only for lr < 2q/tr(H) (whole spectrum, not λmax; docs/lr-auto.md). The first 10 steps measure \
             zᵀHz = (L+ + L- - 2 L0)/eps² with one extra clean forward L0 and do not move the weights; after that \
             a clean forward every 10 steps keeps a running mean of tr(H), and lr = --auto-fraction (0.05) × 2q/tr(H). \
             The log records the estimate (trace_estimate) and the lr of every step.
