@@ -37,7 +37,8 @@ public final class HiZOO: ZerothOrderOptimizer {
         let theta = arena.storage, h = hessian.storage
         NoiseSweep.forEach(count: arena.count, region: region, everywhere: false, seeds: [seed],
                            perturbation: core.perturbation, threads: core.threads) { lo, hi, z in
-            for i in lo..<hi { theta[i] = theta[i].addingProduct(scale / h[i].squareRoot(), z[0][i - lo]) }
+            let z0 = z[0] - lo   // indexed by absolute element
+            for i in lo..<hi { theta[i] = theta[i].addingProduct(scale / h[i].squareRoot(), z0[i]) }
         }
     }
 
@@ -56,8 +57,9 @@ public final class HiZOO: ZerothOrderOptimizer {
             let alpha = smoothing, theta = arena.storage, h = hessian.storage
             NoiseSweep.forEach(count: arena.count, region: region, everywhere: false, seeds: [seed],
                                perturbation: core.perturbation, threads: core.threads) { lo, hi, z in
+                let z0 = z[0] - lo
                 for i in lo..<hi {
-                    let zi = z[0][i - lo]
+                    let zi = z0[i]
                     let hi2 = (1 - alpha) * h[i] + alpha * curvature * h[i] * zi * zi
                     h[i] = hi2
                     theta[i] = theta[i].addingProduct(-lr * g / hi2.squareRoot(), zi)

@@ -86,9 +86,10 @@ public final class SparseMeZO: ZerothOrderOptimizer {
         let theta = arena.storage, mask = mask
         NoiseSweep.forEach(count: arena.count, region: region, everywhere: false, seeds: [seed],
                            perturbation: core.perturbation, threads: core.threads) { lo, hi, z in
+            let z0 = z[0] - lo
             for i in lo..<hi {
                 let m: Float = (mask[i >> 5] >> UInt32(i & 31)) & 1 == 1 ? 1 : 0
-                theta[i] = theta[i].addingProduct(scale * m, z[0][i - lo])
+                theta[i] = theta[i].addingProduct(scale * m, z0[i])
             }
         }
     }

@@ -42,9 +42,9 @@ public final class ZOAdam: ZerothOrderOptimizer {
             let theta = arena.storage, m = m.storage, v = v.storage
             NoiseSweep.forEach(count: arena.count, region: region, everywhere: true, seeds: seeds,
                                perturbation: core.perturbation, threads: core.threads) { lo, hi, z in
+                let estimate = EstimateRow(c, z, lo)
                 for i in lo..<hi {
-                    var gz: Float = 0
-                    for k in 0..<c.count { gz = gz.addingProduct(c[k], z[k][i - lo]) }
+                    let gz = estimate[i]
                     let mi = b1 * m[i] + (1 - b1) * gz
                     let vi = b2 * v[i] + (1 - b2) * gz * gz
                     m[i] = mi

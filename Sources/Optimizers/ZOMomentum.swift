@@ -34,9 +34,9 @@ public final class ZOMomentum: ZerothOrderOptimizer {
             let mu = momentum, theta = arena.storage, m = buffer.storage
             NoiseSweep.forEach(count: arena.count, region: region, everywhere: true, seeds: seeds,
                                perturbation: core.perturbation, threads: core.threads) { lo, hi, z in
+                let estimate = EstimateRow(c, z, lo)
                 for i in lo..<hi {
-                    var gz: Float = 0
-                    for k in 0..<c.count { gz = gz.addingProduct(c[k], z[k][i - lo]) }
+                    let gz = estimate[i]
                     let mi = mu * m[i] + gz
                     m[i] = mi
                     theta[i] = theta[i].addingProduct(-lr, mi)

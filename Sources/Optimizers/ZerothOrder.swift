@@ -151,3 +151,27 @@ public enum NoiseSweep {
         return region[a..<end]
     }
 }
+
+/// ĝ_i = Σ_k c_k·z_k[i] for one piece of a `NoiseSweep` (the average of q estimates g_k·z_k), read
+/// by absolute element index; one perturbation (the common case) skips the sum.
+struct EstimateRow {
+    let c: [Float]
+    let z: [UnsafeMutablePointer<Float>]   // each shifted so that [i] is element i
+    let c0: Float
+    let z0: UnsafeMutablePointer<Float>
+
+    init(_ c: [Float], _ z: [UnsafeMutablePointer<Float>], _ lo: Int) {
+        self.c = c
+        self.z = z.map { $0 - lo }
+        c0 = c[0]
+        z0 = z[0] - lo
+    }
+
+    @inline(__always)
+    subscript(i: Int) -> Float {
+        if c.count == 1 { return c0 * z0[i] }
+        var sum: Float = 0
+        for k in 0..<c.count { sum = sum.addingProduct(c[k], z[k][i]) }
+        return sum
+    }
+}
