@@ -72,7 +72,7 @@ public final class Trainer {
         if start > 0, !method.state.isEmpty {
             try run.loadOptimizerState(into: method.state, steps: start)
         }
-        method.resume(after: start)
+        method.resume(after: start, records: start > 0 ? try run.steps() : [])
 
         var best = try RunReplay.bestSteps(run).flatMap { s in try run.lines().first { $0.type == "eval" && $0.step == s }?.accuracy }
         var bestSteps = try RunReplay.bestSteps(run)
@@ -119,7 +119,7 @@ public final class Trainer {
             let batch = indices.map { prompts[$0] }
             let labels = indices.map { trainingSet.examples[$0].label }
             let stepStart = Date()
-            let outcome = method.step(step, batch: batch, labels: labels, lr: config.learningRate(at: step))
+            let outcome = method.step(step, batch: batch, labels: labels, lr: config.learningRate(at: step))   // (--lr auto: the method's own)
             let seconds = Date().timeIntervalSince(stepStart)
             stepSeconds += seconds
             try run.append(outcome.line(seconds: seconds))
@@ -142,7 +142,8 @@ public final class Trainer {
             }
             if config.evalEvery > 0, step % config.evalEvery == 0 || step == config.steps {
                 try evaluate()
-                if config.optimizer.usesBackprop { try saveLast() }
+                // Methods with state (backprop, zo-momentum, zo-adam, HiZOO) resume from snapshots.
+                if config.optimizer.usesBackprop || !method.state.isEmpty { try saveLast() }
             }
         }
         try saveLast()

@@ -40,17 +40,25 @@ struct TrainCommand: ParsableCommand {
             on label descriptions: logits = cosine(sentence, description) / --temperature, \
             cross-entropy over labels (no new head); run.json keeps the descriptions and the \
             temperature. On all-MiniLM-L6-v2 MeZO did best with --lr 5e-5 (README).
+
+            \(ZeroOrderHelp.text)
             """)
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var taskOptions: TaskOptions
     @OptionGroup var encoderOptions: EncoderTaskOptions
 
-    @Option(name: .long, help: "Optimizer: mezo (default), sgd or adamw.") var optimizer: TrainingConfig.Optimizer?
+    @Option(name: .long, help: "Optimizer: mezo (default), zo-sign, zo-momentum, zo-adam, zo-cons, fzoo, hizoo, lozo, sparse-mezo (zeroth-order; papers below), sgd or adamw.") var optimizer: TrainingConfig.Optimizer?
     @Option(name: .long, help: "What a step minimises: loss (cross-entropy, default), accuracy (minus the batch accuracy; a completion task: exact match of greedy generations) or f1 (minus the batch macro-F1; a completion task: SQuAD F1). accuracy and f1 have no gradient: MeZO only.") var objective: TrainingConfig.Objective?
     @Option(name: .long, help: "Steps in the run (with --resume: extend the run to this many).") var steps: Int?
     @Option(name: .long, help: "Examples per batch (default 16).") var batchSize: Int?
-    @Option(name: .long, help: "Learning rate (default: mezo 2e-6, sgd 1e-4, adamw 1e-5).") var lr: Float?
+    @Option(name: .long, help: "Learning rate, or auto (mezo, sparse-mezo, zo-cons: a fraction of the measured stability limit; see below) (default: mezo 2e-6, sgd 1e-4, adamw 1e-5).") var lr: LearningRateOption?
+    @Option(name: .long, help: "--lr auto: lr = this fraction of the stability limit 2q/tr(H) (default 0.05).") var autoFraction: Float?
+    @Option(name: .long, help: "zo-momentum: the momentum μ (default: --beta1's 0.9).") var momentum: Float?
+    @Option(name: .long, help: "hizoo: smoothing α of the Hessian estimate (default 1e-8, the reference's).") var hessianSmooth: Float?
+    @Option(name: .long, help: "lozo: rank r of U·Vᵀ (default 2).") var lozoRank: Int?
+    @Option(name: .long, help: "lozo: steps ν that V is kept (default 50).") var lozoInterval: Int?
+    @Option(name: .long, help: "sparse-mezo: fraction of each tensor's weights, smallest |θ| first, that are perturbed (default 0.75).") var sparseQuantile: Float?
     @Option(name: .long, help: "Perturbation scale eps (default 1e-3).") var eps: Float?
     @Option(name: .long, help: "Perturbations averaged per step (n-SPSA; default 1).") var perturbations: Int?
     @Option(name: .long, help: "MeZO's z: rademacher (±1, default) or gaussian (the paper's).")
@@ -79,9 +87,14 @@ struct TrainCommand: ParsableCommand {
             if let value, !(value >= 0 && value < 1) { throw ValidationError("\(name) must be in [0, 1)") }
         }
         let backprop = (optimizer ?? .mezo).usesBackprop
-        if !backprop, let (name, _) = [("--max-grad-norm", maxGradNorm != nil), ("--beta1", beta1 != nil),
-                                        ("--beta2", beta2 != nil)].first(where: { $0.1 }) {
-            throw ValidationError("\(name) applies to --optimizer sgd or adamw, not mezo")
+        try ZeroOrderHelp.validate(optimizer: optimizer ?? .mezo, lr: lr, perturbations: perturbations,
+                                   weightDecay: weightDecay, momentum: momentum, hessianSmooth: hessianSmooth,
+                                   lozoRank: lozoRank, lozoInterval: lozoInterval, sparseQuantile: sparseQuantile,
+                                   autoFraction: autoFraction)
+        let moments = [.adamw, .zoAdam, .zoMomentum].contains(optimizer ?? .mezo)
+        if !backprop, let (name, _) = [("--max-grad-norm", maxGradNorm != nil), ("--beta1", beta1 != nil && !moments),
+                                        ("--beta2", beta2 != nil && optimizer != .zoAdam)].first(where: { $0.1 }) {
+            throw ValidationError("\(name) applies to --optimizer sgd or adamw (beta1: zo-momentum, zo-adam; beta2: zo-adam), not \((optimizer ?? .mezo).rawValue)")
         }
         if backprop, let (name, _) = [("--eps", eps != nil), ("--perturbations", perturbations != nil),
                                       ("--perturbation", perturbation != nil),
@@ -101,7 +114,7 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--objective \(objective.rawValue) is not differentiable: it needs a zeroth-order optimizer (--optimizer mezo), not \(optimizer!.rawValue)")
         }
         if let eps, !(eps > 0) { throw ValidationError("--eps must be positive") }
-        if let lr, !(lr >= 0) { throw ValidationError("--lr must be 0 or more") }
+        if case .value(let lr) = lr, !(lr >= 0) { throw ValidationError("--lr must be 0 or more") }
         if trainExamples != nil, kShot != nil { throw ValidationError("give --train-examples or --k-shot, not both") }
         if resume != nil {
             let fixed: [(String, Bool)] = [("--optimizer", optimizer != nil), ("--objective", objective != nil), ("--max-grad-norm", maxGradNorm != nil),
@@ -109,7 +122,9 @@ struct TrainCommand: ParsableCommand {
                 ("--batch-size", batchSize != nil), ("--lr", lr != nil), ("--eps", eps != nil),
                 ("--perturbations", perturbations != nil), ("--weight-decay", weightDecay != nil),
                 ("--perturbation", perturbation != nil), ("--embedding-perturbation", embeddingPerturbation != nil),
-                ("--precision", precision != nil),
+                ("--precision", precision != nil), ("--auto-fraction", autoFraction != nil), ("--momentum", momentum != nil),
+                ("--hessian-smooth", hessianSmooth != nil), ("--lozo-rank", lozoRank != nil),
+                ("--lozo-interval", lozoInterval != nil), ("--sparse-quantile", sparseQuantile != nil),
                 ("--schedule", schedule != nil), ("--train-examples", trainExamples != nil), ("--k-shot", kShot != nil),
                 ("--seed", seed != nil), ("--out", out != nil)]
             if let (name, _) = fixed.first(where: { $0.1 }) {
@@ -126,7 +141,22 @@ struct TrainCommand: ParsableCommand {
         if let optimizer { c.optimizer = optimizer }
         if let objective { c.objective = objective }
         if let batchSize { c.batchSize = batchSize }
-        c.lr = lr ?? c.optimizer.defaultLR
+        switch lr {
+        case .value(let value): c.lr = value
+        case .auto:
+            c.lr = 0
+            c.lrAuto = TrainingConfig.AutoLR()
+            if let autoFraction { c.lrAuto!.fraction = autoFraction }
+        case nil: c.lr = c.optimizer.defaultLR
+        }
+        if let momentum { c.beta1 = momentum }
+        if let hessianSmooth { c.hessianSmooth = hessianSmooth }
+        if let lozoRank { c.lozoRank = lozoRank }
+        if let lozoInterval { c.lozoInterval = lozoInterval }
+        if let sparseQuantile { c.sparseQuantile = sparseQuantile }
+        // FZOO needs several probes for σ (the reference's N = 8); HiZOO's diagonal needs z² ≠ 1.
+        if c.optimizer == .fzoo, perturbations == nil { c.perturbations = 8 }
+        if c.optimizer == .hizoo, perturbation == nil { c.perturbation = .gaussian }
         c.maxGradNorm = maxGradNorm
         if let beta1 { c.beta1 = beta1 }
         if let beta2 { c.beta2 = beta2 }
@@ -163,7 +193,8 @@ struct TrainCommand: ParsableCommand {
         let settings = config.optimizer.usesBackprop
             ? config.maxGradNorm.map { ", max grad norm \($0)" } ?? ""
             : ", eps \(config.eps)"
-        log("training \(run.path) with \(config.optimizer.rawValue): \(config.steps) steps, batch \(config.batchSize), lr \(config.lr)\(settings), from step \(start)")
+        let lrText = config.lrAuto.map { "auto (\($0.fraction) of the stability limit)" } ?? "\(config.lr)"
+        log("training \(run.path) with \(config.optimizer.rawValue): \(config.steps) steps, batch \(config.batchSize), lr \(lrText)\(settings), from step \(start)")
         let summary = try trainer.train(from: start)
         var out = summary.json
         out["run"] = run.path
