@@ -2,7 +2,7 @@
 """Check a GGUF file written by `zofinetune export --format gguf` with llama.cpp's own Python package
 (gguf-py) and transformers' GGUF loader.
 
-  python3 tools/check_gguf.py --gguf FILE.gguf --hf DIR [--config hf|gguf] [--json]
+  python3 tools/check_gguf.py --gguf FILE.gguf [FILE2.gguf ...] --hf DIR [--config hf|gguf] [--json]
   python3 tools/check_gguf.py --gguf FILE.gguf --base MODEL_DIR --predictions FILE --data SST2_DIR [--json]
 
 --hf DIR is `zofinetune export --format hf` of the same weights (model.safetensors, config.json and the
@@ -243,8 +243,9 @@ def sst2_agreement(args, reader):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--gguf", required=True)
-    ap.add_argument("--hf", help="zofinetune export --format hf of the same weights")
+    ap.add_argument("--gguf", required=True, nargs="+", help="GGUF files (several only with --hf)")
+    ap.add_argument("--hf", nargs="+", help="zofinetune export --format hf of the same weights: one folder for every "
+                    "--gguf file, or one per file in the same order")
     ap.add_argument("--config", choices=["hf", "gguf"], default="hf", help="config for transformers' GGUF load in the --hf check")
     ap.add_argument("--base", help="base model folder (tokenizer, config) for --predictions")
     ap.add_argument("--predictions", help="zofinetune eval --predictions-out file of the same weights")
@@ -257,17 +258,35 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    reader = gguf.GGUFReader(args.gguf)
+    if args.predictions and len(args.gguf) > 1:
+        raise SystemExit("--predictions checks one GGUF file at a time")
+    if args.hf and len(args.hf) not in (1, len(args.gguf)):
+        raise SystemExit(f"--hf: give one folder or one per --gguf file ({len(args.gguf)})")
+    folders = (args.hf * len(args.gguf))[:len(args.gguf)] if args.hf and len(args.hf) == 1 else (args.hf or [None] * len(args.gguf))
+    results = []
+    for path, folder in zip(list(args.gguf), folders):
+        args.hf_folder = folder
+        results.append(check_file(path, args))
+    ok = all(r["ok"] for r in results)
+    if args.json:
+        print(json.dumps(results[0] if len(results) == 1 else {"files": results, "ok": ok}))
+    sys.exit(0 if ok else 1)
+
+
+def check_file(path, args):
+    args.gguf = path
+    reader = gguf.GGUFReader(path)
     arch = scalar(reader, "general.architecture")
     file_type = scalar(reader, "general.file_type")
     result = {"gguf": os.path.abspath(args.gguf), "architecture": arch, "file_type": file_type,
               "bytes": os.path.getsize(args.gguf)}
     problems = []
-    if args.hf:
-        result["tensor_types"] = check_tensors(reader, args.hf, arch, problems)
-        result["tokenizer"] = check_tokenizer(reader, args.hf, problems)
-        vocab = json.load(open(os.path.join(args.hf, "config.json")))["vocab_size"]
-        result["logits"] = compare_logits(args.gguf, args.hf, args.config == "hf", vocab)
+    hf = args.hf_folder
+    if hf:
+        result["tensor_types"] = check_tensors(reader, hf, arch, problems)
+        result["tokenizer"] = check_tokenizer(reader, hf, problems)
+        vocab = json.load(open(os.path.join(hf, "config.json")))["vocab_size"]
+        result["logits"] = compare_logits(args.gguf, hf, args.config == "hf", vocab)
         if file_type == 0 and result["logits"]["max_abs_diff"] > 1e-5:
             problems.append(f"f32 logits differ by {result['logits']['max_abs_diff']:.3g}")
         log(f"{args.gguf}: {arch}, file type {file_type}, tensors {result['tensor_types']}, "
@@ -283,10 +302,8 @@ def main():
     result["problems"] = problems
     result["ok"] = not problems
     for p in problems:
-        log("FAIL: " + p)
-    if args.json:
-        print(json.dumps(result))
-    sys.exit(0 if not problems else 1)
+        log(f"FAIL {path}: " + p)
+    return result
 
 
 if __name__ == "__main__":

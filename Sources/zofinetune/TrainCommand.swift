@@ -72,8 +72,11 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Run folder to create (default runs/<task>-<time>).", valueName: "dir")) var out: String?
     @Option(name: .long, help: ArgumentHelp("Continue the run in this folder.", valueName: "dir")) var resume: String?
     @Flag(name: .long, help: "Print one JSON summary object on stdout.") var json = false
+    @Option(name: .long, help: ArgumentHelp("A YAML (or JSON) file of these flags without dashes (batch-size: 16); flags given here override it. A run's run.json or config.yaml makes that run again.", valueName: "file"))
+    var config: String?
 
     func validate() throws {
+        if config != nil { return }   // checked once the file's flags are merged (TrainConfigFile)
         if let maxGradNorm, !(maxGradNorm > 0) { throw ValidationError("--max-grad-norm must be positive") }
         for (name, value) in [("--beta1", beta1), ("--beta2", beta2)] {
             if let value, !(value >= 0 && value < 1) { throw ValidationError("\(name) must be in [0, 1)") }
@@ -104,19 +107,6 @@ struct TrainCommand: ParsableCommand {
         if let eps, !(eps > 0) { throw ValidationError("--eps must be positive") }
         if let lr, !(lr >= 0) { throw ValidationError("--lr must be 0 or more") }
         if trainExamples != nil, kShot != nil { throw ValidationError("give --train-examples or --k-shot, not both") }
-        if resume != nil {
-            let fixed: [(String, Bool)] = [("--optimizer", optimizer != nil), ("--objective", objective != nil), ("--max-grad-norm", maxGradNorm != nil),
-                ("--beta1", beta1 != nil), ("--beta2", beta2 != nil),
-                ("--batch-size", batchSize != nil), ("--lr", lr != nil), ("--eps", eps != nil),
-                ("--perturbations", perturbations != nil), ("--weight-decay", weightDecay != nil),
-                ("--perturbation", perturbation != nil), ("--embedding-perturbation", embeddingPerturbation != nil),
-                ("--precision", precision != nil),
-                ("--schedule", schedule != nil), ("--train-examples", trainExamples != nil), ("--k-shot", kShot != nil),
-                ("--seed", seed != nil), ("--out", out != nil)]
-            if let (name, _) = fixed.first(where: { $0.1 }) {
-                throw ValidationError("\(name) cannot change when resuming: the run's run.json fixes it")
-            }
-        }
     }
 
     /// The configuration of a new run: defaults overridden by the options given.
@@ -147,12 +137,14 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let config { return try mergingConfigFile(config).run() }
         var prompt = try taskOptions.prompt()
         let train = try taskOptions.examples(.train, prompt: prompt)
         let dev = try taskOptions.examples(.dev, prompt: prompt)
         prompt.chooseDemonstrations(from: train)
         let (task, run, start) = try openRun(prompt: prompt)
         var config = run.manifest.config
+        if resume == nil { try writeResolvedConfiguration(config, runPath: run.path) }
         if let steps, resume != nil { config.steps = steps }
         if let evalEvery, resume != nil { config.evalEvery = evalEvery }
         if let evalExamples, resume != nil { config.evalExamples = evalExamples }
@@ -161,6 +153,7 @@ struct TrainCommand: ParsableCommand {
         stop.install()
         let trainer = try Trainer(task: task, config: config, run: run, train: train, dev: dev, threads: Threads.count,
                                   stopRequested: { stop.isSet }, log: log)
+        trainer.progress = .standardError()
         let settings = config.optimizer.usesBackprop
             ? config.maxGradNorm.map { ", max grad norm \($0)" } ?? ""
             : ", eps \(config.eps)"
@@ -198,6 +191,7 @@ struct TrainCommand: ParsableCommand {
         let isEncoder = try EncoderConfig.isEncoder(directory: modelOptions.model)
         if let resume {
             let run = try RunFolder(path: resume)
+            try checkResumeOptions(against: run.manifest.config, run: resume)
             let (task, done) = try loadTask(encoder: isEncoder, run: RunOptions(run: resume, at: "last"), config: run.manifest.config,
                                             prompt: prompt)
             // Steps (and evaluations) past the weights we continue from are stale: for MeZO,
