@@ -73,10 +73,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Continue the run in this folder.", valueName: "dir")) var resume: String?
     @Flag(name: .long, help: "Print one JSON summary object on stdout.") var json = false
     @Option(name: .long, help: ArgumentHelp("A YAML (or JSON) file of these flags without dashes (batch-size: 16); flags given here override it. A run's run.json or config.yaml makes that run again.", valueName: "file"))
-    var config: String?
+    var config: String?   // replaced by the file's flags before parsing (TrainConfigFile.expanding)
 
     func validate() throws {
-        if config != nil { return }   // checked once the file's flags are merged (TrainConfigFile)
         if let maxGradNorm, !(maxGradNorm > 0) { throw ValidationError("--max-grad-norm must be positive") }
         for (name, value) in [("--beta1", beta1), ("--beta2", beta2)] {
             if let value, !(value >= 0 && value < 1) { throw ValidationError("\(name) must be in [0, 1)") }
@@ -137,7 +136,6 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let config { return try mergingConfigFile(config).run() }
         var prompt = try taskOptions.prompt()
         let train = try taskOptions.examples(.train, prompt: prompt)
         let dev = try taskOptions.examples(.dev, prompt: prompt)

@@ -31,6 +31,12 @@ enum TrainConfigFile {
             var flat = config
             flat["model"] = keys["base_model"]
             flat["threads"] = keys["threads"]
+            // run.json records every field; train refuses the other kind of optimizer's settings.
+            let optimizer = TrainingConfig.Optimizer(rawValue: config["optimizer"] as? String ?? "mezo") ?? .mezo
+            let unused = optimizer.usesBackprop
+                ? ["eps", "perturbations", "perturbation", "embedding_perturbation", "precision"] + (optimizer == .sgd ? ["beta1", "beta2"] : [])
+                : ["beta1", "beta2", "max_grad_norm"]
+            for key in unused { flat[key] = nil }
             keys = flat
         }
         let givenFlags = Set(given.filter { $0.hasPrefix("--") }.map { String($0.split(separator: "=").first!) })
@@ -69,46 +75,42 @@ enum TrainConfigFile {
         return pairs.compactMap { key, value in value.map { "\(key): \(scalar($0))" } }.joined(separator: "\n") + "\n"
     }
 
-    /// The command line as the user typed it, after the subcommand name.
-    static func userArguments() -> [String] {
-        var args = Array(CommandLine.arguments.dropFirst())
-        if args.first == "train" { args.removeFirst() }
-        var out: [String] = []
+    /// The command line with a train command's `--config FILE` replaced by the file's flags, placed
+    /// before the command line's own (which override them). Other command lines are returned as they are.
+    static func expanding(_ commandLine: [String]) throws -> [String] {
+        var args = commandLine
+        let explicitTrain = args.first == "train"
+        guard explicitTrain || args.first?.hasPrefix("-") == true else { return commandLine }
+        if explicitTrain { args.removeFirst() }
+        var user: [String] = [], path: String?
         var i = 0
         while i < args.count {
-            if args[i] == "--config" { i += 2; continue }
-            if args[i].hasPrefix("--config=") { i += 1; continue }
-            out.append(args[i])
+            if args[i] == "--config", i + 1 < args.count { path = args[i + 1]; i += 2; continue }
+            if args[i].hasPrefix("--config=") { path = String(args[i].dropFirst("--config=".count)); i += 1; continue }
+            user.append(args[i])
             i += 1
         }
-        return out
+        guard let path else { return commandLine }
+        let fromFile = try arguments(path: path, overriddenBy: user)
+        do {
+            _ = try TrainCommand.parse(fromFile + user)
+        } catch {
+            throw ValidationError("--config \(path) (flags \(fromFile.joined(separator: " "))): \(TrainCommand.message(for: error))")
+        }
+        return ["train"] + fromFile + user
     }
 }
 
 extension TrainCommand {
-    /// This command with the --config file's flags under the command line's.
-    func mergingConfigFile(_ path: String) throws -> TrainCommand {
-        let user = TrainConfigFile.userArguments()
-        let fromFile = try TrainConfigFile.arguments(path: path, overriddenBy: user)
-        do {
-            var merged = try TrainCommand.parse(fromFile + user)
-            merged.config = nil
-            try merged.validate()
-            return merged
-        } catch let error as ValidationError {
-            throw ValidationError("--config \(path): \(error.message)")
-        } catch {
-            throw ValidationError("--config \(path) gives \(fromFile.joined(separator: " ")): \(TrainCommand.message(for: error))")
-        }
-    }
-
     /// What the run is, every default resolved, as train's flags: written to the run folder as
     /// config.yaml, from which `train --config RUN/config.yaml --out NEW` makes the same run again.
     func resolvedConfiguration(_ c: TrainingConfig) -> [(String, Any?)] {
         let t = taskOptions
+        func absolute(_ path: String?) -> String? { path.map { URL(fileURLWithPath: $0).standardizedFileURL.path } }
         var pairs: [(String, Any?)] = [
-            ("model", modelOptions.model), ("threads", modelOptions.threads),
-            ("task", t.task), ("data", t.data), ("train", t.trainFile), ("dev", t.devFile), ("test", t.testFile),
+            ("model", absolute(modelOptions.model)), ("threads", modelOptions.threads),
+            ("task", t.task.map { $0.hasSuffix(".json") ? absolute($0)! : $0 }), ("data", absolute(t.data)), ("train", absolute(t.trainFile)), ("dev", absolute(t.devFile)),
+            ("test", absolute(t.testFile)),
             ("template", t.template), ("label-words", t.labelWords.isEmpty ? nil : t.labelWords),
             ("label-column", t.labelColumn), ("target-column", t.targetColumn),
             ("task-objective", t.taskObjective?.rawValue), ("metric", t.metric?.rawValue),

@@ -21,4 +21,14 @@ struct Zofinetune: ParsableCommand {
                       BenchCommand.self, ProfileCommand.self, ProfileWorkerCommand.self],
         defaultSubcommand: TrainCommand.self
     )
+
+    /// `train --config FILE` becomes the file's flags followed by the command line's before parsing,
+    /// so that the file may give what is required (--model) and the command line overrides it.
+    static func main() {
+        do {
+            main(try TrainConfigFile.expanding(Array(CommandLine.arguments.dropFirst())))
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
