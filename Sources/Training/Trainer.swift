@@ -123,7 +123,9 @@ public final class Trainer {
             let outcome = method.step(step, batch: batch, labels: labels, lr: config.learningRate(at: step))
             let seconds = clock() - stepStart
             estimate.recordStep(seconds: seconds)
-            try run.append(outcome.line(seconds: seconds))
+            var line = outcome.line(seconds: seconds)
+            line.vmhwm = ProcessMemory.peakResidentBytes
+            try run.append(line)
             step += 1
             if let note = outcome.skipNote {
                 skipped += 1
