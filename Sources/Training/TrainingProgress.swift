@@ -67,6 +67,7 @@ public final class ProgressLine {
     let clock: () -> Double
     let plainInterval: Double
     private var current: String?
+    private var drawn: String?
     private var lastShown = -Double.infinity
 
     public init(isTerminal: Bool, plainInterval: Double = 5, clock: @escaping () -> Double = ProgressLine.monotonicSeconds,
@@ -91,6 +92,7 @@ public final class ProgressLine {
             current = text
             guard force || now - lastShown >= 0.1 else { return }
             write("\r" + text + "\u{1B}[K")
+            drawn = text
         } else {
             guard force || now - lastShown >= plainInterval else { return }
             write(text + "\n")
@@ -107,9 +109,12 @@ public final class ProgressLine {
         }
     }
 
-    /// Ends the progress line (a terminal's cursor moves to a fresh line).
+    /// Ends the progress line, drawn in its last state (a terminal's cursor moves to a fresh line).
     public func finish() {
-        if isTerminal, current != nil { write("\n") }
+        if isTerminal, let current {
+            write((current == drawn ? "" : "\r" + current + "\u{1B}[K") + "\n")
+        }
         current = nil
+        drawn = nil
     }
 }

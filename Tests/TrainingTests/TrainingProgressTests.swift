@@ -85,6 +85,22 @@ final class TrainingProgressTests: XCTestCase {
         return line[range].contains("h") ? parts[0] * 3600 + parts[1] * 60 : parts[0] * 60 + parts[1]
     }
 
+    /// On a terminal: the line is rewritten in place, a message goes above it and the line is drawn again.
+    func testTerminalLineIsRewrittenInPlaceWithMessagesAbove() {
+        var out = ""
+        var now = 0.0
+        let line = ProgressLine(isTerminal: true, clock: { now }) { out += $0 }
+        line.update("step 1/3")
+        now += 1
+        line.update("step 2/3")
+        line.message("step 2: dev accuracy 80.00%")
+        now += 0.01
+        line.update("step 3/3")          // within 0.1 s of the last drawing: kept, drawn by finish()
+        line.finish()
+        XCTAssertEqual(out, "\rstep 1/3\u{1B}[K\rstep 2/3\u{1B}[K\r\u{1B}[Kstep 2: dev accuracy 80.00%\nstep 2/3\u{1B}[K"
+                       + "\rstep 3/3\u{1B}[K\n")
+    }
+
     func testEstimateCountsTheEvaluationsStillToCome() {
         var e = ProgressEstimate(totalSteps: 120, evalEvery: 50)
         XCTAssertEqual(e.evaluationsRemaining(after: 0), 3)    // at 50, 100 and the last step, 120
