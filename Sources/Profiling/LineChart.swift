@@ -73,7 +73,9 @@ public struct LineChart {
             }
             return d
         }
-        for (i, s) in series.enumerated() {
+        // Runs without this quantity (e.g. logged before it was recorded) get no legend entry.
+        let drawn = series.filter { s in (s.points + s.raw).contains { $0.0.isFinite && $0.1.isFinite } }
+        for (i, s) in drawn.enumerated() {
             if !s.raw.isEmpty {
                 canvas.add("<path d=\"\(path(s.raw))\" fill=\"none\" stroke=\"\(s.colour)\" stroke-opacity=\"0.25\" stroke-width=\"1\"/>")
             }

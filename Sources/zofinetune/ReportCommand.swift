@@ -91,7 +91,7 @@ enum RunCharts {
                 ("step-time", LineChart(title: "Step time", subtitle: "seconds per training step (evaluations excluded); trailing mean, raw faint",
                                         xLabel: "step", yLabel: "seconds", yUnit: " s", series: perStep({ $0.seconds }, smooth: true))),
                 ("peak-memory", LineChart(title: "Peak memory", subtitle: "process VmHWM after each step (runs logged before it was recorded: none)",
-                                          xLabel: "step", yLabel: "GB", yUnit: " GB", series: perStep({ $0.peakBytes.map { Double($0) / 1e9 } }, smooth: false))),
+                                          xLabel: "step", yLabel: "peak RSS (GB)", series: perStep({ $0.peakBytes.map { Double($0) / 1e9 } }, smooth: false))),
             ]
         }
     }
