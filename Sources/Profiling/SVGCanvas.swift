@@ -17,7 +17,7 @@ public struct SVGCanvas {
     public var plotHeight: Double { height - top - bottom }
 
     /// Appends raw SVG elements.
-    public mutating func add(_ element: String) { body += element + "\n" }
+    public mutating func add(_ element: String) { body += element.hasSuffix("\n") ? element : element + "\n" }
 
     /// The title (bold, 16 px) and a grey subtitle line above the plot.
     public mutating func heading(_ title: String, subtitle: String) {
