@@ -208,7 +208,7 @@ def sst2_agreement(args, reader):
         log(f"transformers' GGUF tokenizer: {e}")
 
     t0 = time.perf_counter()
-    model = load_gguf_model(args.gguf)
+    model = load_gguf_model(args.gguf, config if args.config == "hf" else None)
     log(f"transformers loaded {args.gguf} as {type(model).__name__} in {time.perf_counter() - t0:.1f}s")
     order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
     preds = [None] * len(prompts)
@@ -223,9 +223,13 @@ def sst2_agreement(args, reader):
             for r, i in enumerate(batch):
                 ids[r, :len(prompts[i])] = torch.tensor(prompts[i])
                 mask[r, :len(prompts[i])] = 1
-            logits = model(input_ids=ids, attention_mask=mask).logits
+            # Only each row's last real position goes through the 262,144-row head (as the engine
+            # and tools/reference_real_model.py do): the full logits would double the work.
+            hidden = model.model(input_ids=ids, attention_mask=mask).last_hidden_state
+            last = torch.tensor([len(prompts[i]) - 1 for i in batch])
+            logits = ref.last_position_logits(model, hidden[torch.arange(len(batch)), last])
             for r, i in enumerate(batch):
-                lp = torch.log_softmax(logits[r, len(prompts[i]) - 1].double(), -1)
+                lp = torch.log_softmax(logits[r].double(), -1)
                 margins[i] = (lp[cand[1]] - lp[cand[0]]).item()
                 preds[i] = int(margins[i] >= 0)
     seconds = time.perf_counter() - t0
@@ -246,7 +250,8 @@ def main():
     ap.add_argument("--gguf", required=True, nargs="+", help="GGUF files (several only with --hf)")
     ap.add_argument("--hf", nargs="+", help="zofinetune export --format hf of the same weights: one folder for every "
                     "--gguf file, or one per file in the same order")
-    ap.add_argument("--config", choices=["hf", "gguf"], default="hf", help="config for transformers' GGUF load in the --hf check")
+    ap.add_argument("--config", choices=["hf", "gguf"], help="config for transformers' GGUF load: the folder's (default "
+                    "with --hf) or the one transformers reads from the GGUF (default with --predictions)")
     ap.add_argument("--base", help="base model folder (tokenizer, config) for --predictions")
     ap.add_argument("--predictions", help="zofinetune eval --predictions-out file of the same weights")
     ap.add_argument("--data")
@@ -286,7 +291,7 @@ def check_file(path, args):
         result["tensor_types"] = check_tensors(reader, hf, arch, problems)
         result["tokenizer"] = check_tokenizer(reader, hf, problems)
         vocab = json.load(open(os.path.join(hf, "config.json")))["vocab_size"]
-        result["logits"] = compare_logits(args.gguf, hf, args.config == "hf", vocab)
+        result["logits"] = compare_logits(args.gguf, hf, args.config != "gguf", vocab)
         if file_type == 0 and result["logits"]["max_abs_diff"] > 1e-5:
             problems.append(f"f32 logits differ by {result['logits']['max_abs_diff']:.3g}")
         log(f"{args.gguf}: {arch}, file type {file_type}, tensors {result['tensor_types']}, "
