@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // CSV with real quoting (RFC 4180: commas, quotes and newlines inside fields) for task data.
         .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
+        // YAML run configurations (train --config run.yaml).
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // OpenBLAS, opened at run time so the right CPU kernel can be chosen first (see CBLAS/blas.c).
@@ -54,6 +56,7 @@ let package = Package(
             dependencies: [
                 "Tensors", "Weights", "Models", "Tokenizers", "Tasks", "Optimizers", "Training", "Profiling",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: hostCPU
         ),

@@ -8,9 +8,9 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*" >&2; }
 
-step "system packages: OpenBLAS, SentencePiece (library and spm_encode), oneDNN (bf16 products)"
+step "system packages: OpenBLAS, SentencePiece (library and spm_encode), oneDNN (bf16 products), Chromium (report screenshot test)"
 need=()
-for pkg in libopenblas-dev libsentencepiece-dev sentencepiece libdnnl-dev; do
+for pkg in libopenblas-dev libsentencepiece-dev sentencepiece libdnnl-dev chromium; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -144,8 +144,13 @@ public final class ClassifyTask: TrainingTask {
 
     /// The task's metric (accuracy or macro-F1) on `examples`.
     public func evaluate(_ examples: [LabeledExample]) throws -> (accuracy: Double, seconds: Double) {
+        try evaluate(examples) { _, _ in }
+    }
+
+    /// The metric, with `progress(done, total)` as the examples are scored.
+    public func evaluate(_ examples: [LabeledExample], progress: @escaping (Int, Int) -> Void) throws -> (accuracy: Double, seconds: Double) {
         let started = Date()
-        let predictions = try scores(examples).map(ClassifyTask.argmax)
+        let predictions = try scores(examples, progress: progress).map(ClassifyTask.argmax)
         let report = ClassificationReport(gold: examples.map(\.label), predicted: predictions,
                                           labelNames: prompt.spec.labels.map(\.value))
         return (report.value(of: prompt.spec.effectiveMetric), Date().timeIntervalSince(started))

@@ -57,6 +57,8 @@ public struct RunLogLine: Codable, Sendable {
     public var seconds: Double?
     public var accuracy: Double?
     public var examples: Int?
+    /// The process's peak resident bytes (VmHWM) after the step, for `report`'s memory chart.
+    public var vmhwm: Int?
 
     public static func step(_ r: MeZOStep, seconds: Double) -> RunLogLine {
         RunLogLine(type: "step", step: r.step, record: r, seconds: seconds)

@@ -75,7 +75,15 @@ public enum RunReplay {
         if applied < target {
             let optimizer = ZerothOrderMethods.make(config, arena: arena, threads: threads)
             let started = Date()
-            for r in records[applied..<target] { optimizer.replay(r) }
+            var reported = started
+            for (i, r) in records[applied..<target].enumerated() {
+                optimizer.replay(r)
+                // A long log without a snapshot replays for minutes: say how far it is.
+                if Date().timeIntervalSince(reported) > 5 {
+                    log("replaying the seed log: step \(applied + i + 1) of \(target)")
+                    reported = Date()
+                }
+            }
             log(String(format: "replayed steps %d..<%d in %.1f s", applied, target, Date().timeIntervalSince(started)))
             applied = target
         }

@@ -45,6 +45,11 @@ public final class Trainer {
     let log: (String) -> Void
     /// Set from a signal handler: stop after the step in flight.
     public let stopRequested: () -> Bool
+    /// Where progress goes: by default plain lines through `log`; the CLI passes
+    /// `ProgressLine.standardError()`, one line rewritten in place on a terminal.
+    public lazy var progress = ProgressLine(isTerminal: false) { [log] in log(String($0.dropLast())) }
+    /// Seconds from a monotonic clock; tests pass a fake one.
+    public var clock: () -> Double = ProgressLine.monotonicSeconds
 
     public init(task: TrainingTask, config: TrainingConfig, run: RunFolder,
                 train: [LabeledExample], dev: [LabeledExample], threads: Int,
@@ -80,13 +85,18 @@ public final class Trainer {
         var recentLosses: [Double] = []
         var skipped = 0
         let started = Date()
-        var lastReport = Date.distantPast
-        var stepSeconds = 0.0   // steps only: dev evaluations would make the rate and ETA wrong
+        // Steps and evaluations timed apart (ProgressEstimate says why).
+        var estimate = ProgressEstimate(totalSteps: config.steps, evalEvery: config.evalEvery)
         var step = start
         var interrupted = false
 
         func evaluate() throws {
-            let result = try task.evaluate(dev)
+            let evalStart = clock()
+            let result = try task.evaluate(dev) { [progress] done, total in
+                progress.update("step \(step)/\(self.config.steps)  evaluating dev \(done)/\(total)")
+            }
+            let evalSeconds = clock() - evalStart
+            estimate.recordEvaluation(seconds: evalSeconds)
             lastAccuracy = result.accuracy
             // The snapshot before the log line: a kill between them leaves the evaluation unlogged,
             // so the resumed run repeats it (below) and the log never names a best it does not hold.
@@ -96,8 +106,8 @@ public final class Trainer {
                 try run.saveSnapshot("best", arena: task.arena, steps: step)
             }
             try run.append(.eval(step: step, accuracy: result.accuracy, examples: dev.count, seconds: result.seconds))
-            log(String(format: "step %d: dev accuracy %.2f%% (%d examples, %.1f s)", step, result.accuracy * 100,
-                       dev.count, result.seconds))
+            progress.message(String(format: "step %d: dev accuracy %.2f%% (%d examples, %.1f s)", step, result.accuracy * 100,
+                                    dev.count, evalSeconds))
         }
 
         func saveLast() throws {
@@ -118,34 +128,32 @@ public final class Trainer {
             let indices = trainingSet.batch(at: step)
             let batch = indices.map { prompts[$0] }
             let labels = indices.map { trainingSet.examples[$0].label }
-            let stepStart = Date()
+            let stepStart = clock()
             let outcome = method.step(step, batch: batch, labels: labels, lr: config.learningRate(at: step))   // (--lr auto: the method's own)
-            let seconds = Date().timeIntervalSince(stepStart)
-            stepSeconds += seconds
-            try run.append(outcome.line(seconds: seconds))
+            let seconds = clock() - stepStart
+            estimate.recordStep(seconds: seconds)
+            var line = outcome.line(seconds: seconds)
+            line.vmhwm = ProcessMemory.peakResidentBytes
+            try run.append(line)
             step += 1
             if let note = outcome.skipNote {
                 skipped += 1
-                log("step \(step): \(note)")
+                progress.message("step \(step): \(note)")
             }
             if let loss = outcome.loss {
                 recentLosses.append(loss)
                 if recentLosses.count > 50 { recentLosses.removeFirst() }
             }
-            if Date().timeIntervalSince(lastReport) > 5 || step == config.steps {
-                lastReport = Date()
-                let rate = Double(step - start) / stepSeconds
-                let eta = Double(config.steps - step) / max(rate, 1e-9)
-                let avg = recentLosses.isEmpty ? Double.nan : recentLosses.reduce(0, +) / Double(recentLosses.count)
-                log(String(format: "step %d/%d  loss %.4f  %.2f steps/s  ETA %@  dev %@", step, config.steps, avg, rate,
-                           Self.duration(eta), lastAccuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "-"))
-            }
+            let avg = recentLosses.isEmpty ? Double.nan : recentLosses.reduce(0, +) / Double(recentLosses.count)
+            progress.update(Self.progressText(step: step, of: config.steps, loss: avg, estimate: estimate, dev: lastAccuracy),
+                            force: step == start + 1 || step == config.steps)
             if config.evalEvery > 0, step % config.evalEvery == 0 || step == config.steps {
                 try evaluate()
                 // Methods with state (backprop, zo-momentum, zo-adam, HiZOO) resume from snapshots.
                 if config.optimizer.usesBackprop || !method.state.isEmpty { try saveLast() }
             }
         }
+        progress.finish()
         try saveLast()
         let seconds = Date().timeIntervalSince(started)
         return TrainingSummary(
@@ -156,9 +164,12 @@ public final class Trainer {
             peakResidentBytes: ProcessMemory.peakResidentBytes)
     }
 
-    static func duration(_ seconds: Double) -> String {
-        guard seconds.isFinite else { return "-" }
-        let s = Int(seconds)
-        return s >= 3600 ? String(format: "%dh%02dm", s / 3600, s % 3600 / 60) : String(format: "%dm%02ds", s / 60, s % 60)
+    /// "step 10/500  loss 0.6931  2.17 steps/s  ETA 4m10s (evals 27.1 s)  dev 81.08%".
+    static func progressText(step: Int, of total: Int, loss: Double, estimate: ProgressEstimate, dev: Double?) -> String {
+        let rate = estimate.secondsPerStep.map { 1 / $0 } ?? .nan
+        let evals = estimate.secondsPerEvaluation.map { String(format: " (evals %.1f s)", $0) } ?? ""
+        return String(format: "step %d/%d  loss %.4f  %.2f steps/s  ETA %@%@  dev %@", step, total, loss, rate,
+                      ProgressEstimate.duration(estimate.remainingSeconds(after: step)), evals,
+                      dev.map { String(format: "%.2f%%", $0 * 100) } ?? "-")
     }
 }

@@ -24,6 +24,15 @@ public protocol TrainingTask: AnyObject {
     func makeBackprop(maxTokens: Int) -> (_ inputs: [[Int32]], _ labels: [Int], _ gradients: ParameterArena) -> Float
     /// Accuracy on `examples` at the current weights, and the seconds it took.
     func evaluate(_ examples: [LabeledExample]) throws -> (accuracy: Double, seconds: Double)
+    /// The same, calling `progress(done, total)` as examples are scored (where the task can).
+    func evaluate(_ examples: [LabeledExample], progress: @escaping (Int, Int) -> Void) throws -> (accuracy: Double, seconds: Double)
+}
+
+extension TrainingTask {
+    /// Tasks that cannot report progress evaluate in one go.
+    public func evaluate(_ examples: [LabeledExample], progress: @escaping (Int, Int) -> Void) throws -> (accuracy: Double, seconds: Double) {
+        try evaluate(examples)
+    }
 }
 
 /// Tokens a training task's forward buffers hold at least: the dev evaluation during training packs

@@ -80,6 +80,8 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Run folder to create (default runs/<task>-<time>).", valueName: "dir")) var out: String?
     @Option(name: .long, help: ArgumentHelp("Continue the run in this folder.", valueName: "dir")) var resume: String?
     @Flag(name: .long, help: "Print one JSON summary object on stdout.") var json = false
+    @Option(name: .long, help: ArgumentHelp("A YAML (or JSON) file of these flags without dashes (batch-size: 16); flags given here override it. A run's run.json or config.yaml makes that run again.", valueName: "file"))
+    var config: String?   // replaced by the file's flags before parsing (TrainConfigFile.expanding)
 
     func validate() throws {
         if let maxGradNorm, !(maxGradNorm > 0) { throw ValidationError("--max-grad-norm must be positive") }
@@ -116,21 +118,6 @@ struct TrainCommand: ParsableCommand {
         if let eps, !(eps > 0) { throw ValidationError("--eps must be positive") }
         if case .value(let lr) = lr, !(lr >= 0) { throw ValidationError("--lr must be 0 or more") }
         if trainExamples != nil, kShot != nil { throw ValidationError("give --train-examples or --k-shot, not both") }
-        if resume != nil {
-            let fixed: [(String, Bool)] = [("--optimizer", optimizer != nil), ("--objective", objective != nil), ("--max-grad-norm", maxGradNorm != nil),
-                ("--beta1", beta1 != nil), ("--beta2", beta2 != nil),
-                ("--batch-size", batchSize != nil), ("--lr", lr != nil), ("--eps", eps != nil),
-                ("--perturbations", perturbations != nil), ("--weight-decay", weightDecay != nil),
-                ("--perturbation", perturbation != nil), ("--embedding-perturbation", embeddingPerturbation != nil),
-                ("--precision", precision != nil), ("--auto-fraction", autoFraction != nil), ("--momentum", momentum != nil),
-                ("--hessian-smooth", hessianSmooth != nil), ("--lozo-rank", lozoRank != nil),
-                ("--lozo-interval", lozoInterval != nil), ("--sparse-quantile", sparseQuantile != nil),
-                ("--schedule", schedule != nil), ("--train-examples", trainExamples != nil), ("--k-shot", kShot != nil),
-                ("--seed", seed != nil), ("--out", out != nil)]
-            if let (name, _) = fixed.first(where: { $0.1 }) {
-                throw ValidationError("\(name) cannot change when resuming: the run's run.json fixes it")
-            }
-        }
     }
 
     /// The configuration of a new run: defaults overridden by the options given.
@@ -182,6 +169,7 @@ struct TrainCommand: ParsableCommand {
         prompt.chooseDemonstrations(from: train)
         let (task, run, start) = try openRun(prompt: prompt)
         var config = run.manifest.config
+        if resume == nil { try writeResolvedConfiguration(config, runPath: run.path) }
         if let steps, resume != nil { config.steps = steps }
         if let evalEvery, resume != nil { config.evalEvery = evalEvery }
         if let evalExamples, resume != nil { config.evalExamples = evalExamples }
@@ -190,6 +178,7 @@ struct TrainCommand: ParsableCommand {
         stop.install()
         let trainer = try Trainer(task: task, config: config, run: run, train: train, dev: dev, threads: Threads.count,
                                   stopRequested: { stop.isSet }, log: log)
+        trainer.progress = .standardError()
         let settings = config.optimizer.usesBackprop
             ? config.maxGradNorm.map { ", max grad norm \($0)" } ?? ""
             : ", eps \(config.eps)"
@@ -229,6 +218,7 @@ struct TrainCommand: ParsableCommand {
         if let resume {
             let run = try RunFolder(path: resume)
             for stale in try run.lockForWriting() { log("removed \(stale), left by a write that was killed") }
+            try checkResumeOptions(against: run.manifest.config, run: resume)
             let (task, done) = try loadTask(encoder: isEncoder, run: RunOptions(run: resume, at: "last"), config: run.manifest.config,
                                             prompt: prompt)
             // Steps (and evaluations) past the weights we continue from are stale: for MeZO,
