@@ -85,25 +85,29 @@ public enum GGUFWriter {
         }
         header.append(contentsOf: [UInt8](repeating: 0, count: padded(header.count) - header.count))
 
-        let file = try AtomicFile(path: path)
-        try file.write(header)
-        // Encoded a slice at a time: a Q8_0 or f16 copy of Gemma's 262,144-row embedding never exists whole.
-        let chunk = 1 << 20
-        var bytes: [UInt8] = []
-        for t in tensors {
-            var written = 0
-            var start = 0
-            while start < t.data.count {
-                let end = min(t.data.count, start + chunk)
-                bytes.removeAll(keepingCapacity: true)
-                t.type.encode(UnsafeBufferPointer(rebasing: t.data[start..<end]), into: &bytes)
-                try file.write(bytes)
-                written += bytes.count
-                start = end
+        // Temporary file, fsync, rename, fsync of the folder (AtomicFile): a kill mid-export leaves no torn GGUF.
+        try AtomicFile.write(path: path) { fd in
+            func put(_ bytes: [UInt8], _ what: String) throws {
+                try bytes.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: path, what: what) }
             }
-            try file.write([UInt8](repeating: 0, count: padded(written) - written))
+            try put(header, "header")
+            // Encoded a slice at a time: a Q8_0 or f16 copy of Gemma's 262,144-row embedding never exists whole.
+            let chunk = 1 << 20
+            var bytes: [UInt8] = []
+            for t in tensors {
+                var written = 0
+                var start = 0
+                while start < t.data.count {
+                    let end = min(t.data.count, start + chunk)
+                    bytes.removeAll(keepingCapacity: true)
+                    t.type.encode(UnsafeBufferPointer(rebasing: t.data[start..<end]), into: &bytes)
+                    try put(bytes, "tensor '\(t.name)'")
+                    written += bytes.count
+                    start = end
+                }
+                try put([UInt8](repeating: 0, count: padded(written) - written), "tensor '\(t.name)' padding")
+            }
         }
-        try file.commit()
     }
 
     static func padded(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
@@ -136,55 +140,5 @@ public enum GGUFWriter {
         case .uint32s(let v): array(v, elementType: 4) { appendInteger($0, to: &out) }
         case .bools(let v): array(v, elementType: 7) { out.append($0 ? 1 : 0) }
         }
-    }
-}
-
-/// A file written under a temporary name beside its path and renamed into place by `commit()`;
-/// dropped without `commit()`, the temporary file is removed.
-final class AtomicFile {
-    let path: String
-    let temporaryPath: String
-    private var fd: Int32
-    private var committed = false
-
-    init(path: String) throws {
-        self.path = path
-        let directory = (path as NSString).deletingLastPathComponent
-        temporaryPath = (directory.isEmpty ? "" : directory + "/")
-            + ".\((path as NSString).lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw WeightsError(.cannotWrite, "\(path): cannot create temporary file \(temporaryPath) (\(String(cString: strerror(errno))))")
-        }
-    }
-
-    deinit {
-        if fd >= 0 { close(fd) }
-        if !committed { unlink(temporaryPath) }
-    }
-
-    func write(_ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = Foundation.write(fd, raw.baseAddress! + done, raw.count - done)
-                if n < 0, errno == EINTR { continue }
-                guard n > 0 else {
-                    throw WeightsError(.cannotWrite, "\(path): write failed (\(String(cString: strerror(errno))))")
-                }
-                done += n
-            }
-        }
-    }
-
-    func commit() throws {
-        guard fsync(fd) == 0 else { throw WeightsError(.cannotWrite, "\(path): fsync failed (\(String(cString: strerror(errno))))") }
-        let status = close(fd)
-        fd = -1
-        guard status == 0 else { throw WeightsError(.cannotWrite, "\(path): close failed (\(String(cString: strerror(errno))))") }
-        guard rename(temporaryPath, path) == 0 else {
-            throw WeightsError(.cannotWrite, "\(path): cannot rename \(temporaryPath) into place (\(String(cString: strerror(errno))))")
-        }
-        committed = true
     }
 }
