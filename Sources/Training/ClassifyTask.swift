@@ -63,16 +63,27 @@ public final class ClassifyTask: TrainingTask {
     }
 
     public func loss(_ inputs: [[Int32]], labels: [Int]) -> Float {
-        if trainingObjective == .accuracy { return -batchAccuracy(inputs, labels: labels) }
-        if let candidateObjective { return candidateObjective.loss(PackedBatch(sequences: inputs), labels: labels) }
-        let decoded = inputs.map(ClassifyInput.decode)
-        let scores = try! labelScorer!.scores(prompts: decoded.map(\.prompt), candidates: decoded.map(\.candidates))
-        return LabelScorer.crossEntropy(scores, labels: labels)
+        LossTerms.mean(lossTerms(inputs, labels: labels), divisor: lossDivisor(inputs))
     }
 
-    /// The fraction of the batch whose best-scoring label is the gold one: not differentiable,
-    /// but MeZO needs only the two values at θ ± εz.
-    func batchAccuracy(_ inputs: [[Int32]], labels: [Int]) -> Float {
+    /// Cross-entropy per example, or minus 1 per correct example for `--objective accuracy` (the
+    /// loss is then minus the batch accuracy: not differentiable, but MeZO needs only the two
+    /// values at θ ± εz).
+    public func lossTerms(_ inputs: [[Int32]], labels: [Int]) -> [Double] {
+        if inputs.isEmpty { return [] }
+        if trainingObjective == .accuracy {
+            return zip(scores(inputs), labels).map { Self.argmax($0) == $1 ? -1 : 0 }
+        }
+        if let candidateObjective { return candidateObjective.exampleLosses(PackedBatch(sequences: inputs), labels: labels) }
+        let decoded = inputs.map(ClassifyInput.decode)
+        let scores = try! labelScorer!.scores(prompts: decoded.map(\.prompt), candidates: decoded.map(\.candidates))
+        return LabelScorer.crossEntropies(scores, labels: labels)
+    }
+
+    public func lossDivisor(_ inputs: [[Int32]]) -> Double { Double(inputs.count) }
+
+    /// Label scores of each input, [input][label], at the current weights.
+    func scores(_ inputs: [[Int32]]) -> [[Float]] {
         let scores: [[Float]]
         if let candidateObjective, let fixedCandidates {
             let batch = PackedBatch(sequences: inputs)
@@ -84,8 +95,7 @@ public final class ClassifyTask: TrainingTask {
             let decoded = inputs.map(ClassifyInput.decode)
             scores = try! labelScorer!.scores(prompts: decoded.map(\.prompt), candidates: decoded.map(\.candidates))
         }
-        let correct = zip(scores, labels).filter { Self.argmax($0) == $1 }.count
-        return Float(correct) / Float(labels.count)
+        return scores
     }
 
     public func makeBackprop(maxTokens: Int) -> ([[Int32]], [Int], ParameterArena) -> Float {

@@ -50,10 +50,20 @@ public final class CompleteTask: TrainingTask {
     /// Mean cross-entropy per target token over the batch (as transformers' `labels=` loss with
     /// the prompt's positions set to -100).
     public func loss(_ inputs: [[Int32]], labels: [Int]) -> Float {
+        LossTerms.mean(lossTerms(inputs, labels: labels), divisor: lossDivisor(inputs))
+    }
+
+    /// Minus each target's log-probability (the sum over its tokens), in order.
+    public func lossTerms(_ inputs: [[Int32]], labels: [Int]) -> [Double] {
+        if inputs.isEmpty { return [] }
         let decoded = inputs.map(ClassifyInput.decode)
         let logProbs = try! scorer!.scores(prompts: decoded.map(\.prompt), candidates: decoded.map(\.candidates))
-        let tokens = decoded.reduce(0) { $0 + $1.candidates[0][0].count }
-        return -Float(logProbs.reduce(0.0) { $0 + Double($1[0]) } / Double(tokens))
+        return logProbs.map { -Double($0[0]) }
+    }
+
+    /// The batch's target tokens.
+    public func lossDivisor(_ inputs: [[Int32]]) -> Double {
+        Double(inputs.map(ClassifyInput.decode).reduce(0) { $0 + $1.candidates[0][0].count })
     }
 
     public func makeBackprop(maxTokens: Int) -> ([[Int32]], [Int], ParameterArena) -> Float {

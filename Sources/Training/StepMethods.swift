@@ -67,7 +67,9 @@ final class MeZOMethod: StepMethod {
             SeedSchedule.seed(run: config.seed, step: index, perturbation: $0)
         }
         let rows = config.embeddingPerturbation == .batch ? task.embeddingRows(batch) : nil   // nil: every row
-        return .mezo(mezo.step(index, seeds: seeds, embeddingRows: rows, lr: lr) { task.loss(batch, labels: labels) })
+        return .mezo(mezo.step(index, seeds: seeds, embeddingRows: rows, lr: lr) {
+            MicroBatches.loss(task, batch, labels: labels, size: config.microBatch)
+        })
     }
 
     var state: [String: ParameterArena] { [:] }
@@ -77,7 +79,8 @@ final class MeZOMethod: StepMethod {
 /// SGD or AdamW on the gradient of the same candidate loss, by backpropagation: the activations
 /// of every layer, a gradient arena and (AdamW) two moment arenas are what MeZO does without.
 final class BackpropMethod: StepMethod {
-    let lossAndGradients: ([[Int32]], [Int], ParameterArena) -> Float
+    /// Replaced by a data-parallel run with one that computes its rank's share and sums over ranks.
+    var lossAndGradients: ([[Int32]], [Int], ParameterArena) -> Float
     let gradients: ParameterArena   // the weights' layout, tagged `gradients`
     let optimizer: FirstOrderOptimizer
     let maxGradNorm: Float?

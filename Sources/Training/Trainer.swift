@@ -45,6 +45,9 @@ public final class Trainer {
     let log: (String) -> Void
     /// Set from a signal handler: stop after the step in flight.
     public let stopRequested: () -> Bool
+    /// Set for `--distributed`: this rank's step method, and whether it writes the run folder.
+    public var distribution: Distribution?
+    var writesRun: Bool { distribution?.writesRun ?? true }
 
     public init(task: TrainingTask, config: TrainingConfig, run: RunFolder,
                 train: [LabeledExample], dev: [LabeledExample], threads: Int,
@@ -66,9 +69,14 @@ public final class Trainer {
         let longest = max(1, prompts.map(\.count).sorted(by: >).prefix(config.batchSize).reduce(0, +))
         // The forward buffers serve MeZO's losses and every method's dev evaluation.
         try task.prepare(maxTokens: longest)
-        let method: StepMethod = config.optimizer.usesBackprop
-            ? BackpropMethod(task: task, maxTokens: longest, config: config)
-            : MeZOMethod(task: task, config: config, threads: threads)
+        let method: StepMethod
+        if let distribution {
+            method = distribution.method(task: task, maxTokens: longest, config: config, threads: threads)
+        } else {
+            method = config.optimizer.usesBackprop
+                ? BackpropMethod(task: task, maxTokens: longest, config: config)
+                : MeZOMethod(task: task, config: config, threads: threads)
+        }
         if start > 0, !method.state.isEmpty {
             try run.loadOptimizerState(into: method.state, steps: start)
         }
@@ -86,6 +94,7 @@ public final class Trainer {
         var interrupted = false
 
         func evaluate() throws {
+            guard writesRun else { return }
             let result = try task.evaluate(dev)
             lastAccuracy = result.accuracy
             try run.append(.eval(step: step, accuracy: result.accuracy, examples: dev.count, seconds: result.seconds))
@@ -99,6 +108,7 @@ public final class Trainer {
         }
 
         func saveLast() throws {
+            guard writesRun else { return }
             try run.saveSnapshot("last", arena: task.arena, steps: step)
             try run.saveOptimizerState(method.state, steps: step)
         }
@@ -110,11 +120,14 @@ public final class Trainer {
             let batch = indices.map { prompts[$0] }
             let labels = indices.map { trainingSet.examples[$0].label }
             let stepStart = Date()
-            let outcome = method.step(step, batch: batch, labels: labels, lr: config.learningRate(at: step))
+            let lr = config.learningRate(at: step)
+            let outcome = distribution.map { d in d.measure { method.step(step, batch: batch, labels: labels, lr: lr) } }
+                ?? method.step(step, batch: batch, labels: labels, lr: lr)
             let seconds = Date().timeIntervalSince(stepStart)
             stepSeconds += seconds
-            try run.append(outcome.line(seconds: seconds))
+            if writesRun { try run.append(outcome.line(seconds: seconds)) }
             step += 1
+            try distribution?.afterStep(step, last: step == config.steps, arena: task.arena, threads: threads)
             if let note = outcome.skipNote {
                 skipped += 1
                 log("step \(step): \(note)")

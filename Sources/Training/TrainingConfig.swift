@@ -68,6 +68,11 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// Encoders: one description per label, and the temperature of cosine / T (nil for decoders).
     public var labelDescriptions: [String]?
     public var temperature: Float?
+    /// MeZO: the batch's losses are evaluated in forward passes of this many examples, in order
+    /// (nil: the whole batch in one pass). A data-parallel or pipeline run gives each rank whole
+    /// micro-batches, so its passes, and therefore its bits, are those of a single process with
+    /// the same micro-batch (BLAS kernels round a row differently depending on the rows beside it).
+    public var microBatch: Int?
 
     public init() {}
 
@@ -86,6 +91,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case evalExamples = "eval_examples"
         case labelDescriptions = "label_descriptions"
         case temperature
+        case microBatch = "micro_batch"
     }
 
     /// Reads run.json files written before the backprop optimizers or the perturbation options
@@ -118,6 +124,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         evalExamples = try c.decodeIfPresent(Int.self, forKey: .evalExamples)
         labelDescriptions = try c.decodeIfPresent([String].self, forKey: .labelDescriptions)
         temperature = try c.decodeIfPresent(Float.self, forKey: .temperature)
+        microBatch = try c.decodeIfPresent(Int.self, forKey: .microBatch)
     }
 
     /// Learning rate at 0-based step `step`.

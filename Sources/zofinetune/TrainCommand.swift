@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Dispatch
 import Foundation
 import Models
@@ -72,6 +73,17 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Run folder to create (default runs/<task>-<time>).", valueName: "dir")) var out: String?
     @Option(name: .long, help: ArgumentHelp("Continue the run in this folder.", valueName: "dir")) var resume: String?
     @Flag(name: .long, help: "Print one JSON summary object on stdout.") var json = false
+    @Option(name: .long, help: ArgumentHelp("""
+        Under `mpirun -np N`: data (every rank holds the model and evaluates its share of each batch; MeZO ranks \
+        exchange only per-example losses, the weights stay bitwise those of one process) or pipeline (rank s \
+        holds a contiguous range of layers). Needs Open MPI (opened at run time; README, "Past one machine").
+        """, valueName: "data|pipeline")) var distributed: Distribution.Mode?
+    @Option(name: .long, help: "--distributed: compare the ranks' weight fingerprints every N steps and after the last (0: never; default 50).")
+    var checkEvery: Int = 50
+    @Option(name: .long, help: """
+        MeZO: evaluate each batch in forward passes of N examples (default: the whole batch; with --distributed, \
+        batch/ranks rounded up). A distributed run is bitwise the single-process run with the same --micro-batch.
+        """) var microBatch: Int?
 
     func validate() throws {
         if let maxGradNorm, !(maxGradNorm > 0) { throw ValidationError("--max-grad-norm must be positive") }
@@ -93,7 +105,8 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("\(name) applies to --optimizer adamw; sgd has no moments")
         }
         for (name, value) in [("--steps", steps), ("--batch-size", batchSize), ("--perturbations", perturbations),
-                              ("--train-examples", trainExamples), ("--k-shot", kShot), ("--eval-examples", evalExamples)] {
+                              ("--train-examples", trainExamples), ("--k-shot", kShot), ("--eval-examples", evalExamples),
+                              ("--micro-batch", microBatch)] {
             if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
         }
         if let evalEvery, evalEvery < 0 { throw ValidationError("--eval-every must be 0 or more") }
@@ -112,7 +125,7 @@ struct TrainCommand: ParsableCommand {
                 ("--perturbation", perturbation != nil), ("--embedding-perturbation", embeddingPerturbation != nil),
                 ("--precision", precision != nil),
                 ("--schedule", schedule != nil), ("--train-examples", trainExamples != nil), ("--k-shot", kShot != nil),
-                ("--seed", seed != nil), ("--out", out != nil)]
+                ("--seed", seed != nil), ("--out", out != nil), ("--micro-batch", microBatch != nil)]
             if let (name, _) = fixed.first(where: { $0.1 }) {
                 throw ValidationError("\(name) cannot change when resuming: the run's run.json fixes it")
             }
@@ -143,24 +156,41 @@ struct TrainCommand: ParsableCommand {
         if let seed { c.seed = seed }
         if let evalEvery { c.evalEvery = evalEvery }
         c.evalExamples = evalExamples
+        c.microBatch = microBatch ?? Self.ranks.map { (c.batchSize + $0 - 1) / $0 }
         return c
     }
 
     func run() throws {
+        guard let distributed else { return try train(communicator: nil, mode: nil) }
+        let communicator = try Communicator.mpi()
+        Self.ranks = communicator.size
+        try onEveryRank(communicator) { try train(communicator: communicator, mode: distributed) }
+    }
+
+    /// The run on one process (`communicator` nil) or on this rank of a distributed job.
+    func train(communicator: Communicator?, mode: Distribution.Mode?) throws {
+        let isRoot = communicator?.isRoot ?? true
+        let log: (String) -> Void = isRoot ? zofinetune.log : { _ in }
         var prompt = try taskOptions.prompt()
         let train = try taskOptions.examples(.train, prompt: prompt)
         let dev = try taskOptions.examples(.dev, prompt: prompt)
         prompt.chooseDemonstrations(from: train)
-        let (task, run, start) = try openRun(prompt: prompt)
+        let (task, run, start) = try communicator.map { try openRun(prompt: prompt, communicator: $0) } ?? openRun(prompt: prompt)
         var config = run.manifest.config
         if let steps, resume != nil { config.steps = steps }
         if let evalEvery, resume != nil { config.evalEvery = evalEvery }
         if let evalExamples, resume != nil { config.evalExamples = evalExamples }
 
         let stop = StopFlag()
-        stop.install()
+        // A distributed run does not catch SIGINT/SIGTERM: the ranks could stop at different steps
+        // and wait for each other; the log already holds every step all ranks finished.
+        if communicator == nil { stop.install() }
         let trainer = try Trainer(task: task, config: config, run: run, train: train, dev: dev, threads: Threads.count,
                                   stopRequested: { stop.isSet }, log: log)
+        if let communicator, let mode {
+            trainer.distribution = Distribution(mode: mode, communicator: communicator, checkEvery: checkEvery)
+            log("distributed (\(mode.rawValue)) over \(communicator.size) ranks, \(Threads.count) threads each")
+        }
         let settings = config.optimizer.usesBackprop
             ? config.maxGradNorm.map { ", max grad norm \($0)" } ?? ""
             : ", eps \(config.eps)"
@@ -168,6 +198,12 @@ struct TrainCommand: ParsableCommand {
         let summary = try trainer.train(from: start)
         var out = summary.json
         out["run"] = run.path
+        if let d = trainer.distribution {
+            out["ranks"] = d.communicator.size
+            out["bytes_sent_per_step"] = d.bytesPerStep
+            if let bytes = d.bytesPerStep { log(String(format: "rank 0 sent %.0f bytes per step", bytes)) }
+        }
+        guard isRoot else { return }
         if summary.interrupted {
             log("interrupted after step \(summary.stepsDone); weights saved. Continue with: zofinetune train --model \(modelOptions.model) --resume \(run.path)")
         }
