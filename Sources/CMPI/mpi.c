@@ -52,7 +52,9 @@ static int fail(const char *what, int code) {
 int zf_mpi_init(void) {
     if (opened) return 0;
     // RTLD_GLOBAL: Open MPI loads its transports as plugins that resolve symbols from libmpi.
-    const char *names[] = {"libmpi.so.40", "libmpi.so", NULL};
+    // ZOFINETUNE_MPI_LIBRARY names another build (an Open MPI under /opt, a cluster's module).
+    const char *chosen = getenv("ZOFINETUNE_MPI_LIBRARY");
+    const char *names[] = {chosen && *chosen ? chosen : "libmpi.so.40", chosen && *chosen ? NULL : "libmpi.so", NULL};
     void *library = NULL;
     const char *loaded = NULL;
     for (int i = 0; names[i] && !library; i++) {
@@ -61,8 +63,8 @@ int zf_mpi_init(void) {
     }
     if (!library) {
         snprintf(error_message, sizeof error_message,
-                 "cannot open Open MPI (libmpi.so.40): %s. --distributed needs Open MPI: "
-                 "`apt-get install openmpi-bin libopenmpi3`, then run under `mpirun -np N`.", dlerror());
+                 "cannot open Open MPI (%s): %s. --distributed needs Open MPI: "
+                 "`apt-get install openmpi-bin libopenmpi3`, then run under `mpirun -np N`.", loaded, dlerror());
         return -1;
     }
     BIND(p_init_thread, "MPI_Init_thread");

@@ -3,6 +3,7 @@ import Cluster
 import Foundation
 import Models
 import Tasks
+import Tensors
 import Training
 
 /// `train --distributed data|pipeline` under `mpirun`: which rank opens what. Rank 0 creates or
@@ -46,4 +47,15 @@ extension TrainCommand {
     /// Ranks of the distributed job this process belongs to (nil: a single process). Set once,
     /// before the run's configuration is made, so a new distributed run records its micro-batch.
     nonisolated(unsafe) static var ranks: Int?
+
+    /// Without --threads, the ranks on one machine share its cores (Open MPI tells each rank how
+    /// many ranks it has beside it): two ranks on two cores run one thread each instead of four
+    /// threads fighting for two cores. The thread count does not change a rank's bits only if the
+    /// single process compared with it uses the same count.
+    static func shareCores(givenThreads: Int?) {
+        guard givenThreads == nil,
+              let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init), local > 1
+        else { return }
+        Threads.set(max(1, ProcessInfo.processInfo.activeProcessorCount / local))
+    }
 }

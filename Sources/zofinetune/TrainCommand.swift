@@ -164,6 +164,7 @@ struct TrainCommand: ParsableCommand {
         guard let distributed else { return try train(communicator: nil, mode: nil) }
         let communicator = try Communicator.mpi()
         Self.ranks = communicator.size
+        Self.shareCores(givenThreads: modelOptions.threads)
         try onEveryRank(communicator) { try train(communicator: communicator, mode: distributed) }
     }
 
