@@ -28,8 +28,12 @@ public final class CandidateObjective {
         precondition(labels.count == batch.sequenceCount)
         let hidden = model.forward(batch, workspace: workspace, outputs: .lastTokenOfEachSequence)
         let logits = model.candidateLogits(hidden: hidden, rows: batch.sequenceCount, candidates: candidates)
-        let K = candidates.count
-        return labels.enumerated().map { s, label in
+        return Self.crossEntropies(logits: logits, labels: labels, candidates: candidates.count)
+    }
+
+    /// Each row's cross-entropy of its label among the candidates' logits.   logits: (rows, K)
+    public static func crossEntropies(logits: [Float], labels: [Int], candidates K: Int) -> [Double] {
+        labels.enumerated().map { s, label in
             let row = (0..<K).map { Double(logits[s * K + $0]) }
             let m = row.max()!
             let logZ = m + Foundation.log(row.reduce(0) { $0 + Foundation.exp($1 - m) })

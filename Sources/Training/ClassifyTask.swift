@@ -33,6 +33,9 @@ public final class ClassifyTask: TrainingTask {
 
     public var arena: ParameterArena { model.arena }
 
+    /// The label words' token ids when each is one token, the same for every example (nil otherwise).
+    public var singleTokenLabelIDs: [Int32]? { fixedCandidates }
+
     /// True when the loss needs the general continuation path, which has no backward pass yet.
     public var needsContinuationScoring: Bool { fixedCandidates == nil }
 

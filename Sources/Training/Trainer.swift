@@ -68,10 +68,10 @@ public final class Trainer {
         let prompts = try task.inputs(trainingSet.examples)
         let longest = max(1, prompts.map(\.count).sorted(by: >).prefix(config.batchSize).reduce(0, +))
         // The forward buffers serve MeZO's losses and every method's dev evaluation.
-        try task.prepare(maxTokens: longest)
+        if distribution?.mode != .pipeline { try task.prepare(maxTokens: longest) }   // a stage has its own buffers
         let method: StepMethod
         if let distribution {
-            method = distribution.method(task: task, maxTokens: longest, config: config, threads: threads)
+            method = try distribution.method(task: task, maxTokens: longest, config: config, threads: threads)
         } else {
             method = config.optimizer.usesBackprop
                 ? BackpropMethod(task: task, maxTokens: longest, config: config)
@@ -94,7 +94,7 @@ public final class Trainer {
         var interrupted = false
 
         func evaluate() throws {
-            guard writesRun else { return }
+            guard writesRun, distribution?.mode != .pipeline else { return }
             let result = try task.evaluate(dev)
             lastAccuracy = result.accuracy
             try run.append(.eval(step: step, accuracy: result.accuracy, examples: dev.count, seconds: result.seconds))
@@ -108,7 +108,7 @@ public final class Trainer {
         }
 
         func saveLast() throws {
-            guard writesRun else { return }
+            guard writesRun, distribution?.mode != .pipeline else { return }   // a stage holds part of the weights
             try run.saveSnapshot("last", arena: task.arena, steps: step)
             try run.saveOptimizerState(method.state, steps: step)
         }

@@ -176,7 +176,14 @@ struct TrainCommand: ParsableCommand {
         let train = try taskOptions.examples(.train, prompt: prompt)
         let dev = try taskOptions.examples(.dev, prompt: prompt)
         prompt.chooseDemonstrations(from: train)
-        let (task, run, start) = try communicator.map { try openRun(prompt: prompt, communicator: $0) } ?? openRun(prompt: prompt)
+        var pipeline: PipelineModel?
+        let (task, run, start): (TrainingTask, RunFolder, Int)
+        if mode == .pipeline, let communicator {
+            let opened = try openPipelineRun(prompt: prompt, communicator: communicator)
+            (task, run, start, pipeline) = (opened.0, opened.1, opened.2, opened.3)
+        } else {
+            (task, run, start) = try communicator.map { try openRun(prompt: prompt, communicator: $0) } ?? openRun(prompt: prompt)
+        }
         var config = run.manifest.config
         if let steps, resume != nil { config.steps = steps }
         if let evalEvery, resume != nil { config.evalEvery = evalEvery }
@@ -189,7 +196,7 @@ struct TrainCommand: ParsableCommand {
         let trainer = try Trainer(task: task, config: config, run: run, train: train, dev: dev, threads: Threads.count,
                                   stopRequested: { stop.isSet }, log: log)
         if let communicator, let mode {
-            trainer.distribution = Distribution(mode: mode, communicator: communicator, checkEvery: checkEvery)
+            trainer.distribution = Distribution(mode: mode, communicator: communicator, checkEvery: checkEvery, pipeline: pipeline)
             log("distributed (\(mode.rawValue)) over \(communicator.size) ranks, \(Threads.count) threads each")
         }
         let settings = config.optimizer.usesBackprop
@@ -203,6 +210,9 @@ struct TrainCommand: ParsableCommand {
             out["ranks"] = d.communicator.size
             out["bytes_sent_per_step"] = d.bytesPerStep
             if let bytes = d.bytesPerStep { log(String(format: "rank 0 sent %.0f bytes per step", bytes)) }
+            let peaks = try d.communicator.allGather(UInt64(summary.peakResidentBytes ?? 0))
+            out["peak_rss_bytes_per_rank"] = peaks.map { Int($0) }
+            log("peak RSS per rank: " + peaks.map { String(format: "%.3f GB", Double($0) / 1e9) }.joined(separator: ", "))
         }
         guard isRoot else { return }
         if summary.interrupted {

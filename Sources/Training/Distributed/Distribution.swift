@@ -21,15 +21,19 @@ public final class Distribution {
     public private(set) var stepBytes = 0
     public private(set) var stepsCounted = 0
 
-    public init(mode: Mode, communicator: Communicator, checkEvery: Int) {
-        (self.mode, self.communicator, self.checkEvery) = (mode, communicator, checkEvery)
+    /// This rank's stage (pipeline mode).
+    public let pipeline: PipelineModel?
+
+    public init(mode: Mode, communicator: Communicator, checkEvery: Int, pipeline: PipelineModel? = nil) {
+        precondition((mode == .pipeline) == (pipeline != nil), "a pipeline run needs its stage's model")
+        (self.mode, self.communicator, self.checkEvery, self.pipeline) = (mode, communicator, checkEvery, pipeline)
     }
 
     /// Rank 0 writes the run folder (log, snapshots) and runs the dev evaluations.
     public var writesRun: Bool { communicator.isRoot }
 
     /// The step method of this rank.
-    func method(task: TrainingTask, maxTokens: Int, config: TrainingConfig, threads: Int) -> StepMethod {
+    func method(task: TrainingTask, maxTokens: Int, config: TrainingConfig, threads: Int) throws -> StepMethod {
         switch mode {
         case .data:
             if config.optimizer.usesBackprop {
@@ -38,7 +42,11 @@ public final class Distribution {
             }
             return DataParallelMeZOMethod(task: task, config: config, threads: threads, communicator: communicator)
         case .pipeline:
-            preconditionFailure("pipeline runs use PipelineTrainer")
+            guard let task = task as? ClassifyTask, let candidates = task.fixedCandidates, !config.optimizer.usesBackprop else {
+                throw ClusterError("--distributed pipeline trains a decoder with MeZO on a classify task with single-token label words")
+            }
+            return PipelineMeZOMethod(task: task, candidates: candidates, stage: pipeline!, config: config, threads: threads,
+                                      maxTokens: maxTokens, communicator: communicator)
         }
     }
 
