@@ -45,6 +45,37 @@ final class DistributedCLITests: XCTestCase {
         try assertSameExport(model: model.path, runs.path + "/single", runs.path + "/two", scratch: runs.path)
     }
 
+    func testPipelineMeZOIsBitwiseTheSingleProcessRunAndResumesOnOtherRankCounts() throws {
+        let (model, data, runs) = try makeFolders("pipeline")
+        let common = ["train", "--model", model.path, "--data", data.path] + Self.options
+        let single = try CLI.run(common + ["--steps", "20", "--micro-batch", "4", "--out", runs.path + "/single", "--json"])
+        XCTAssertNotNil(singleJSONObject(single))
+        let pipelined = try MPIRun.run(ranks: 2, common + ["--steps", "20", "--distributed", "pipeline", "--out", runs.path + "/two", "--json"])
+        guard let summary = singleJSONObject(pipelined) else { return }
+        XCTAssertEqual((summary["peak_rss_bytes_per_rank"] as? [Int])?.count, 2, pipelined.summary)
+        // Stage 0 sends each micro-batch's residual stream (tokens × hidden f32) to stage 1.
+        XCTAssertGreaterThan(summary["bytes_sent_per_step"] as? Double ?? 0, 0, pipelined.summary)
+        // The streamed base fingerprint is the one a single process computes from the whole arena.
+        let manifests = try ["single", "two"].map {
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: runs.path + "/\($0)/run.json"))) as! [String: Any]
+        }
+        XCTAssertEqual(manifests[0]["base_fingerprint"] as? String, manifests[1]["base_fingerprint"] as? String)
+        try assertSameRun(runs.path + "/single", runs.path + "/two", steps: 20)
+        try assertSameExport(model: model.path, runs.path + "/single", runs.path + "/two", scratch: runs.path)
+
+        // 10 steps on two stages, 5 more on two stages (each replays the log onto its part), the
+        // last 5 data-parallel on three ranks: still the single-process run.
+        let run = runs.path + "/resumed"
+        let first = try MPIRun.run(ranks: 2, common + ["--steps", "10", "--distributed", "pipeline", "--out", run])
+        XCTAssertEqual(first.status, 0, first.summary)
+        let resume = ["train", "--model", model.path, "--data", data.path, "--task", "sst2", "--threads", "1", "--resume", run]
+        let second = try MPIRun.run(ranks: 2, resume + ["--steps", "15", "--distributed", "pipeline"])
+        XCTAssertEqual(second.status, 0, second.summary)
+        let third = try MPIRun.run(ranks: 3, resume + ["--steps", "20", "--distributed", "data"])
+        XCTAssertEqual(third.status, 0, third.summary)
+        try assertSameRun(runs.path + "/single", run, steps: 20)
+    }
+
     func testKilledRankStopsTheJobAndOneProcessResumesBitwise() throws {
         let (model, data, runs) = try makeFolders("kill")
         let run = runs.path + "/killed"
