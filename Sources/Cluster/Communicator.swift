@@ -13,9 +13,10 @@ public struct ClusterError: Error, CustomStringConvertible {
 /// the sharding logic runs and is tested without Open MPI; `Communicator.mpi()` opens Open MPI at
 /// run time (CMPI/zf_mpi.h says why it is not linked).
 ///
-/// Every call counts the bytes this rank puts on the wire (`bytesSent`), as the collective's
-/// standard algorithm sends them: a ring allgather sends this rank's part to N−1 ranks... (see each
-/// method), so `bench` and `train --json` can report traffic per step without a packet counter.
+/// Every call counts the payload bytes this rank puts on the wire (`bytesSent`), as the
+/// collective's standard algorithm sends them (see each method: an allgather sends this rank's part
+/// to N − 1 ranks, a ring allreduce 2(N − 1)/N of the buffer), so `train --json` reports traffic
+/// per step without a packet counter. Open MPI's own headers and acknowledgements are not counted.
 public final class Communicator: @unchecked Sendable {
     public let rank: Int
     public let size: Int

@@ -52,8 +52,8 @@ extension TrainCommand {
 
     /// Without --threads, the ranks on one machine share its cores (Open MPI tells each rank how
     /// many ranks it has beside it): two ranks on two cores run one thread each instead of four
-    /// threads fighting for two cores. The thread count does not change a rank's bits only if the
-    /// single process compared with it uses the same count.
+    /// threads fighting for two cores. (A bitwise comparison with a single process needs the same
+    /// thread count there: OpenBLAS splits a product's rows between its threads.)
     static func shareCores(givenThreads: Int?) {
         guard givenThreads == nil,
               let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init), local > 1

@@ -98,7 +98,7 @@ struct TrainCommand: ParsableCommand {
         if backprop, let (name, _) = [("--eps", eps != nil), ("--perturbations", perturbations != nil),
                                       ("--perturbation", perturbation != nil),
                                       ("--embedding-perturbation", embeddingPerturbation != nil),
-                                      ("--precision", precision != nil)].first(where: { $0.1 }) {
+                                      ("--precision", precision != nil), ("--micro-batch", microBatch != nil)].first(where: { $0.1 }) {
             throw ValidationError("\(name) is a MeZO setting; --optimizer \(optimizer!.rawValue) does not use it")
         }
         if optimizer == .sgd, let (name, _) = [("--beta1", beta1 != nil), ("--beta2", beta2 != nil)].first(where: { $0.1 }) {
@@ -110,6 +110,7 @@ struct TrainCommand: ParsableCommand {
             if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
         }
         if let evalEvery, evalEvery < 0 { throw ValidationError("--eval-every must be 0 or more") }
+        if checkEvery < 0 { throw ValidationError("--check-every must be 0 or more") }
         if let objective, objective != .loss, backprop {
             throw ValidationError("--objective \(objective.rawValue) is not differentiable: it needs a zeroth-order optimizer (--optimizer mezo), not \(optimizer!.rawValue)")
         }
@@ -156,7 +157,7 @@ struct TrainCommand: ParsableCommand {
         if let seed { c.seed = seed }
         if let evalEvery { c.evalEvery = evalEvery }
         c.evalExamples = evalExamples
-        c.microBatch = microBatch ?? Self.ranks.map { (c.batchSize + $0 - 1) / $0 }
+        if !c.optimizer.usesBackprop { c.microBatch = microBatch ?? Self.ranks.map { (c.batchSize + $0 - 1) / $0 } }
         return c
     }
 
