@@ -30,6 +30,11 @@ let package = Package(
     targets: [
         // OpenBLAS, opened at run time so the right CPU kernel can be chosen first (see CBLAS/blas.c).
         .target(name: "CBLAS", cSettings: hostCPUC, linkerSettings: [.linkedLibrary("dl")]),
+        // Open MPI, opened at run time only for --distributed (see CMPI/include/zf_mpi.h): the
+        // package builds, and the single-process CLI runs, on machines without Open MPI.
+        .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl")]),
+        // Ranks and collectives over CMPI; one process is rank 0 of 1 without MPI.
+        .target(name: "Cluster", dependencies: ["CMPI"], swiftSettings: hostCPU),
         // bf16 matrix products through oneDNN (see CDNNL/include/zf_bf16.h).
         .target(name: "CDNNL", cSettings: hostCPUC, linkerSettings: [.linkedLibrary("dnnl")]),
         // C API over SentencePiece's C++ library.
@@ -49,12 +54,12 @@ let package = Package(
         .target(name: "Profiling", dependencies: ["Tensors"], swiftSettings: hostCPU),
         .target(
             name: "Training",
-            dependencies: ["Tensors", "Weights", "Models", "Tokenizers", "Tasks", "Optimizers", "Profiling"],
+            dependencies: ["Tensors", "Weights", "Models", "Tokenizers", "Tasks", "Optimizers", "Profiling", "Cluster"],
             swiftSettings: hostCPU),
         .executableTarget(
             name: "zofinetune",
             dependencies: [
-                "Tensors", "Weights", "Models", "Tokenizers", "Tasks", "Optimizers", "Training", "Profiling",
+                "Tensors", "Weights", "Models", "Tokenizers", "Tasks", "Optimizers", "Training", "Profiling", "Cluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],

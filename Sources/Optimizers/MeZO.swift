@@ -145,7 +145,24 @@ public final class MeZO: ZerothOrderOptimizer {
     /// The elements a step with these embedding rows (sorted, distinct) perturbs: sorted, disjoint ranges.
     public func ranges(_ rows: [Int32]?) -> [Range<Int>] {
         precondition(rows == nil || tokenEmbedding != nil, "embedding rows given for an arena without an embedding table")
-        return PerturbedRegion.ranges(count: arena.count, tokenEmbedding: tokenEmbedding, rows: rows)
+        let all = PerturbedRegion.ranges(count: arena.count, tokenEmbedding: tokenEmbedding, rows: rows)
+        return restriction.map { Self.intersect(all, $0) } ?? all
+    }
+
+    /// The elements this process holds (sorted, disjoint; nil: all). A pipeline stage perturbs and
+    /// updates only its own part of the arena, with the z of each element's global position, so
+    /// its part is bitwise that part of a single process's weights.
+    public var restriction: [Range<Int>]?
+
+    /// The overlap of two lists of sorted, disjoint ranges.
+    static func intersect(_ a: [Range<Int>], _ b: [Range<Int>]) -> [Range<Int>] {
+        var out: [Range<Int>] = [], i = 0, j = 0
+        while i < a.count && j < b.count {
+            let lo = max(a[i].lowerBound, b[j].lowerBound), hi = min(a[i].upperBound, b[j].upperBound)
+            if lo < hi { out.append(lo..<hi) }
+            if a[i].upperBound < b[j].upperBound { i += 1 } else { j += 1 }
+        }
+        return out
     }
 
     public var state: [String: ParameterArena] { [:] }

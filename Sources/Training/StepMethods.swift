@@ -72,13 +72,15 @@ final class MeZOMethod: StepMethod {
             SeedSchedule.seed(run: config.seed, step: index, perturbation: $0)
         }
         let rows = config.embeddingPerturbation == .batch ? task.embeddingRows(batch) : nil   // nil: every row
+        // In micro-batches when --micro-batch is set: the passes a data-parallel rank makes (MicroBatches).
+        func loss() -> Float { MicroBatches.loss(task, batch, labels: labels, size: config.microBatch) }
         guard var auto else {
-            return .mezo(optimizer.step(index, seeds: seeds, embeddingRows: rows, lr: lr) { task.loss(batch, labels: labels) })
+            return .mezo(optimizer.step(index, seeds: seeds, embeddingRows: rows, lr: lr) { loss() })
         }
         // The clean forward does not touch the weights, so replay needs only the logged lr.
-        let l0 = auto.measures(index) ? task.loss(batch, labels: labels) : nil
+        let l0 = auto.measures(index) ? loss() : nil
         let stepLR = auto.lr(at: index)
-        var record = optimizer.step(index, seeds: seeds, embeddingRows: rows, lr: stepLR) { task.loss(batch, labels: labels) }
+        var record = optimizer.step(index, seeds: seeds, embeddingRows: rows, lr: stepLR) { loss() }
         if record.loss0 == nil { record.loss0 = l0 }
         if let l0 = record.loss0, !record.skipped {
             record.curvature = auto.curvature(plus: record.lossPlus, minus: record.lossMinus, l0: l0)
@@ -100,7 +102,8 @@ final class MeZOMethod: StepMethod {
 /// SGD or AdamW on the gradient of the same candidate loss, by backpropagation: the activations
 /// of every layer, a gradient arena and (AdamW) two moment arenas are what MeZO does without.
 final class BackpropMethod: StepMethod {
-    let lossAndGradients: ([[Int32]], [Int], ParameterArena) -> Float
+    /// Replaced by a data-parallel run with one that computes its rank's share and sums over ranks.
+    var lossAndGradients: ([[Int32]], [Int], ParameterArena) -> Float
     let gradients: ParameterArena   // the weights' layout, tagged `gradients`
     let optimizer: FirstOrderOptimizer
     let maxGradNorm: Float?

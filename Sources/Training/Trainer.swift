@@ -50,6 +50,9 @@ public final class Trainer {
     public lazy var progress = ProgressLine(isTerminal: false) { [log] in log(String($0.dropLast())) }
     /// Seconds from a monotonic clock; tests pass a fake one.
     public var clock: () -> Double = ProgressLine.monotonicSeconds
+    /// Set for `--distributed`: this rank's step method, and whether it writes the run folder.
+    public var distribution: Distribution?
+    var writesRun: Bool { distribution?.writesRun ?? true }
 
     public init(task: TrainingTask, config: TrainingConfig, run: RunFolder,
                 train: [LabeledExample], dev: [LabeledExample], threads: Int,
@@ -70,10 +73,15 @@ public final class Trainer {
         let prompts = try task.inputs(trainingSet.examples)
         let longest = max(1, prompts.map(\.count).sorted(by: >).prefix(config.batchSize).reduce(0, +))
         // The forward buffers serve MeZO's losses and every method's dev evaluation.
-        try task.prepare(maxTokens: longest)
-        let method: StepMethod = config.optimizer.usesBackprop
-            ? BackpropMethod(task: task, maxTokens: longest, config: config)
-            : MeZOMethod(task: task, config: config, threads: threads)
+        if distribution?.mode != .pipeline { try task.prepare(maxTokens: longest) }   // a stage has its own buffers
+        let method: StepMethod
+        if let distribution {
+            method = try distribution.method(task: task, maxTokens: longest, config: config, threads: threads)
+        } else {
+            method = config.optimizer.usesBackprop
+                ? BackpropMethod(task: task, maxTokens: longest, config: config)
+                : MeZOMethod(task: task, config: config, threads: threads)
+        }
         if start > 0, !method.state.isEmpty {
             try run.loadOptimizerState(into: method.state, steps: start)
         }
@@ -91,6 +99,7 @@ public final class Trainer {
         var interrupted = false
 
         func evaluate() throws {
+            guard writesRun, distribution?.mode != .pipeline else { return }
             let evalStart = clock()
             let result = try task.evaluate(dev) { [progress] done, total in
                 progress.update("step \(step)/\(self.config.steps)  evaluating dev \(done)/\(total)")
@@ -111,6 +120,7 @@ public final class Trainer {
         }
 
         func saveLast() throws {
+            guard writesRun, distribution?.mode != .pipeline else { return }   // a stage holds part of the weights
             try run.saveLast(arena: task.arena, state: method.state, steps: step)
         }
 
@@ -129,13 +139,16 @@ public final class Trainer {
             let batch = indices.map { prompts[$0] }
             let labels = indices.map { trainingSet.examples[$0].label }
             let stepStart = clock()
-            let outcome = method.step(step, batch: batch, labels: labels, lr: config.learningRate(at: step))   // (--lr auto: the method's own)
+            let lr = config.learningRate(at: step)   // (--lr auto: the method's own)
+            let outcome = distribution.map { d in d.measure { method.step(step, batch: batch, labels: labels, lr: lr) } }
+                ?? method.step(step, batch: batch, labels: labels, lr: lr)
             let seconds = clock() - stepStart
             estimate.recordStep(seconds: seconds)
             var line = outcome.line(seconds: seconds)
             line.vmhwm = ProcessMemory.peakResidentBytes
-            try run.append(line)
+            if writesRun { try run.append(line) }
             step += 1
+            try distribution?.afterStep(step, last: step == config.steps, arena: task.arena, threads: threads)
             if let note = outcome.skipNote {
                 skipped += 1
                 progress.message("step \(step): \(note)")

@@ -97,6 +97,11 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// Encoders: one description per label, and the temperature of cosine / T (nil for decoders).
     public var labelDescriptions: [String]?
     public var temperature: Float?
+    /// MeZO: the batch's losses are evaluated in forward passes of this many examples, in order
+    /// (nil: the whole batch in one pass). A data-parallel or pipeline run gives each rank whole
+    /// micro-batches, so its passes, and therefore its bits, are those of a single process with
+    /// the same micro-batch (BLAS kernels round a row differently depending on the rows beside it).
+    public var microBatch: Int?
 
     public init() {}
 
@@ -120,6 +125,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case lozoRank = "lozo_rank"
         case lozoInterval = "lozo_interval"
         case sparseQuantile = "sparse_quantile"
+        case microBatch = "micro_batch"
     }
 
     /// Reads run.json files written before the backprop optimizers or the perturbation options
@@ -157,6 +163,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         lozoRank = try c.decodeIfPresent(Int.self, forKey: .lozoRank) ?? d.lozoRank
         lozoInterval = try c.decodeIfPresent(Int.self, forKey: .lozoInterval) ?? d.lozoInterval
         sparseQuantile = try c.decodeIfPresent(Float.self, forKey: .sparseQuantile) ?? d.sparseQuantile
+        microBatch = try c.decodeIfPresent(Int.self, forKey: .microBatch)
     }
 
     /// Learning rate at 0-based step `step`.

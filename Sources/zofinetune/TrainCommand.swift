@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Dispatch
 import Foundation
 import Models
@@ -82,6 +83,17 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON summary object on stdout.") var json = false
     @Option(name: .long, help: ArgumentHelp("A YAML (or JSON) file of these flags without dashes (batch-size: 16); flags given here override it. A run's run.json or config.yaml makes that run again.", valueName: "file"))
     var config: String?   // replaced by the file's flags before parsing (TrainConfigFile.expanding)
+    @Option(name: .long, help: ArgumentHelp("""
+        Under `mpirun -np N`: data (every rank holds the model and evaluates its share of each batch; MeZO ranks \
+        exchange only per-example losses, the weights stay bitwise those of one process) or pipeline (rank s \
+        holds a contiguous range of layers). Needs Open MPI (opened at run time; README, "Past one machine").
+        """, valueName: "data|pipeline")) var distributed: Distribution.Mode?
+    @Option(name: .long, help: "--distributed: compare the ranks' weight fingerprints every N steps and after the last (0: never; default 50).")
+    var checkEvery: Int = 50
+    @Option(name: .long, help: """
+        MeZO: evaluate each batch in forward passes of N examples (default: the whole batch; with --distributed, \
+        batch/ranks rounded up). A distributed run is bitwise the single-process run with the same --micro-batch.
+        """) var microBatch: Int?
 
     func validate() throws {
         if let maxGradNorm, !(maxGradNorm > 0) { throw ValidationError("--max-grad-norm must be positive") }
@@ -101,23 +113,34 @@ struct TrainCommand: ParsableCommand {
         if backprop, let (name, _) = [("--eps", eps != nil), ("--perturbations", perturbations != nil),
                                       ("--perturbation", perturbation != nil),
                                       ("--embedding-perturbation", embeddingPerturbation != nil),
-                                      ("--precision", precision != nil)].first(where: { $0.1 }) {
+                                      ("--precision", precision != nil), ("--micro-batch", microBatch != nil)].first(where: { $0.1 }) {
             throw ValidationError("\(name) is a MeZO setting; --optimizer \(optimizer!.rawValue) does not use it")
         }
         if optimizer == .sgd, let (name, _) = [("--beta1", beta1 != nil), ("--beta2", beta2 != nil)].first(where: { $0.1 }) {
             throw ValidationError("\(name) applies to --optimizer adamw; sgd has no moments")
         }
         for (name, value) in [("--steps", steps), ("--batch-size", batchSize), ("--perturbations", perturbations),
-                              ("--train-examples", trainExamples), ("--k-shot", kShot), ("--eval-examples", evalExamples)] {
+                              ("--train-examples", trainExamples), ("--k-shot", kShot), ("--eval-examples", evalExamples),
+                              ("--micro-batch", microBatch)] {
             if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
         }
         if let evalEvery, evalEvery < 0 { throw ValidationError("--eval-every must be 0 or more") }
+        if checkEvery < 0 { throw ValidationError("--check-every must be 0 or more") }
         if let objective, objective != .loss, backprop {
             throw ValidationError("--objective \(objective.rawValue) is not differentiable: it needs a zeroth-order optimizer (--optimizer mezo), not \(optimizer!.rawValue)")
         }
         if let eps, !(eps > 0) { throw ValidationError("--eps must be positive") }
         if case .value(let lr) = lr, !(lr >= 0) { throw ValidationError("--lr must be 0 or more") }
         if trainExamples != nil, kShot != nil { throw ValidationError("give --train-examples or --k-shot, not both") }
+        if objective == .f1, microBatch != nil || distributed != nil {
+            throw ValidationError("--objective f1 is a property of the whole batch, not a sum over its examples: it cannot be split by --micro-batch or --distributed")
+        }
+        if let distributed, !(optimizer ?? .mezo).usesBackprop {
+            if let optimizer, optimizer != .mezo {
+                throw ValidationError("--distributed \(distributed.rawValue) runs MeZO (and sgd/adamw data parallel), not \(optimizer.rawValue)")
+            }
+            if lr == .auto { throw ValidationError("--lr auto is not built for --distributed runs; give a number") }
+        }
     }
 
     /// The configuration of a new run: defaults overridden by the options given.
@@ -159,26 +182,51 @@ struct TrainCommand: ParsableCommand {
         if let seed { c.seed = seed }
         if let evalEvery { c.evalEvery = evalEvery }
         c.evalExamples = evalExamples
+        if !c.optimizer.usesBackprop { c.microBatch = microBatch ?? Self.ranks.map { (c.batchSize + $0 - 1) / $0 } }
         return c
     }
 
     func run() throws {
+        guard let distributed else { return try train(communicator: nil, mode: nil) }
+        let communicator = try Communicator.mpi()
+        Self.ranks = communicator.size
+        Self.shareCores(givenThreads: modelOptions.threads)
+        try onEveryRank(communicator) { try train(communicator: communicator, mode: distributed) }
+    }
+
+    /// The run on one process (`communicator` nil) or on this rank of a distributed job.
+    func train(communicator: Communicator?, mode: Distribution.Mode?) throws {
+        let isRoot = communicator?.isRoot ?? true
+        let log: (String) -> Void = isRoot ? zofinetune.log : { _ in }
         var prompt = try taskOptions.prompt()
         let train = try taskOptions.examples(.train, prompt: prompt)
         let dev = try taskOptions.examples(.dev, prompt: prompt)
         prompt.chooseDemonstrations(from: train)
-        let (task, run, start) = try openRun(prompt: prompt)
+        var pipeline: PipelineModel?
+        let (task, run, start): (TrainingTask, RunFolder, Int)
+        if mode == .pipeline, let communicator {
+            let opened = try openPipelineRun(prompt: prompt, communicator: communicator)
+            (task, run, start, pipeline) = (opened.0, opened.1, opened.2, opened.3)
+        } else {
+            (task, run, start) = try communicator.map { try openRun(prompt: prompt, communicator: $0) } ?? openRun(prompt: prompt)
+        }
         var config = run.manifest.config
-        if resume == nil { try writeResolvedConfiguration(config, runPath: run.path) }
+        if resume == nil, isRoot { try writeResolvedConfiguration(config, runPath: run.path) }
         if let steps, resume != nil { config.steps = steps }
         if let evalEvery, resume != nil { config.evalEvery = evalEvery }
         if let evalExamples, resume != nil { config.evalExamples = evalExamples }
 
         let stop = StopFlag()
-        stop.install()
+        // A distributed run does not catch SIGINT/SIGTERM: the ranks could stop at different steps
+        // and wait for each other; the log already holds every step all ranks finished.
+        if communicator == nil { stop.install() }
         let trainer = try Trainer(task: task, config: config, run: run, train: train, dev: dev, threads: Threads.count,
                                   stopRequested: { stop.isSet }, log: log)
         trainer.progress = .standardError()
+        if let communicator, let mode {
+            trainer.distribution = Distribution(mode: mode, communicator: communicator, checkEvery: checkEvery, pipeline: pipeline)
+            log("distributed (\(mode.rawValue)) over \(communicator.size) ranks, \(Threads.count) threads each")
+        }
         let settings = config.optimizer.usesBackprop
             ? config.maxGradNorm.map { ", max grad norm \($0)" } ?? ""
             : ", eps \(config.eps)"
@@ -187,6 +235,15 @@ struct TrainCommand: ParsableCommand {
         let summary = try trainer.train(from: start)
         var out = summary.json
         out["run"] = run.path
+        if let d = trainer.distribution {
+            out["ranks"] = d.communicator.size
+            out["bytes_sent_per_step"] = d.bytesPerStep
+            if let bytes = d.bytesPerStep { log(String(format: "rank 0 sent %.0f bytes per step", bytes)) }
+            let peaks = try d.communicator.allGather(UInt64(summary.peakResidentBytes ?? 0))
+            out["peak_rss_bytes_per_rank"] = peaks.map { Int($0) }
+            log("peak RSS per rank: " + peaks.map { String(format: "%.3f GB", Double($0) / 1e9) }.joined(separator: ", "))
+        }
+        guard isRoot else { return }
         if summary.interrupted {
             log("interrupted after step \(summary.stepsDone); weights saved. Continue with: zofinetune train --model \(modelOptions.model) --resume \(run.path)")
         }

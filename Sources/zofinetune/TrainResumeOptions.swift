@@ -38,6 +38,7 @@ extension TrainCommand {
         check("--train-examples", trainExamples, c.kShot == nil ? c.trainExamples : nil)
         check("--k-shot", kShot, c.kShot)
         check("--seed", seed, c.seed)
+        check("--micro-batch", microBatch, c.microBatch)
         if let out, URL(fileURLWithPath: out).standardizedFileURL != URL(fileURLWithPath: path).standardizedFileURL {
             changes.append("--out \(out) (the run is \(path))")
         }
