@@ -34,14 +34,10 @@ public final class ClassifyTask: TrainingTask {
 
     public var arena: ParameterArena { model.arena }
 
-<<<<<<< HEAD
-    /// True when the label words are scored as continuations (not the two-row fast path).
-=======
     /// The label words' token ids when each is one token, the same for every example (nil otherwise).
     public var singleTokenLabelIDs: [Int32]? { fixedCandidates }
 
     /// True when the label words are scored as continuations (not the two-row fast path).
->>>>>>> mpi
     public var needsContinuationScoring: Bool { fixedCandidates == nil }
 
     /// Prompt ids; with continuation scoring, followed by the label words (`ClassifyInput`), so
