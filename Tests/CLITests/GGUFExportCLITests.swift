@@ -11,7 +11,7 @@ import XCTest
 
 final class GGUFExportCLITests: XCTestCase {
     /// config.json + model.safetensors of the fixture `model`, and a tokenizer.
-    private func assemble(model: String, vocabulary: String?) throws -> TemporaryFolder {
+    private func assembleModelFolder(model: String, vocabulary: String?) throws -> TemporaryFolder {
         let folder = try TemporaryFolder("gguf-\(model)")
         removeAtTearDown(folder.remove)
         for file in ["config.json", "model.safetensors"] {
@@ -65,7 +65,7 @@ final class GGUFExportCLITests: XCTestCase {
 
     /// A 2-step MeZO run on the fixture, exported as a Hugging Face folder and as GGUF of each type.
     private func export(model name: String, vocabulary: String?, types: [String], into out: TemporaryFolder) throws -> ([String], String) {
-        let model = try assemble(model: name, vocabulary: vocabulary)
+        let model = try assembleModelFolder(model: name, vocabulary: vocabulary)
         let data = try TemporaryFolder.tinySST2("gguf-data")
         removeAtTearDown(data.remove)
         let run = out.path + "/\(name)-run", hf = out.path + "/\(name)-hf"

@@ -34,6 +34,8 @@ final class TrainingProgressTests: XCTestCase {
             clock.now += forwards <= 2 ? forward * 1.3 : forward * jitter
             return 0.5
         }
+        func lossTerms(_ inputs: [[Int32]], labels: [Int]) -> [Double] { inputs.map { input in Double(loss([input], labels: [0])) } }
+        func lossDivisor(_ inputs: [[Int32]]) -> Double { Double(inputs.count) }
         func embeddingRows(_ inputs: [[Int32]]) -> [Int32]? { nil }
         func makeBackprop(maxTokens: Int) -> ([[Int32]], [Int], ParameterArena) -> Float { fatalError("MeZO only") }
         func evaluate(_ examples: [LabeledExample]) throws -> (accuracy: Double, seconds: Double) {
