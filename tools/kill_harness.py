@@ -225,11 +225,12 @@ def main():
     ap.add_argument("--train-examples", type=int, default=8)
     ap.add_argument("--eval-every", type=int, default=10)
     ap.add_argument("--lr", default=None, help="default: 1e-3 (mezo) / 1e-3 (adamw) on the tiny model")
-    ap.add_argument("--extra", nargs="*", default=[], help="more train options, e.g. --eval-examples 8")
+    ap.add_argument("--extra", default="", help='more train options in one string, e.g. --extra="--eval-examples 8"')
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=3600)
     ap.add_argument("--work", help="keep the run folders here")
     a = ap.parse_args()
+    a.extra = a.extra.split()
     if a.export_kills is None:
         a.export_kills = max(1, a.kills // 5)
     work = a.work or tempfile.mkdtemp(prefix="zf-kill-")
