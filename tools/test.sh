@@ -58,12 +58,5 @@ fi
 export SST2_DIR="$SST2"
 swift test -c release -Xswiftc -enable-testing
 
-# The fuzz targets' seeds and every input that once crashed a reader, replayed through the same
-# code without the sanitizer (~1 min to build; the libFuzzer run itself is tools/fuzz.sh).
-ZOFINETUNE_FUZZ=1 swift build -c release --product zofinetune-fuzz >/dev/null
-for target in safetensors config tokenizer.model vocab.txt tokenizer.json tsv csv jsonl task run.json log.jsonl; do
-    .build/release/zofinetune-fuzz "$target" "Tests/Fuzz/seeds/$target" $(ls -d "Tests/Fuzz/crashes/$target" 2>/dev/null)
-done
-
 # Bring-your-own-model folders (tokenizer.json): train, export, reload in transformers (~30 s).
 tools/check_bpe_export.sh
