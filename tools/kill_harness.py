@@ -264,6 +264,9 @@ def main():
         rounds += 1
         if h.failures:
             break
+        # A checked round is deleted at once: with a 1 GB model each round holds 3 GB of weights.
+        shutil.rmtree(run, ignore_errors=True)
+        shutil.rmtree(os.path.join(work, f"round-{rounds - 1}-exports"), ignore_errors=True)
     summary = {"kills": h.total(), "during_train": h.kills["train"], "during_snapshot_write": h.kills["snapshot"],
                "during_export": h.kills["export"], "resumes": h.resumes, "rounds": rounds,
                "stale_temporaries_seen": h.stale_removed, "checksums_checked": HASH is not None,
