@@ -67,6 +67,10 @@ let package = Package(
         ),
         // Paths to fixtures, the real model and SST-2, shared by the test targets.
         .target(name: "TestSupport", dependencies: ["Optimizers", "Models", "Weights"], path: "Tests/TestSupport"),
+        // The fuzz targets over the real readers (Tests/Fuzz): run by libFuzzer (zofinetune-fuzz,
+        // below) and replayed on the committed seeds and crash inputs by TrainingTests.
+        .target(name: "FuzzSupport", dependencies: ["Weights", "Models", "Tokenizers", "Tasks", "Training"],
+                path: "Tests/Fuzz/FuzzSupport", swiftSettings: hostCPU),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "Optimizers", "TestSupport"], swiftSettings: hostCPU),
         .testTarget(name: "WeightsTests", dependencies: ["Weights", "Optimizers", "TestSupport"], swiftSettings: hostCPU),
         .testTarget(
@@ -75,7 +79,7 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], swiftSettings: hostCPU),
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "Tokenizers"], swiftSettings: hostCPU),
         .testTarget(
-            name: "TrainingTests", dependencies: ["TestSupport", "Training", "Models", "Tasks", "Tokenizers", "Tensors", "Weights", "Optimizers"],
+            name: "TrainingTests", dependencies: ["TestSupport", "FuzzSupport", "Training", "Models", "Tasks", "Tokenizers", "Tensors", "Weights", "Optimizers"],
             swiftSettings: hostCPU),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "Weights", "TestSupport"], swiftSettings: hostCPU),
         .testTarget(name: "CLITests", dependencies: ["zofinetune", "TestSupport"], swiftSettings: hostCPU),
@@ -83,11 +87,9 @@ let package = Package(
     swiftLanguageModes: [.v5]
 )
 
-// The libFuzzer targets (Tests/Fuzz), only when asked for: they are built with
-// -sanitize=fuzzer,address into their own build folder by tools/fuzz.sh, and replay inputs as a
-// plain executable otherwise (ZOFINETUNE_FUZZ=1 swift build --product zofinetune-fuzz).
+// The libFuzzer executable, only when asked for: libFuzzer supplies its main, so a plain build
+// would not link it. tools/fuzz.sh builds it with -sanitize=fuzzer,address in .build-fuzz.
 if Context.environment["ZOFINETUNE_FUZZ"] == "1" {
     package.targets.append(.executableTarget(
-        name: "zofinetune-fuzz", dependencies: ["Weights", "Models", "Tokenizers", "Tasks", "Training"],
-        path: "Tests/Fuzz/FuzzTargets", swiftSettings: hostCPU))
+        name: "zofinetune-fuzz", dependencies: ["FuzzSupport"], path: "Tests/Fuzz/FuzzTargets", swiftSettings: hostCPU))
 }

@@ -78,8 +78,12 @@ run_target() {
   rm -f "$log.run"
   local cov ncrash
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo "?")
-  ncrash=$(ls "$crashes" | wc -l)
-  echo "$t: ${SECONDS_EACH} s, ${execs} executions in ${runs} run(s), coverage ${cov} edges, corpus $(ls "$corpus" | wc -l), crash files ${ncrash}"
+  # libFuzzer also keeps inputs slower than 10 s (slow-unit-*): on a shared machine those are
+  # usually load, so they are counted apart from crashes, leaks, timeouts and out-of-memory.
+  ncrash=$(ls "$crashes" | grep -cE '^(crash|leak|timeout|oom)-' || true)
+  local nslow
+  nslow=$(ls "$crashes" | grep -c '^slow-unit-' || true)
+  echo "$t: ${SECONDS_EACH} s, ${execs} executions in ${runs} run(s), coverage ${cov} edges, corpus $(ls "$corpus" | wc -l), crashes/leaks/timeouts/ooms ${ncrash}, slow units ${nslow}"
 }
 
 export -f run_target real_files

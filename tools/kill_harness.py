@@ -225,11 +225,12 @@ def main():
     ap.add_argument("--train-examples", type=int, default=8)
     ap.add_argument("--eval-every", type=int, default=10)
     ap.add_argument("--lr", default=None, help="default: 1e-3 (mezo) / 1e-3 (adamw) on the tiny model")
-    ap.add_argument("--extra", nargs="*", default=[], help="more train options, e.g. --eval-examples 8")
+    ap.add_argument("--extra", default="", help='more train options in one string, e.g. --extra="--eval-examples 8"')
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=3600)
     ap.add_argument("--work", help="keep the run folders here")
     a = ap.parse_args()
+    a.extra = a.extra.split()
     if a.export_kills is None:
         a.export_kills = max(1, a.kills // 5)
     work = a.work or tempfile.mkdtemp(prefix="zf-kill-")
@@ -263,6 +264,9 @@ def main():
         rounds += 1
         if h.failures:
             break
+        # A checked round is deleted at once: with a 1 GB model each round holds 3 GB of weights.
+        shutil.rmtree(run, ignore_errors=True)
+        shutil.rmtree(os.path.join(work, f"round-{rounds - 1}-exports"), ignore_errors=True)
     summary = {"kills": h.total(), "during_train": h.kills["train"], "during_snapshot_write": h.kills["snapshot"],
                "during_export": h.kills["export"], "resumes": h.resumes, "rounds": rounds,
                "stale_temporaries_seen": h.stale_removed, "checksums_checked": HASH is not None,

@@ -98,6 +98,7 @@ public final class RunFolder {
         if fm.fileExists(atPath: path + "/" + manifestName) {
             throw RunError("\(path) already holds a run; continue it with --resume \(path) or choose another --out")
         }
+        try AtomicFile.removeStaleTemporaries(in: path)   // a create killed before run.json was in place
         try AtomicFile.write(try Self.encoder.encode(manifest), to: path + "/" + manifestName)
         try AtomicFile.write(Data(), to: path + "/" + logName)
         let run = try RunFolder(path: path)
@@ -136,7 +137,7 @@ public final class RunFolder {
         var out: [RunLogLine] = []
         for (i, line) in raw.enumerated() where !line.isEmpty {
             do {
-                out.append(try JSONDecoder().decode(RunLogLine.self, from: Data(line)))
+                out.append(try Self.lineDecoder().decode(RunLogLine.self, from: Data(line)))
             } catch {
                 if i == raw.count - 1 { break }
                 throw RunError("\(logPath):\(i + 1): unreadable log line: \(error)")
@@ -175,9 +176,7 @@ public final class RunFolder {
             log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
             try log!.seekToEnd()
         }
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        var data = try e.encode(line)
+        var data = try Self.lineEncoder().encode(line)
         data.append(UInt8(ascii: "\n"))
         let fd = log!.fileDescriptor
         do {
@@ -195,8 +194,7 @@ public final class RunFolder {
     public func truncateSteps(to count: Int) throws {
         // Step records carry their 0-based index; evaluations carry the number of steps done.
         let kept = try lines().filter { $0.type == "eval" ? $0.step <= count : $0.step < count }
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
+        let e = Self.lineEncoder()
         var data = Data()
         for l in kept { data.append(try e.encode(l)); data.append(UInt8(ascii: "\n")) }
         try log?.close()

@@ -8,6 +8,28 @@ import Darwin
 #endif
 
 extension RunFolder {
+    /// JSON has no NaN or infinity, yet a skipped step's losses are exactly that: they are written as
+    /// the strings "nan", "inf", "-inf" (before this, logging a skipped step failed with an
+    /// EncodingError and the run stopped instead of skipping the step).
+    static let nonFinite = (positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+
+    /// The encoder of log lines: sorted keys, one line, non-finite floats as strings.
+    static func lineEncoder() -> JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        e.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: nonFinite.positiveInfinity, negativeInfinity: nonFinite.negativeInfinity, nan: nonFinite.nan)
+        return e
+    }
+
+    /// The decoder of log lines, reading what `lineEncoder` writes.
+    static func lineDecoder() -> JSONDecoder {
+        let d = JSONDecoder()
+        d.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: nonFinite.positiveInfinity, negativeInfinity: nonFinite.negativeInfinity, nan: nonFinite.nan)
+        return d
+    }
+
     /// Verifies a snapshot's checksum once per version of the file (inode, size and mtime: an
     /// atomic replace makes a new inode), since replay asks about the same snapshot several times
     /// and hashing 1 GB is not free. Files without a checksum (written before checksums existed)

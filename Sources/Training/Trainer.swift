@@ -152,6 +152,12 @@ public final class Trainer {
             if let note = outcome.skipNote {
                 skipped += 1
                 progress.message("step \(step): \(note)")
+                // A non-finite loss from finite weights is skipped; from a NaN/inf weight every later
+                // step would be too, so the run stops here, naming it (nothing after it is written).
+                if let (name, index) = task.arena.firstNonFinite() {
+                    throw RunError("step \(step): weight tensor '\(name)' element \(index) is not finite; the run stops "
+                                   + "(its folder holds the steps before this one, and no snapshot of these weights)")
+                }
             }
             if let loss = outcome.loss {
                 recentLosses.append(loss)

@@ -85,17 +85,25 @@ extension BenchCommand {
             _ = mezo.step(step, seeds: [UInt64(5000 + step)], embeddingRows: rows, lr: 0) { 1 }
         }
         var worst: Float = 0, worstAt: Float = 0, worstRelative: Float = 0, squares = 0.0, moved = 0
+        // The rounding bound of MeZOTests.testRestoreDriftWithZeroLearningRate: each step is three
+        // fused passes, each off by at most half an ulp of |θ| + 2ε|z|, so n steps stay within
+        // 3n·ulp(|θ| + 2ε·max|z|)/2 (max|z| = 1 for Rademacher; 6.7 for Gaussian, the largest
+        // Box–Muller value from 32-bit uniforms, √(−2 ln 2⁻³²) = 6.66).
+        let zMax: Float = perturbation == .rademacher ? 1 : 6.7
+        var worstOverBound: Float = 0
         for i in 0..<arena.count {
             let d = abs(arena.storage[i] - start[i])
+            worstOverBound = max(worstOverBound, d / (3 * Float(driftSteps) * (abs(start[i]) + 2 * mezo.eps * zMax).ulp / 2))
             if d > worst { (worst, worstAt) = (d, start[i]) }
             if start[i] != 0 { worstRelative = max(worstRelative, d / abs(start[i])) }
             squares += Double(d) * Double(d)
             if d > 0 { moved += 1 }
         }
         let rms = (squares / Double(perturbed)).squareRoot()
-        log(String(format: "  restore drift after %d steps at lr 0: max |dθ| %.3g (at θ = %.4g), max |dθ|/|θ| %.3g, RMS %.3g over the perturbed elements, %d of %d elements off their bits",
-                   driftSteps, worst, worstAt, worstRelative, rms, moved, perturbed))
+        log(String(format: "  restore drift after %d steps at lr 0: max |dθ| %.3g (at θ = %.4g), max |dθ|/|θ| %.3g, RMS %.3g over the perturbed elements, %d of %d elements off their bits; largest |dθ|/bound %.3g",
+                   driftSteps, worst, worstAt, worstRelative, rms, moved, perturbed, worstOverBound))
         return ["steps": driftSteps, "max_abs": worst, "max_abs_at": worstAt, "max_relative": worstRelative, "rms": rms,
+                "max_over_rounding_bound": worstOverBound,
                 "elements_moved": moved, "elements_perturbed": perturbed]
     }
 

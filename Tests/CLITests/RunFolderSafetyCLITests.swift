@@ -143,4 +143,31 @@ final class RunFolderSafetyCLITests: XCTestCase {
             $0.replacingOccurrences(of: #""seconds":[0-9.e+-]+,?"#, with: "", options: .regularExpression)
         }
     }
+
+    /// A NaN in a weight: every loss is NaN, so the first step is skipped and the run stops naming
+    /// that step and the tensor; no snapshot of such weights is ever written.
+    func testNaNWeightStopsTheRunNamingTheStepAndWritesNoSnapshot() throws {
+        let model = try assemble(model: "tiny-qwen3-bpe", vocabulary: "bpe-qwen2")
+        var weights = try SafeTensorsBytes(Data(contentsOf: model.file("model.safetensors")))
+        let name = "model.layers.1.mlp.down_proj.weight"
+        let offset = ((try weights.entry(name))["data_offsets"] as! [Int])[0] + 4 * 5   // element 5
+        var data = weights.whole
+        let start = weights.whole.count - weights.data.count + offset
+        data.replaceSubrange(start..<start + 4, with: withUnsafeBytes(of: Float.nan.bitPattern.littleEndian) { Data($0) })
+        try data.write(to: model.file("model.safetensors"))
+        weights = try SafeTensorsBytes(data)
+        let data2 = try tinyData(), runs = try TemporaryFolder("safety-nan")
+        removeAtTearDown(runs.remove)
+        let common = ["--model", model.path, "--task", "sst2", "--data", data2.path, "--steps", "5", "--batch-size", "2",
+                      "--train-examples", "8"]
+        let noEval = try CLI.run(["train"] + common + ["--eval-every", "0", "--out", runs.path + "/a"])
+        assertCleanFailure(noEval, mentions: ["step 1: weight tensor '\(name)' element 5 is not finite"])
+        // With an evaluation first, the best snapshot of step 0 is refused instead.
+        let withEval = try CLI.run(["train"] + common + ["--eval-every", "2", "--out", runs.path + "/b"])
+        assertCleanFailure(withEval, mentions: ["after 0 steps: tensor '\(name)' element 5 is not finite"])
+        for run in ["a", "b"] {
+            let files = try FileManager.default.contentsOfDirectory(atPath: runs.path + "/" + run)
+            XCTAssertFalse(files.contains { $0.hasSuffix(".safetensors") }, "\(run): \(files)")
+        }
+    }
 }

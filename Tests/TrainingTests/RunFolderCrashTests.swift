@@ -55,6 +55,19 @@ final class RunFolderCrashTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: stale))
     }
 
+    /// A skipped step's losses are NaN or infinite: the log must hold them (as "nan"/"inf") and read them back.
+    func testSkippedStepWithNonFiniteLossesIsLoggedAndReadBack() throws {
+        let (run, model) = try makeRun(steps: 2)
+        let mezo = MeZO(arena: model.arena, eps: 1e-3, threads: 2)
+        var calls = 0
+        let r = mezo.step(2, seeds: [9], lr: 1e-2) { calls += 1; return calls == 1 ? .nan : .infinity }
+        XCTAssertTrue(r.skipped)
+        try run.append(.step(r, seconds: 0))
+        let back = try RunFolder(path: run.path).steps()
+        XCTAssertEqual(back.count, 3)
+        XCTAssertTrue(back[2].skipped && back[2].lossPlus[0].isNaN && back[2].lossMinus[0] == .infinity, "\(back[2])")
+    }
+
     func testNonFiniteWeightsAreNeverWritten() throws {
         let (run, model) = try makeRun(steps: 1)
         let slot = model.arena.slots[2]
