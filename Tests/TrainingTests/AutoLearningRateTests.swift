@@ -1,4 +1,4 @@
-import Optimizers
+@testable import Optimizers
 import Training
 import XCTest
 
