@@ -51,7 +51,7 @@ public enum ZerothOrderMethods {
         (.zoAdam, "ZO-Adam (ZO-AdaMM, Chen et al. 2019): ZO-Bench, Zhang et al. 2024 (+2x weights: two moments)"),
         (.zoCons, "ZO-SGD-Cons: ZO-Bench, Zhang et al. 2024 (keeps the best of θ, θ-lr·ĝ, θ+lr·ĝ; 2q+3 forwards)"),
         (.fzoo, "FZOO: Dang et al. 2025 (DKmiyan/FZOO; N one-sided Rademacher probes, step / σ; N+1 forwards)"),
-        (.hizoo, "HiZOO: Zhao et al. 2025, ICLR (Yanjun-Zhao/HiZOO; diagonal Hessian, +1x weights; 3 forwards)"),
+        (.hizoo, "HiZOO: Zhao et al. 2025, ICLR (Yanjun-Zhao/HiZOO; diagonal Hessian, +1x weights; 3 forwards; Gaussian z unless --perturbation is given: with ±1 entries z² = 1 and the diagonal would stay a scalar)"),
         (.lozo, "LOZO: Chen et al. 2025, ICLR (optsuite/LOZO; low-rank U·Vᵀ perturbations, V kept ν steps)"),
         (.sparseMezo, "Sparse MeZO: Liu et al. 2024, arXiv:2402.15751 (small-magnitude weights only; +1 bit per weight)"),
     ]
