@@ -9,7 +9,7 @@ weights promoted to float64. Writes, under Tests/Fixtures/tiny-gemma3/:
                                   with hi + lo = the float64 gradient to ~1e-14 relative (the reader
                                   has no F64), so zᵀ∇L can be checked to 1e-4 and far beyond.
   diagnose_reference.json         loss; the per-example-loss kernel K = J·Jᵀ (3 × 3) from per-example
-                                  gradients; and on SUBSET (1,568 parameters; the full Hessian of all
+                                  gradients; and on SUBSET (128 parameters; the full Hessian of all
                                   43,680 would take hours of HVPs on a shared machine) the exact block
                                   H_SS by double backprop: its trace, ‖H_SS‖_F², extreme eigenvalues,
                                   and the kernel J_S·J_Sᵀ.
@@ -28,9 +28,10 @@ from transformers import Gemma3ForCausalLM
 
 torch.set_grad_enabled(True)
 ROOT = os.path.join("Tests", "Fixtures", "tiny-gemma3")
-# Parameters whose Hessian block is built exactly (1,568 elements: the last layer's down
-# projection and the final norm): small enough for H_SS by autograd in a few minutes on 2 busy cores.
-SUBSET = ["model.layers.3.mlp.down_proj.weight", "model.norm.weight"]
+# Parameters whose Hessian block is built exactly (128 elements: three norms of the last layer and the
+# final norm, 4 × 32): small enough for H_SS by autograd in seconds even on 2 busy cores.
+SUBSET = ["model.layers.3.input_layernorm.weight", "model.layers.3.pre_feedforward_layernorm.weight",
+          "model.layers.3.post_feedforward_layernorm.weight", "model.norm.weight"]
 
 
 def main():

@@ -88,7 +88,7 @@ struct DiagnoseCommand: ParsableCommand {
             throw ValidationError("--batch-size, --fd-seeds, --probes, --max-q, --kernel-max-q and --train-perturbations must be at least 1")
         }
         if powerIterations < 1 { throw ValidationError("--power-iterations must be at least 1") }
-        if kernelExamples < 1 || kernelExamples > batchSize { throw ValidationError("--kernel-examples must be between 1 and --batch-size") }
+        if sections.contains(.kernel), kernelExamples < 1 || kernelExamples > batchSize { throw ValidationError("--kernel-examples must be between 1 and --batch-size") }
         if eps <= 0 { throw ValidationError("--eps must be positive") }
     }
 
@@ -109,6 +109,11 @@ struct DiagnoseCommand: ParsableCommand {
                    probe.regionCount, probe.loss0, probe.backpropLoss, gradientNorm, Date().timeIntervalSince(started)))
         var report = DiagnosisReport(model: modelOptions.model, task: taskOptions.taskName, batchSize: batchSize, runSteps: steps,
                                      dimension: probe.regionCount, loss: Double(probe.loss0), gradientNorm: gradientNorm)
+        /// Written after every section, so a long report interrupted keeps what it measured.
+        func save() throws {
+            if let json, json != "-" { try report.json.write(to: URL(fileURLWithPath: json)) }
+            if let svg { try Data(report.chart.svg.utf8).write(to: URL(fileURLWithPath: svg)) }
+        }
         func seeds(_ section: Int, _ count: Int) -> [UInt64] {
             (0..<count).map { SeedSchedule.seed(run: seed, step: section, perturbation: $0) }
         }
@@ -116,18 +121,21 @@ struct DiagnoseCommand: ParsableCommand {
         if chosen.contains(.fd) {
             report.finiteDifference = FiniteDifferenceDiagnosis.run(probe, seeds: seeds(0, fdSeeds))
             log(String(format: "fd: %.1f s", report.finiteDifference!.seconds))
+            try save()
         }
         if chosen.contains(.curvature) {
             let c = CurvatureDiagnosis.run(probe, seeds: seeds(1, probes), eps: eps, powerIterations: powerIterations,
                                            perturbations: trainPerturbations, fraction: TrainingConfig.AutoLR().fraction)
             report.curvature = c
             log(String(format: "curvature: %.1f s", c.secondsForward + c.secondsBackprop + c.secondsPowerIteration))
+            try save()
         }
         if chosen.contains(.gradient) {
             for (i, p) in distributions.enumerated() {
                 probe.perturbation = p
                 report.gradient.append(GradientEstimateDiagnosis.run(probe, seeds: seeds(2 + i, maxQ)))
                 log(String(format: "gradient (%@): %.1f s", p.rawValue, report.gradient.last!.seconds))
+                try save()
             }
             probe.perturbation = distributions.first ?? .gaussian
         }
@@ -135,14 +143,12 @@ struct DiagnoseCommand: ParsableCommand {
             let k = KernelDiagnosis.run(probe, examples: kernelExamples, seeds: seeds(9, kernelMaxQ), eps: eps)
             report.kernel = k
             log(String(format: "kernel: %.1f s", k.secondsBackprop + k.secondsForward))
+            try save()
         }
         log(String(format: "diagnose: %.1f s in all", Date().timeIntervalSince(started)))
         if json != "-" { print(report.table) }
-        if let json {
-            let data = try report.json
-            if json == "-" { FileHandle.standardOutput.write(data + Data("\n".utf8)) } else { try data.write(to: URL(fileURLWithPath: json)) }
-        }
-        if let svg { try Data(report.chart.svg.utf8).write(to: URL(fileURLWithPath: svg)) }
+        if json == "-" { FileHandle.standardOutput.write(try report.json + Data("\n".utf8)) }
+        try save()
     }
 
     /// The model posed the task (as `train` poses it): a decoder with the task's prompt, or an encoder

@@ -109,7 +109,7 @@ final class DiagnoseTests: XCTestCase {
         let (probe, reference, _) = try makeProbe(subset: true)
         let probes = 64
         let seeds = (0..<probes).map { SeedSchedule.seed(run: 7, step: 1, perturbation: $0) }
-        let c = CurvatureDiagnosis.run(probe, seeds: seeds, eps: 1e-2, powerIterations: 40, perturbations: 1, fraction: 0.05)
+        let c = CurvatureDiagnosis.run(probe, seeds: seeds, eps: 1e-2, powerIterations: 100, perturbations: 1, fraction: 0.05)
         // Gaussian z: Var(zᵀHz) = 2‖H‖_F², so the mean of K probes has standard deviation √(2‖H‖_F²/K).
         let sigma = (2 * reference.subset_frobenius2_hessian / Double(probes)).squareRoot()
         print(String(format: "tr(H): float64 %.4f; forwards %.4f ± %.4f, HVPs %.4f ± %.4f (σ of the mean %.4f)",
@@ -158,11 +158,11 @@ final class DiagnoseTests: XCTestCase {
             let seeds = (0..<256).map { SeedSchedule.seed(run: 7, step: 2, perturbation: $0) }
             let g = GradientEstimateDiagnosis.run(probe, seeds: seeds)
             print("\(perturbation): q \(g.qs) cos \(g.cosine) theory \(g.theoryCosine)")
-            // ‖ĝ_q − g‖² is a mean over q·(q−1) nearly independent cross terms; at q = 256 its relative
-            // spread is ≈ √2/√q·… < 10%: 30% is > 3σ.
+            // ‖ĝ_q − g‖² = (1/q²)·‖Σ_k w_k‖², w_k = (z_k z_kᵀ − I)·g: the diagonal terms spread by √2/√q ≈ 9%,
+            // the cross terms by ≈ 1/√n ≈ 9% (n = 128): 40% is > 3σ.
             let r = g.relativeError.last!, t = g.theoryRelativeError.last!
-            XCTAssertEqual(r * r, t * t, accuracy: 0.3 * t * t, "\(perturbation): ‖ĝ − g‖²/‖g‖² at q = 256")
-            XCTAssertEqual(g.cosine.last!, g.theoryCosine.last!, accuracy: 0.3 * g.theoryCosine.last!)
+            XCTAssertEqual(r * r, t * t, accuracy: 0.4 * t * t, "\(perturbation): ‖ĝ − g‖²/‖g‖² at q = 256")
+            XCTAssertEqual(g.cosine.last!, g.theoryCosine.last!, accuracy: 0.4 * g.theoryCosine.last!)
         }
     }
 }
