@@ -126,6 +126,7 @@ final class DiagnoseTests: XCTestCase {
         print("λ iterates \(c.lambdaIterates), float64 largest |λ| \(reference.subset_lambda_largest_magnitude)")
         XCTAssertEqual(abs(c.lambdaMax), reference.subset_lambda_largest_magnitude, accuracy: 0.02 * abs(reference.subset_lambda_largest_magnitude),
                        "power iteration within 2% of the float64 extreme eigenvalue")
+        XCTAssertTrue(c.lambdaConverged)
         XCTAssertEqual(c.firstOrderLimit, 2 / abs(c.lambdaMax), accuracy: 1e-12)
         XCTAssertEqual(c.zerothOrderLimit, AutoLearningRate.limit(trace: c.forwardQuadratic.map(abs).reduce(0, +) / Double(probes), perturbations: 1),
                        accuracy: 1e-12)

@@ -24,6 +24,8 @@ public struct CurvatureResult: Codable, Sendable {
     /// (iterations) Rayleigh quotient vᵀHv/vᵀv after each power iteration.
     public var lambdaIterates: [Double]
     public var lambdaMax: Double
+    /// Whether the last two iterates agree to 1%: if not, λ_max and 2/λ_max are only a scale.
+    public var lambdaConverged: Bool
     /// 2/|λ_max|.
     public var firstOrderLimit: Double
     /// 2q/tr(H) with tr(H) the mean |zᵀHz| from forwards (as `AutoLearningRate` averages it).
@@ -93,7 +95,9 @@ public enum CurvatureDiagnosis {
         return CurvatureResult(eps: Double(eps), seeds: seeds, forwardQuadratic: forward, backpropQuadratic: backward,
                                traceForward: mean(forward), traceForwardStandardError: standardError(forward),
                                traceBackprop: mean(backward), traceBackpropStandardError: standardError(backward),
-                               lambdaIterates: iterates, lambdaMax: lambda, firstOrderLimit: 2 / abs(lambda),
+                               lambdaIterates: iterates, lambdaMax: lambda,
+                               lambdaConverged: iterates.count >= 2 && abs(lambda - iterates[iterates.count - 2]) <= 0.01 * abs(lambda),
+                               firstOrderLimit: 2 / abs(lambda),
                                zerothOrderLimit: zoLimit, perturbations: q, autoLR: Double(fraction) * zoLimit,
                                autoFraction: Double(fraction), secondsForward: secondsForward,
                                secondsBackprop: secondsBackprop, secondsPowerIteration: secondsPower)

@@ -49,7 +49,8 @@ public struct DiagnosisReport: Codable, Sendable {
                 + String(format: "%.1f + %.1f + %.1f s\n", c.secondsForward, c.secondsBackprop, c.secondsPowerIteration)
             s += "  tr(H), forwards only:     \(e(c.traceForward)) ± \(e(c.traceForwardStandardError))  (mean |zᵀHz| \(e(c.forwardQuadratic.map(abs).reduce(0, +) / Double(max(1, c.forwardQuadratic.count)))))\n"
             s += "  tr(H), backprop HVPs:     \(e(c.traceBackprop)) ± \(e(c.traceBackpropStandardError))\n"
-            s += "  λ_max, power iteration:   \(e(c.lambdaMax))  (iterates \(c.lambdaIterates.map(e).joined(separator: ", ")))\n"
+            s += "  λ_max, power iteration:   \(e(c.lambdaMax))  (iterates \(c.lambdaIterates.map(e).joined(separator: ", ")))"
+                + (c.lambdaConverged ? "\n" : " NOT CONVERGED: raise --power-iterations\n")
             s += "  first-order limit 2/λ_max:        \(e(c.firstOrderLimit))\n"
             s += "  two-point ZO limit 2q/tr(H), q=\(c.perturbations): \(e(c.zerothOrderLimit))\n"
             s += "  --lr auto would pick (\(String(format: "%.3g", c.autoFraction)) × limit): \(e(c.autoLR))\n"
