@@ -14,15 +14,21 @@ struct DiagnoseCommand: ParsableCommand {
         abstract: "Look inside the zeroth-order estimate on a batch: finite-difference error, gradient and kernel fidelity against q, curvature and both stability limits.",
         discussion: """
             Sections (--what, comma-separated; default all):
-              fd         zᵀ∇L by backprop vs the two-point estimate for ε = 1e-1 … 1e-6: which ε fp32 wants.
-              curvature  tr(H) by Hutchinson from forwards ((L+ + L− − 2L0)/ε²) and from backprop
-                         Hessian-vector products; λ_max by power iteration; the first-order limit 2/λ_max
-                         beside the two-point ZO limit 2q/tr(H) and the lr `--lr auto` would pick.
-              gradient   cosine and relative error of the q-perturbation estimate vs ∇L, q = 1 … --max-q,
-                         with the Gaussian / Rademacher theory.
-              kernel     K = J·Jᵀ of m examples' losses by backprop vs K_q from finite-difference forwards.
-            The batch is the first --batch-size examples of the train split. With --run the weights are
-            the run's after --at steps (its seed log replayed onto the base model).
+
+            fd: zᵀ∇L by backprop against the two-point estimate for ε = 1e-1 … 1e-6; which ε fp32 wants.
+
+            curvature: tr(H) by Hutchinson from forwards ((L+ + L− − 2·L0)/ε²) and from backprop \
+            Hessian-vector products; λ_max by power iteration; the first-order limit 2/λ_max beside the \
+            two-point ZO limit 2q/tr(H) and the lr `--lr auto` would pick.
+
+            gradient: cosine and relative error of the q-perturbation estimate against ∇L for \
+            q = 1 … --max-q, with the Gaussian / Rademacher theory.
+
+            kernel: K = J·Jᵀ of m examples' losses by backprop against K_q from finite-difference forwards.
+
+            The batch is the first --batch-size examples of the train split. With --run the weights are \
+            the run's after --at steps (its seed log replayed onto the base model). --json and --svg are \
+            rewritten after every section.
             """)
 
     enum Section: String, CaseIterable { case fd, curvature, gradient, kernel }
