@@ -117,7 +117,7 @@ struct DiagnoseCommand: ParsableCommand {
                                      dimension: probe.regionCount, loss: Double(probe.loss0), gradientNorm: gradientNorm)
         /// Written after every section, so a long report interrupted keeps what it measured.
         func save() throws {
-            if let json, json != "-" { try report.json.write(to: URL(fileURLWithPath: json)) }
+            if let json, json != "-" { try report.json().write(to: URL(fileURLWithPath: json)) }
             if let svg { try Data(report.chart.svg.utf8).write(to: URL(fileURLWithPath: svg)) }
         }
         func seeds(_ section: Int, _ count: Int) -> [UInt64] {
@@ -153,7 +153,7 @@ struct DiagnoseCommand: ParsableCommand {
         }
         log(String(format: "diagnose: %.1f s in all", Date().timeIntervalSince(started)))
         if json != "-" { print(report.table) }
-        if json == "-" { FileHandle.standardOutput.write(try report.json + Data("\n".utf8)) }
+        if json == "-" { FileHandle.standardOutput.write(try report.json(pretty: false) + Data("\n".utf8)) }
         try save()
     }
 

@@ -22,10 +22,11 @@ public struct DiagnosisReport: Codable, Sendable {
         (self.dimension, self.loss, self.gradientNorm) = (dimension, loss, gradientNorm)
     }
 
-    public var json: Data {
-        get throws {
+    /// Pretty-printed for a file; one line (`pretty: false`) for stdout, the `--json` contract.
+    public func json(pretty: Bool = true) throws -> Data {
+        do {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
             encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
             return try encoder.encode(self)
         }
