@@ -24,6 +24,9 @@ public struct CurvatureResult: Codable, Sendable {
     /// (iterations) Rayleigh quotient vᵀHv/vᵀv after each power iteration.
     public var lambdaIterates: [Double]
     public var lambdaMax: Double
+    /// (iterations) ‖Hv‖/‖v‖ after each iteration: rises to |λ| of largest magnitude even when two
+    /// eigenvalues of opposite sign share it (then the Rayleigh quotients above alternate).
+    public var magnitudeIterates: [Double]
     /// Whether the last two iterates agree to 1%: if not, λ_max and 2/λ_max are only a scale.
     public var lambdaConverged: Bool
     /// 2/|λ_max|.
@@ -79,12 +82,14 @@ public enum CurvatureDiagnosis {
         defer { probe.free(v) }
         probe.fill(seed: seeds.first ?? 1, v)
         let n = Double(probe.regionCount)
-        var iterates: [Double] = []
+        var iterates: [Double] = [], magnitudes: [Double] = []
         for _ in 0..<powerIterations {
             let vv = probe.dot(v, v)
             hessianTimes { probe.move(along: v, $0) }
             iterates.append(probe.dot(v, hv) / vv)
-            let scale = Float((n / probe.dot(hv, hv)).squareRoot())
+            let hh = probe.dot(hv, hv)
+            magnitudes.append((hh / vv).squareRoot())
+            let scale = Float((n / hh).squareRoot())
             for i in 0..<probe.regionCount { v[i] = hv[i] * scale }
         }
         let secondsPower = Date().timeIntervalSince(started)
@@ -95,7 +100,7 @@ public enum CurvatureDiagnosis {
         return CurvatureResult(eps: Double(eps), seeds: seeds, forwardQuadratic: forward, backpropQuadratic: backward,
                                traceForward: mean(forward), traceForwardStandardError: standardError(forward),
                                traceBackprop: mean(backward), traceBackpropStandardError: standardError(backward),
-                               lambdaIterates: iterates, lambdaMax: lambda,
+                               lambdaIterates: iterates, lambdaMax: lambda, magnitudeIterates: magnitudes,
                                lambdaConverged: iterates.count >= 2 && abs(lambda - iterates[iterates.count - 2]) <= 0.01 * abs(lambda),
                                firstOrderLimit: 2 / abs(lambda),
                                zerothOrderLimit: zoLimit, perturbations: q, autoLR: Double(fraction) * zoLimit,

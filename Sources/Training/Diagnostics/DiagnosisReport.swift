@@ -52,6 +52,7 @@ public struct DiagnosisReport: Codable, Sendable {
             s += "  tr(H), backprop HVPs:     \(e(c.traceBackprop)) ± \(e(c.traceBackpropStandardError))\n"
             s += "  λ_max, power iteration:   \(e(c.lambdaMax))  (iterates \(c.lambdaIterates.map(e).joined(separator: ", ")))"
                 + (c.lambdaConverged ? "\n" : " NOT CONVERGED: raise --power-iterations\n")
+            s += "  ‖Hv‖/‖v‖ (→ |λ|_max):     \(c.magnitudeIterates.map(e).joined(separator: ", "))\n"
             s += "  first-order limit 2/λ_max:        \(e(c.firstOrderLimit))\n"
             s += "  two-point ZO limit 2q/tr(H), q=\(c.perturbations): \(e(c.zerothOrderLimit))\n"
             s += "  --lr auto would pick (\(String(format: "%.3g", c.autoFraction)) × limit): \(e(c.autoLR))\n"
