@@ -18,7 +18,7 @@ struct Zofinetune: ParsableCommand {
               zofinetune tokenize --model models/gemma-3-270m " great"
             """,
         subcommands: [TrainCommand.self, EvalCommand.self, PromptCommand.self, ExportCommand.self, TokenizeCommand.self,
-                      BenchCommand.self, ProfileCommand.self, ReportCommand.self, ProfileWorkerCommand.self],
+                      BenchCommand.self, ProfileCommand.self, ReportCommand.self, DiagnoseCommand.self, ProfileWorkerCommand.self],
         defaultSubcommand: TrainCommand.self
     )
 
