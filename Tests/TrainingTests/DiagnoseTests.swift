@@ -26,6 +26,8 @@ final class DiagnoseTests: XCTestCase {
         func inputs(_ examples: [LabeledExample]) throws -> [[Int32]] { throw RunError("not used") }
         func prepare(maxTokens: Int) throws { objective = CandidateObjective(model: model, candidates: candidates, maxTokens: maxTokens) }
         func loss(_ inputs: [[Int32]], labels: [Int]) -> Float { objective!.loss(PackedBatch(sequences: inputs), labels: labels) }
+        func lossTerms(_ inputs: [[Int32]], labels: [Int]) -> [Double] { objective!.exampleLosses(PackedBatch(sequences: inputs), labels: labels) }
+        func lossDivisor(_ inputs: [[Int32]]) -> Double { Double(inputs.count) }
         func embeddingRows(_ inputs: [[Int32]]) -> [Int32]? { EmbeddingRows.read(by: inputs, head: .rows(candidates)) }
         func makeBackprop(maxTokens: Int) -> ([[Int32]], [Int], ParameterArena) -> Float {
             let trainer = DecoderTrainer(model: model, maxTokens: maxTokens)
