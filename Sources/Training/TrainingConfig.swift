@@ -69,6 +69,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// Encoders: one description per label, and the temperature of cosine / T (nil for decoders).
     public var labelDescriptions: [String]?
     public var temperature: Float?
+    /// The task and data as the run trained on them (`RunTask`); nil in runs made before it was kept.
+    public var taskFile: RunTask?
 
     public init() {}
 
@@ -87,6 +89,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case evalExamples = "eval_examples"
         case labelDescriptions = "label_descriptions"
         case temperature
+        case taskFile = "task_file"
     }
 
     /// Reads run.json files written before the backprop optimizers or the perturbation options
@@ -119,6 +122,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         evalExamples = try c.decodeIfPresent(Int.self, forKey: .evalExamples)
         labelDescriptions = try c.decodeIfPresent([String].self, forKey: .labelDescriptions)
         temperature = try c.decodeIfPresent(Float.self, forKey: .temperature)
+        taskFile = try c.decodeIfPresent(RunTask.self, forKey: .taskFile)
     }
 
     /// Learning rate at 0-based step `step`.

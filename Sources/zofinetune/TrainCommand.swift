@@ -146,9 +146,11 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        var prompt = try taskOptions.prompt()
-        let train = try taskOptions.examples(.train, prompt: prompt)
-        let dev = try taskOptions.examples(.dev, prompt: prompt)
+        // A resumed run poses the task it was trained on, on its data, unless flags say otherwise.
+        let kept = try resume.flatMap { try RunFolder(path: $0).manifest.config.taskFile }
+        var prompt = try taskOptions.prompt(run: kept, runPath: resume ?? "")
+        let train = try taskOptions.examples(.train, prompt: prompt, run: kept)
+        let dev = try taskOptions.examples(.dev, prompt: prompt, run: kept)
         prompt.chooseDemonstrations(from: train)
         let (task, run, start) = try openRun(prompt: prompt)
         var config = run.manifest.config
@@ -208,6 +210,7 @@ struct TrainCommand: ParsableCommand {
             return (task, run, done)
         }
         var config = newConfig()
+        config.taskFile = taskOptions.runTask(prompt)
         if isEncoder, config.precision == .bf16 {
             throw ValidationError("--precision bf16 trains decoders only; \(modelOptions.model) is an encoder")
         }
