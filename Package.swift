@@ -24,10 +24,17 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // CSV with real quoting (RFC 4180: commas, quotes and newlines inside fields) for task data.
         .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
+        // YAML run configurations (train --config run.yaml).
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // OpenBLAS, opened at run time so the right CPU kernel can be chosen first (see CBLAS/blas.c).
         .target(name: "CBLAS", cSettings: hostCPUC, linkerSettings: [.linkedLibrary("dl")]),
+        // Open MPI, opened at run time only for --distributed (see CMPI/include/zf_mpi.h): the
+        // package builds, and the single-process CLI runs, on machines without Open MPI.
+        .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl")]),
+        // Ranks and collectives over CMPI; one process is rank 0 of 1 without MPI.
+        .target(name: "Cluster", dependencies: ["CMPI"], swiftSettings: hostCPU),
         // bf16 matrix products through oneDNN (see CDNNL/include/zf_bf16.h).
         .target(name: "CDNNL", cSettings: hostCPUC, linkerSettings: [.linkedLibrary("dnnl")]),
         // C API over SentencePiece's C++ library.
@@ -47,13 +54,14 @@ let package = Package(
         .target(name: "Profiling", dependencies: ["Tensors"], swiftSettings: hostCPU),
         .target(
             name: "Training",
-            dependencies: ["Tensors", "Weights", "Models", "Tokenizers", "Tasks", "Optimizers", "Profiling"],
+            dependencies: ["Tensors", "Weights", "Models", "Tokenizers", "Tasks", "Optimizers", "Profiling", "Cluster"],
             swiftSettings: hostCPU),
         .executableTarget(
             name: "zofinetune",
             dependencies: [
-                "Tensors", "Weights", "Models", "Tokenizers", "Tasks", "Optimizers", "Training", "Profiling",
+                "Tensors", "Weights", "Models", "Tokenizers", "Tasks", "Optimizers", "Training", "Profiling", "Cluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: hostCPU
         ),
@@ -64,7 +72,7 @@ let package = Package(
         .testTarget(
             name: "ModelsTests", dependencies: ["TestSupport", "Optimizers", "Models", "Weights", "Tensors", "Tokenizers", "Tasks"],
             swiftSettings: hostCPU),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], swiftSettings: hostCPU),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], swiftSettings: hostCPU),
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "Tokenizers"], swiftSettings: hostCPU),
         .testTarget(
             name: "TrainingTests", dependencies: ["TestSupport", "Training", "Models", "Tasks", "Tokenizers", "Tensors", "Weights", "Optimizers"],
@@ -74,3 +82,12 @@ let package = Package(
     ],
     swiftLanguageModes: [.v5]
 )
+
+// The libFuzzer targets (Tests/Fuzz), only when asked for: they are built with
+// -sanitize=fuzzer,address into their own build folder by tools/fuzz.sh, and replay inputs as a
+// plain executable otherwise (ZOFINETUNE_FUZZ=1 swift build --product zofinetune-fuzz).
+if Context.environment["ZOFINETUNE_FUZZ"] == "1" {
+    package.targets.append(.executableTarget(
+        name: "zofinetune-fuzz", dependencies: ["Weights", "Models", "Tokenizers", "Tasks", "Training"],
+        path: "Tests/Fuzz/FuzzTargets", swiftSettings: hostCPU))
+}

@@ -8,9 +8,9 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*" >&2; }
 
-step "system packages: OpenBLAS, SentencePiece (library and spm_encode), oneDNN (bf16 products)"
+step "system packages: OpenBLAS, SentencePiece (library and spm_encode), oneDNN (bf16 products), Open MPI (train --distributed; opened at run time, not linked), Chromium (report screenshot test)"
 need=()
-for pkg in libopenblas-dev libsentencepiece-dev sentencepiece libdnnl-dev; do
+for pkg in libopenblas-dev libsentencepiece-dev sentencepiece libdnnl-dev libopenmpi-dev openmpi-bin chromium; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -278,4 +278,16 @@ int zf_spm_is_byte(const zf_spm_processor *processor, int32_t id) {
     });
 }
 
+float zf_spm_score(const zf_spm_processor *processor, int32_t id) {
+    return quietly(0.0f, [&] {
+        return processor != nullptr && processor->valid_id(id) ? processor->sp.GetScore(id) : 0.0f;
+    });
+}
+
+int zf_spm_is_unused(const zf_spm_processor *processor, int32_t id) {
+    return quietly(0, [&] {
+        return processor != nullptr && processor->valid_id(id) && processor->sp.IsUnused(id) ? 1 : 0;
+    });
+}
+
 }  // extern "C"

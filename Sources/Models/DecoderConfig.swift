@@ -105,9 +105,11 @@ extension DecoderConfig {
             let known = DecoderFamily.allCases.map(\.rawValue).joined(separator: ", ")
             throw ModelError("\(path): unsupported model_type \"\(type)\" (supported decoders: \(known))")
         }
-        let hidden = try need(raw.hidden_size, "hidden_size")
-        let heads = try need(raw.num_attention_heads, "num_attention_heads")
-        let layers = try need(raw.num_hidden_layers, "num_hidden_layers")
+        // Sizes used below (counts, divisions) are range-checked first; the rest in checkRanges.
+        let hidden = try ConfigLimits.positive(try need(raw.hidden_size, "hidden_size"), "hidden_size", path: path)
+        let heads = try ConfigLimits.positive(try need(raw.num_attention_heads, "num_attention_heads"), "num_attention_heads", path: path)
+        let layers = try ConfigLimits.positive(try need(raw.num_hidden_layers, "num_hidden_layers"), "num_hidden_layers", path: path,
+                                               max: ConfigLimits.maxLayers)
         let isGemma = family == .gemma3
         if raw.use_bidirectional_attention == true {
             throw ModelError("\(path): use_bidirectional_attention (EmbeddingGemma) is not supported")
@@ -122,7 +124,7 @@ extension DecoderConfig {
             }
             sliding = types.map { $0 == "sliding_attention" }
         } else if isGemma {
-            let pattern = raw.sliding_window_pattern ?? 6
+            let pattern = try ConfigLimits.positive(raw.sliding_window_pattern ?? 6, "sliding_window_pattern", path: path, max: Int.max)
             sliding = (0..<layers).map { ($0 + 1) % pattern != 0 }
         } else if raw.sliding_window != nil, family == .mistral || raw.use_sliding_window == true {
             sliding = [Bool](repeating: true, count: layers)
@@ -154,7 +156,7 @@ extension DecoderConfig {
             llama3 = scaled
         }
 
-        return DecoderConfig(
+        let config = DecoderConfig(
             family: family,
             vocabSize: try need(raw.vocab_size, "vocab_size"),
             hiddenSize: hidden,
@@ -182,6 +184,8 @@ extension DecoderConfig {
             eosTokenID: raw.eos_token_id?.first,
             padTokenID: raw.pad_token_id?.first
         )
+        try config.checkRanges(path: path)
+        return config
     }
 }
 

@@ -17,9 +17,12 @@ public final class DecoderModel: @unchecked Sendable {
     private(set) var lowPrecision: LowPrecisionProducts?
 
     /// An arena laid out for `config`, zero-filled (fill it with `arena.load(from:)`).
-    public static func makeArena(config: DecoderConfig) -> ParameterArena {
-        ParameterArena(specs: DecoderLayout.specs(config))
+    public static func makeArena(config: DecoderConfig, touch: Bool = true) -> ParameterArena {
+        ParameterArena(specs: DecoderLayout.specs(config), touch: touch)
     }
+
+    /// Every parameter of a model with `config`, in arena order.
+    public static func specs(config: DecoderConfig) -> [ParameterSpec] { DecoderLayout.specs(config) }
 
     /// Parameters of a model with `config` (alignment gaps excluded): for memory predictions.
     public static func parameterCount(config: DecoderConfig) -> Int {

@@ -75,9 +75,9 @@ extension EncoderConfig {
         if raw.is_decoder == true {
             throw ModelError("\(path): is_decoder is set; only bidirectional encoders are supported")
         }
-        let hidden = try need(raw.hidden_size, "hidden_size")
-        let heads = try need(raw.num_attention_heads, "num_attention_heads")
-        guard heads > 0, hidden % heads == 0 else {
+        let hidden = try ConfigLimits.positive(try need(raw.hidden_size, "hidden_size"), "hidden_size", path: path)
+        let heads = try ConfigLimits.positive(try need(raw.num_attention_heads, "num_attention_heads"), "num_attention_heads", path: path)
+        guard hidden % heads == 0 else {
             throw ModelError("\(path): hidden_size \(hidden) is not a multiple of num_attention_heads \(heads)")
         }
         let config = EncoderConfig(
@@ -91,6 +91,7 @@ extension EncoderConfig {
             typeVocabSize: raw.type_vocab_size ?? 2,
             layerNormEps: raw.layer_norm_eps ?? 1e-12,
             padTokenID: raw.pad_token_id ?? (family == .roberta ? 1 : 0))
+        try config.checkRanges(path: path)   // before maxSequenceLength subtracts the pad id
         guard config.maxSequenceLength >= 2 else {
             throw ModelError("\(path): max_position_embeddings \(config.maxPositions) leaves no room for a sequence")
         }

@@ -29,6 +29,7 @@ public enum ModelLoader {
     public static func loadDecoder(directory: String, maxPositions: Int = 4096) throws -> DecoderModel {
         let config = try DecoderConfig.load(directory: directory)
         let files = try weightFiles(directory: directory).map { try SafeTensorsFile(path: $0) }
+        try ConfigLimits.requireWeights(for: DecoderLayout.specs(config), in: files, path: directory + "/config.json")
         let arena = DecoderModel.makeArena(config: config)
         try arena.load(from: files, ignoring: DecoderModel.ignoredTensors(config: config))
         return try DecoderModel(config: config, arena: arena, maxPositions: maxPositions)
@@ -45,6 +46,7 @@ public enum ModelLoader {
             throw ModelError("\(files.map(\.path).joined(separator: ", ")): no word embedding table "
                              + "(looked for \(tried.joined(separator: ", "))); not a BERT-family checkpoint")
         }
+        try ConfigLimits.requireWeights(for: EncoderLayout.specs(config, prefix: prefix), in: files, path: directory + "/config.json")
         let arena = EncoderModel.makeArena(config: config, prefix: prefix)
         try arena.load(from: files, ignoring: EncoderModel.ignoredTensors(prefix: prefix, names: names))
         return EncoderModel(config: config, arena: arena, prefix: prefix)

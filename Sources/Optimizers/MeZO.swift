@@ -17,9 +17,21 @@ public struct MeZOStep: Codable, Sendable, Equatable {
     /// The token-embedding rows the step perturbed and updated (sorted; nil: every row, the
     /// paper's algorithm). Logged because replay must touch exactly the same elements.
     public var embeddingRows: [Int32]?
+    /// Every loss the step evaluated, in order (the optimizers beyond MeZO, which replay by
+    /// stepping again with these: `ZerothOrderOptimizer.replayByStepping`; nil for MeZO).
+    public var losses: [Float]? = nil
+    /// The loss at the unperturbed weights, when the step measured it (`--lr auto`, zo-cons,
+    /// FZOO, HiZOO).
+    public var loss0: Float? = nil
+    /// `--lr auto`: zᵀHz ≈ (L+ + L− − 2·L0)/ε² measured this step, and the running estimate of
+    /// tr(H) the step's lr came from.
+    public var curvature: Float? = nil
+    public var traceEstimate: Float? = nil
 
     enum CodingKeys: String, CodingKey {
-        case step, seeds, lr, skipped
+        case step, seeds, lr, skipped, losses, curvature
+        case loss0 = "loss_0"
+        case traceEstimate = "trace_estimate"
         case embeddingRows = "embedding_rows"
         case projectedGradients = "g"
         case lossPlus = "loss_plus"
@@ -36,12 +48,14 @@ public struct MeZOStep: Codable, Sendable, Equatable {
 /// g_k = (L+ − L−)/2ε. The last perturbation is restored and updated in one pass,
 /// θ += (ε − lr·g/q)·z; earlier ones are restored right after their losses and updated at the end.
 /// Weight decay (skipped for norms and biases) multiplies by (1 − lr·wd) in the fused pass.
-public final class MeZO {
+public final class MeZO: ZerothOrderOptimizer {
     public let arena: ParameterArena
     public let eps: Float
     public let weightDecay: Float
     public let threads: Int
     public let perturbation: Perturbation
+    /// How g enters the update: g itself (MeZO) or its sign (zo-sign, `ZOSign.swift`).
+    public let rule: ProjectedGradientRule
     /// The table whose rows a step may restrict itself to (nil: always the whole arena).
     public let tokenEmbedding: ParameterSlot?
     /// Element ranges of the slots weight decay applies to (matrices and embeddings). With
@@ -49,8 +63,9 @@ public final class MeZO {
     let decayed: [Range<Int>]
 
     public init(arena: ParameterArena, eps: Float, weightDecay: Float = 0, perturbation: Perturbation = .gaussian,
-                threads: Int) {
+                rule: ProjectedGradientRule = .value, threads: Int) {
         precondition(eps > 0, "eps must be positive")
+        self.rule = rule
         self.arena = arena
         self.eps = eps
         self.weightDecay = weightDecay
@@ -116,7 +131,7 @@ public final class MeZO {
         let shrink = r.skipped ? 1 : 1 - r.lr * weightDecay
         var ops: [(UInt64, NoiseOp)] = []
         for k in stride(from: r.seeds.count - 1, through: 0, by: -1) {
-            let step = -r.lr * r.projectedGradients[k] / q
+            let step = -r.lr * rule.coefficient(r.projectedGradients[k]) / q
             if k == r.seeds.count - 1 {
                 // Decay once per step, in the pass that also restores.
                 ops.append((r.seeds[k], NoiseOp(scale: eps + step, restore: eps, decay: shrink, decayedScale: step)))
@@ -130,8 +145,27 @@ public final class MeZO {
     /// The elements a step with these embedding rows (sorted, distinct) perturbs: sorted, disjoint ranges.
     public func ranges(_ rows: [Int32]?) -> [Range<Int>] {
         precondition(rows == nil || tokenEmbedding != nil, "embedding rows given for an arena without an embedding table")
-        return PerturbedRegion.ranges(count: arena.count, tokenEmbedding: tokenEmbedding, rows: rows)
+        let all = PerturbedRegion.ranges(count: arena.count, tokenEmbedding: tokenEmbedding, rows: rows)
+        return restriction.map { Self.intersect(all, $0) } ?? all
     }
+
+    /// The elements this process holds (sorted, disjoint; nil: all). A pipeline stage perturbs and
+    /// updates only its own part of the arena, with the z of each element's global position, so
+    /// its part is bitwise that part of a single process's weights.
+    public var restriction: [Range<Int>]?
+
+    /// The overlap of two lists of sorted, disjoint ranges.
+    static func intersect(_ a: [Range<Int>], _ b: [Range<Int>]) -> [Range<Int>] {
+        var out: [Range<Int>] = [], i = 0, j = 0
+        while i < a.count && j < b.count {
+            let lo = max(a[i].lowerBound, b[j].lowerBound), hi = min(a[i].upperBound, b[j].upperBound)
+            if lo < hi { out.append(lo..<hi) }
+            if a[i].upperBound < b[j].upperBound { i += 1 } else { j += 1 }
+        }
+        return out
+    }
+
+    public var state: [String: ParameterArena] { [:] }
 
     func run(_ seed: UInt64, _ ops: [NoiseOp], _ region: [Range<Int>]) {
         NoisePass(seed: seed, ops: ops, perturbation: perturbation)

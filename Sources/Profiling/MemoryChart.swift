@@ -17,9 +17,9 @@ extension MemoryReport {
     /// baseline, the measured peak RSS written above it and the prediction marked by a dashed line.
     /// A method that would not fit is drawn as its predicted outline.
     public var svg: String {
-        let width = 760.0, height = 440.0
-        let left = 70.0, right = 190.0, top = 56.0, bottom = 50.0
-        let plotW = width - left - right, plotH = height - top - bottom
+        var canvas = SVGCanvas(width: 760, height: 440, left: 70, right: 190, top: 56, bottom: 50)
+        let width = canvas.width, right = canvas.right, left = canvas.left, top = canvas.top
+        let plotW = canvas.plotWidth, plotH = canvas.plotHeight
         func segments(_ m: MethodMemory) -> [(String, Int)] {
             guard m.status == .measured, let peak = m.peakRSSBytes, let base = m.baselineBytes else { return [] }
             var parts: [(String, Int)] = [("baseline", base)]
@@ -35,20 +35,14 @@ extension MemoryReport {
         let yMax = (Double(tallest) / gb / tick).rounded(.up) * tick
         func y(_ bytes: Double) -> Double { top + plotH * (1 - bytes / gb / yMax) }
 
-        var s = """
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="Helvetica, Arial, sans-serif" font-size="12">
-            <rect width="100%" height="100%" fill="white"/>
-            <text x="\(left)" y="22" font-size="16" font-weight="bold">Peak memory per method: \(escape(model))</text>
-            <text x="\(left)" y="40" fill="#555">batch \(batchSize) × \(seqLen) tokens, \(threads) threads; bars: measured VmHWM split by tag; dashed: predicted</text>
-
-            """
+        canvas.heading("Peak memory per method: \(model)",
+                       subtitle: "batch \(batchSize) × \(seqLen) tokens, \(threads) threads; bars: measured VmHWM split by tag; dashed: predicted")
         var v = 0.0
         while v <= yMax + 1e-9 {
-            let yy = y(v * gb)
-            s += "<line x1=\"\(left)\" y1=\"\(f(yy))\" x2=\"\(left + plotW)\" y2=\"\(f(yy))\" stroke=\"#eee\"/>\n"
-            s += "<text x=\"\(left - 8)\" y=\"\(f(yy + 4))\" text-anchor=\"end\">\(String(format: tick < 1 ? "%.2f" : "%.0f", v)) GB</text>\n"
+            canvas.horizontalGridLine(y: y(v * gb), label: String(format: tick < 1 ? "%.2f" : "%.0f", v) + " GB")
             v += tick
         }
+        var s = ""
         let slot = plotW / Double(max(1, methods.count))
         let barW = min(90, slot * 0.55)
         for (i, m) in methods.enumerated() {
@@ -75,11 +69,9 @@ extension MemoryReport {
             s += "<text x=\"\(f(x + barW / 2))\" y=\"\(f(y(0) + 18))\" text-anchor=\"middle\">\(escape(m.method))</text>\n"
         }
         s += "<line x1=\"\(left)\" y1=\"\(f(y(0)))\" x2=\"\(left + plotW)\" y2=\"\(f(y(0)))\" stroke=\"#333\"/>\n"
-        for (i, entry) in Self.palette.enumerated() {
-            let ly = top + 8 + Double(i) * 20
-            s += "<rect x=\"\(f(width - right + 20))\" y=\"\(f(ly))\" width=\"14\" height=\"14\" fill=\"\(entry.colour)\"/>\n"
-            s += "<text x=\"\(f(width - right + 40))\" y=\"\(f(ly + 11))\">\(entry.label)</text>\n"
-        }
+        canvas.add(s)
+        s = ""
+        for (i, entry) in Self.palette.enumerated() { canvas.legendEntry(i, label: entry.label, colour: entry.colour) }
         let ly = top + 8 + Double(Self.palette.count) * 20 + 7
         s += "<line x1=\"\(f(width - right + 18))\" y1=\"\(f(ly))\" x2=\"\(f(width - right + 36))\" y2=\"\(f(ly))\" stroke=\"black\" stroke-dasharray=\"5,3\"/>\n"
         s += "<text x=\"\(f(width - right + 40))\" y=\"\(f(ly + 4))\">predicted peak</text>\n"
@@ -87,12 +79,10 @@ extension MemoryReport {
             s += "<text x=\"\(f(width - right + 20))\" y=\"\(f(ly + 34))\">MeZO / inference: \(String(format: "%.2f", r))×</text>\n"
             s += "<text x=\"\(f(width - right + 20))\" y=\"\(f(ly + 52))\">AdamW / MeZO: \(String(format: "%.2f", a))×</text>\n"
         }
-        return s + "</svg>\n"
+        canvas.add(s)
+        return canvas.svg
     }
 
-    private func f(_ x: Double) -> String { String(format: "%.1f", x) }
-    private func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;")
-    }
+    private func f(_ x: Double) -> String { SVGCanvas.f(x) }
+    private func escape(_ text: String) -> String { SVGCanvas.escape(text) }
 }

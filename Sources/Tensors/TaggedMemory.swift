@@ -33,7 +33,9 @@ public enum TaggedMemory {
     nonisolated(unsafe) private static var peakHeld = Breakdown()
 
     /// `count` zeroed floats tagged `tag`; give them back with `free(_:count:tag:)`.
-    public static func allocate(floats count: Int, tag: MemoryTag) -> UnsafeMutablePointer<Float> {
+    /// `touch: false` leaves the pages untouched (a large allocation is fresh zero pages from the
+    /// kernel, resident only once written): a pipeline stage's arena, of which it fills only its part.
+    public static func allocate(floats count: Int, tag: MemoryTag, touch: Bool = true) -> UnsafeMutablePointer<Float> {
         let bytes = max(1, count) * MemoryLayout<Float>.size
         var raw: UnsafeMutableRawPointer?
         // Not inside precondition(): this module builds with -Ounchecked, where a precondition's
@@ -41,7 +43,7 @@ public enum TaggedMemory {
         let status = posix_memalign(&raw, 64, bytes)
         guard status == 0, let raw else { fatalError("cannot allocate \(bytes) bytes of \(tag.rawValue)") }
         let p = raw.bindMemory(to: Float.self, capacity: max(1, count))
-        p.initialize(repeating: 0, count: max(1, count))
+        if touch { p.initialize(repeating: 0, count: max(1, count)) }
         record(tag, bytes)
         return p
     }

@@ -149,6 +149,10 @@ public final class SentencePieceTokenizer: Tokenizer, @unchecked Sendable {
     public func isUnknown(_ id: Int32) -> Bool { zf_spm_is_unknown(handle, id) != 0 }
     /// True for byte-fallback pieces such as `<0xE2>`.
     public func isByte(_ id: Int32) -> Bool { zf_spm_is_byte(handle, id) != 0 }
+    /// True for pieces the model marks unused.
+    public func isUnused(_ id: Int32) -> Bool { zf_spm_is_unused(handle, id) != 0 }
+    /// The piece's score in the model (what llama.cpp's "llama" tokenizer ranks merges by).
+    public func score(_ id: Int32) -> Float { zf_spm_score(handle, id) }
 
     /// Whether this model allows the exact word cache (BPE, identity normaliser, no dummy prefix;
     /// Gemma qualifies). See zf_sentencepiece.h for why splitting at words is then exact.

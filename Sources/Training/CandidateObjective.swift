@@ -20,17 +20,24 @@ public final class CandidateObjective {
 
     /// Mean cross-entropy over `batch`; labels index `candidates`.
     public func loss(_ batch: PackedBatch, labels: [Int]) -> Float {
+        LossTerms.mean(exampleLosses(batch, labels: labels), divisor: Double(labels.count))
+    }
+
+    /// Each sequence's cross-entropy, in batch order (what data-parallel ranks gather).
+    public func exampleLosses(_ batch: PackedBatch, labels: [Int]) -> [Double] {
         precondition(labels.count == batch.sequenceCount)
         let hidden = model.forward(batch, workspace: workspace, outputs: .lastTokenOfEachSequence)
         let logits = model.candidateLogits(hidden: hidden, rows: batch.sequenceCount, candidates: candidates)
-        let K = candidates.count
-        var total = 0.0
-        for (s, label) in labels.enumerated() {
+        return Self.crossEntropies(logits: logits, labels: labels, candidates: candidates.count)
+    }
+
+    /// Each row's cross-entropy of its label among the candidates' logits.   logits: (rows, K)
+    public static func crossEntropies(logits: [Float], labels: [Int], candidates K: Int) -> [Double] {
+        labels.enumerated().map { s, label in
             let row = (0..<K).map { Double(logits[s * K + $0]) }
             let m = row.max()!
             let logZ = m + Foundation.log(row.reduce(0) { $0 + Foundation.exp($1 - m) })
-            total += logZ - row[label]
+            return logZ - row[label]
         }
-        return Float(total / Double(labels.count))
     }
 }

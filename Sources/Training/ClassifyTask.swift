@@ -37,6 +37,9 @@ public final class ClassifyTask: TrainingTask {
 
     public var arena: ParameterArena { model.arena }
 
+    /// The label words' token ids when each is one token, the same for every example (nil otherwise).
+    public var singleTokenLabelIDs: [Int32]? { fixedCandidates }
+
     /// True when the label words are scored as continuations (not the two-row fast path).
     public var needsContinuationScoring: Bool { fixedCandidates == nil }
 
@@ -72,23 +75,28 @@ public final class ClassifyTask: TrainingTask {
     }
 
     public func loss(_ inputs: [[Int32]], labels: [Int]) -> Float {
-        switch trainingObjective {
-        case .accuracy: return -batchAccuracy(inputs, labels: labels)
-        case .f1: return -batchMacroF1(inputs, labels: labels)
-        case .loss: break
-        }
-        if let candidateObjective { return candidateObjective.loss(PackedBatch(sequences: inputs), labels: labels) }
-        let decoded = inputs.map(ClassifyInput.decode)
-        let scores = try! labelScorer!.scores(prompts: decoded.map(\.prompt), candidates: decoded.map(\.candidates))
-        return LabelScorer.crossEntropy(scores, labels: labels)
+        // Macro-F1 is a property of the whole batch, not a sum over examples (so it cannot be
+        // split into micro-batches or ranks: train refuses that combination).
+        if trainingObjective == .f1 { return -batchMacroF1(inputs, labels: labels) }
+        return LossTerms.mean(lossTerms(inputs, labels: labels), divisor: lossDivisor(inputs))
     }
 
-    /// The fraction of the batch whose best-scoring label is the gold one: not differentiable,
-    /// but MeZO needs only the two values at θ ± εz.
-    func batchAccuracy(_ inputs: [[Int32]], labels: [Int]) -> Float {
-        let correct = zip(batchPredictions(inputs), labels).filter { $0 == $1 }.count
-        return Float(correct) / Float(labels.count)
+    /// Cross-entropy per example, or minus 1 per correct example for `--objective accuracy` (the
+    /// loss is then minus the batch accuracy: not differentiable, but MeZO needs only the two
+    /// values at θ ± εz).
+    public func lossTerms(_ inputs: [[Int32]], labels: [Int]) -> [Double] {
+        precondition(trainingObjective != .f1, "macro-F1 has no per-example terms")
+        if inputs.isEmpty { return [] }
+        if trainingObjective == .accuracy {
+            return zip(batchPredictions(inputs), labels).map { $0 == $1 ? -1 : 0 }
+        }
+        if let candidateObjective { return candidateObjective.exampleLosses(PackedBatch(sequences: inputs), labels: labels) }
+        let decoded = inputs.map(ClassifyInput.decode)
+        let scores = try! labelScorer!.scores(prompts: decoded.map(\.prompt), candidates: decoded.map(\.candidates))
+        return LabelScorer.crossEntropies(scores, labels: labels)
     }
+
+    public func lossDivisor(_ inputs: [[Int32]]) -> Double { Double(inputs.count) }
 
     /// The batch's macro-F1 over the task's labels (a label absent from the batch and never
     /// predicted counts 0, as scikit-learn's zero_division=0): like accuracy, only for MeZO. It
@@ -152,8 +160,13 @@ public final class ClassifyTask: TrainingTask {
 
     /// The task's metric (accuracy or macro-F1) on `examples`.
     public func evaluate(_ examples: [LabeledExample]) throws -> (accuracy: Double, seconds: Double) {
+        try evaluate(examples) { _, _ in }
+    }
+
+    /// The metric, with `progress(done, total)` as the examples are scored.
+    public func evaluate(_ examples: [LabeledExample], progress: @escaping (Int, Int) -> Void) throws -> (accuracy: Double, seconds: Double) {
         let started = Date()
-        let predictions = try scores(examples).map(ClassifyTask.argmax)
+        let predictions = try scores(examples, progress: progress).map(ClassifyTask.argmax)
         let report = ClassificationReport(gold: examples.map(\.label), predicted: predictions,
                                           labelNames: prompt.spec.labels.map(\.value))
         return (report.value(of: prompt.spec.effectiveMetric), Date().timeIntervalSince(started))

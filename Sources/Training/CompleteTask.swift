@@ -55,13 +55,26 @@ public final class CompleteTask: TrainingTask {
     }
 
     /// Mean cross-entropy per target token over the batch (as transformers' `labels=` loss with
-    /// the prompt's positions set to -100).
+    /// the prompt's positions set to -100); with `--objective accuracy|f1`, minus the batch's mean
+    /// exact match / SQuAD F1 of greedy generations.
     public func loss(_ inputs: [[Int32]], labels: [Int]) -> Float {
+        LossTerms.mean(lossTerms(inputs, labels: labels), divisor: lossDivisor(inputs))
+    }
+
+    /// Minus each target's log-probability (the sum over its tokens), in order; with a metric
+    /// objective, minus each example's exact match or SQuAD F1.
+    public func lossTerms(_ inputs: [[Int32]], labels: [Int]) -> [Double] {
+        if inputs.isEmpty { return [] }
         let decoded = inputs.map(ClassifyInput.decode)
-        if trainingObjective != .loss { return -batchMetric(decoded) }
+        if trainingObjective != .loss { return exampleMetrics(decoded).map { -$0 } }
         let logProbs = try! scorer!.scores(prompts: decoded.map(\.prompt), candidates: decoded.map(\.candidates))
-        let tokens = decoded.reduce(0) { $0 + $1.candidates[0][0].count }
-        return -Float(logProbs.reduce(0.0) { $0 + Double($1[0]) } / Double(tokens))
+        return logProbs.map { -Double($0[0]) }
+    }
+
+    /// The batch's target tokens (the cross-entropy is per token), or its examples (a metric is per example).
+    public func lossDivisor(_ inputs: [[Int32]]) -> Double {
+        if trainingObjective != .loss { return Double(max(1, inputs.count)) }
+        return Double(inputs.map(ClassifyInput.decode).reduce(0) { $0 + $1.candidates[0][0].count })
     }
 
     /// The same loss by backprop: each prompt with its target packed after it as one continuation.
@@ -76,16 +89,15 @@ public final class CompleteTask: TrainingTask {
         }
     }
 
-    /// The batch's exact match or SQuAD F1 of greedy generations against the training targets (the
-    /// first gold answer of each example, which is what its input carries): not differentiable,
-    /// but MeZO needs only its values at θ ± εz. Each step then generates twice per perturbation.
-    func batchMetric(_ decoded: [(prompt: [Int32], candidates: LabelCandidates)]) -> Float {
+    /// Each example's exact match or SQuAD F1 of its greedy generation against its training target
+    /// (the first gold answer, which is what its input carries): not differentiable, but MeZO needs
+    /// only the values at θ ± εz. Each step then generates twice per perturbation.
+    func exampleMetrics(_ decoded: [(prompt: [Int32], candidates: LabelCandidates)]) -> [Double] {
         let generated = try! generate(promptIDs: decoded.map(\.prompt))
         let golds = decoded.map { (try? tokenizer.decode($0.candidates[0][0]))?.trimmingCharacters(in: .whitespaces) ?? "" }
-        let values = zip(generated, golds).map { text, gold in
+        return zip(generated, golds).map { text, gold in
             trainingObjective == .accuracy ? AnswerMetrics.exactMatch(text, gold: [gold]) : AnswerMetrics.f1(text, gold: [gold])
         }
-        return Float(values.reduce(0, +) / Double(values.count))
     }
 
     /// Greedy completions of `examples`, cut at the first stop string.

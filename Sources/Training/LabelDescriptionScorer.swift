@@ -43,13 +43,18 @@ public final class LabelDescriptionScorer {
     /// weights, packed with the sentences (one forward pass when they fit the embedder's batch), so a
     /// perturbation of the weights moves both sides.
     public func loss(ids: [[Int32]], labels: [Int]) -> Float {
+        LossTerms.mean(exampleLosses(ids: ids, labels: labels), divisor: Double(max(1, labels.count)))
+    }
+
+    /// Each sentence's cross-entropy, in order (the descriptions embedded alongside, as in `loss`).
+    public func exampleLosses(ids: [[Int32]], labels: [Int]) -> [Double] {
         precondition(labels.count == ids.count && labels.allSatisfy { (0..<labelCount).contains($0) })
         let K = labelCount, C = embedder.dimension
         let all = embedder.embeddings(ids: descriptionIDs + ids)   // (K + S, C)
         let described = Array(all[..<(K * C)])
         let sentences = Array(all[(K * C)...])
         let z = logits(sentences: sentences, descriptions: described, count: ids.count)
-        return Self.meanCrossEntropy(logits: z, labels: labels, classes: K)
+        return Self.crossEntropies(logits: z, labels: labels, classes: K)
     }
 
     /// cos / T for every (sentence, description) pair.   sentences: (S, C)   descriptions: (K, C)   → (S, K)
@@ -70,13 +75,16 @@ public final class LabelDescriptionScorer {
 
     /// Mean over rows of logsumexp(row) − row[label], in Double.   logits: (rows, classes)
     public static func meanCrossEntropy(logits: [Float], labels: [Int], classes K: Int) -> Float {
-        var total = 0.0
-        for (i, label) in labels.enumerated() {
+        LossTerms.mean(crossEntropies(logits: logits, labels: labels, classes: K), divisor: Double(max(1, labels.count)))
+    }
+
+    /// Each row's logsumexp(row) − row[label], in order.   logits: (rows, classes)
+    public static func crossEntropies(logits: [Float], labels: [Int], classes K: Int) -> [Double] {
+        labels.enumerated().map { i, label in
             let row = (0..<K).map { Double(logits[i * K + $0]) }
             let m = row.max()!
-            total += m + Foundation.log(row.reduce(0) { $0 + Foundation.exp($1 - m) }) - row[label]
+            return m + Foundation.log(row.reduce(0) { $0 + Foundation.exp($1 - m) }) - row[label]
         }
-        return Float(total / Double(max(1, labels.count)))
     }
 }
 

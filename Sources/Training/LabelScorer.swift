@@ -80,12 +80,15 @@ public final class LabelScorer {
 
     /// Mean over examples of −log softmax(scores)[label]: the cross-entropy over labels.
     public static func crossEntropy(_ scores: [[Float]], labels: [Int]) -> Float {
-        var total = 0.0
-        for (row, label) in zip(scores, labels) {
+        LossTerms.mean(crossEntropies(scores, labels: labels), divisor: Double(labels.count))
+    }
+
+    /// Each example's cross-entropy, in order.
+    public static func crossEntropies(_ scores: [[Float]], labels: [Int]) -> [Double] {
+        zip(scores, labels).map { row, label in
             let d = row.map(Double.init)
             let m = d.max()!
-            total += m + Foundation.log(d.reduce(0) { $0 + Foundation.exp($1 - m) }) - d[label]
+            return m + Foundation.log(d.reduce(0) { $0 + Foundation.exp($1 - m) }) - d[label]
         }
-        return Float(total / Double(labels.count))
     }
 }

@@ -5,6 +5,27 @@ import Tensors
 /// What `zofinetune profile` measures: the forward pass alone, or one training step of an optimizer.
 public enum ProfileMethod: String, CaseIterable, Codable, Sendable {
     case inference, mezo, sgd, adamw
+    case zoSign = "zo-sign", zoMomentum = "zo-momentum", zoAdam = "zo-adam", zoCons = "zo-cons"
+    case fzoo, hizoo, lozo
+    case sparseMezo = "sparse-mezo"
+
+    /// The methods `profile` runs when --methods is not given.
+    public static let defaults: [ProfileMethod] = [.inference, .mezo, .sgd, .adamw]
+
+    /// The training optimizer this method profiles (nil: inference).
+    public var optimizer: TrainingConfig.Optimizer? { TrainingConfig.Optimizer(rawValue: rawValue) }
+}
+
+extension MemoryPlan {
+    /// A zeroth-order method: inference's buffers plus its state (`ZerothOrderMethods.stateBytes`:
+    /// zo-momentum and HiZOO one arena, zo-adam two, Sparse MeZO one bit per element), tag `optimizer`.
+    static func withState(_ plan: [MemoryTag: Int], method: ProfileMethod, weights: Int) -> [MemoryTag: Int] {
+        guard let o = method.optimizer, !o.usesBackprop else { return plan }
+        let extra = ZerothOrderMethods.stateBytes(o, arenaCount: weights / MemoryLayout<Float>.size)
+        var out = plan
+        if extra > 0 { out[.optimizer] = extra }
+        return out
+    }
 }
 
 /// Bytes each method should hold, per tag, predicted from the model's shape and the batch's token
@@ -26,10 +47,10 @@ public enum MemoryPlan {
         let f = MemoryLayout<Float>.size
         let weights = EncoderModel.parameterCount(config: c) * f
         let workspace = W * (6 * C + I) * f
-        switch method {
-        case .inference, .mezo:
-            return [.weights: weights, .activations: workspace]
-        case .sgd, .adamw:
+        if method != .sgd, method != .adamw {
+            return withState([.weights: weights, .activations: workspace], method: method, weights: weights)
+        }
+        do {
             let stored = N * ((1 + L + 1 + 2) * C + L * (7 * C + I)) * f
             var plan: [MemoryTag: Int] = [.weights: weights, .activations: workspace + stored,
                                           .scratch: N * (7 * C + 2 * I) * f, .gradients: weights]
@@ -46,10 +67,10 @@ public enum MemoryPlan {
         // Inference and MeZO reuse one layer's buffers: stream, normed input, q, k, v, attention
         // output, projection, gate, up (DESIGN.md, decision 5).
         let oneLayer = N * (3 * C + 2 * qw + 2 * kvw + 2 * I) * f
-        switch method {
-        case .inference, .mezo:
-            return [.weights: weights, .activations: oneLayer]
-        case .sgd, .adamw:
+        if method != .sgd, method != .adamw {
+            return withState([.weights: weights, .activations: oneLayer], method: method, weights: weights)
+        }
+        do {
             // Backprop keeps, per layer: block input, q and k before norm/RoPE, v, attention output,
             // mid-block stream, gate, up (+ Gemma's two post-norm inputs); plus the final stream
             // and the final-normed hidden state.

@@ -97,17 +97,20 @@ public enum ProfileWorkload {
         case .inference:
             try task.prepare(maxTokens: tokens)
             body = { _ = task.loss(batch.sequences, labels: batch.labels) }
-        case .mezo:
-            try task.prepare(maxTokens: tokens)
-            let mezo = MeZOMethod(task: task, config: config, threads: threads)
-            var index = 0
-            body = { _ = mezo.step(index, batch: batch.sequences, labels: batch.labels, lr: 0); index += 1 }
         case .sgd, .adamw:
             config.optimizer = method == .sgd ? .sgd : .adamw
             // lr 0: the same work and memory as training, the weights stay as loaded.
             let backprop = BackpropMethod(task: task, maxTokens: tokens, config: config)
             var index = 0
             body = { _ = backprop.step(index, batch: batch.sequences, labels: batch.labels, lr: 0); index += 1 }
+        default:   // a zeroth-order method, with the settings `train` would give it
+            try task.prepare(maxTokens: tokens)
+            config.optimizer = method.optimizer!
+            if config.optimizer == .fzoo { config.perturbations = 8 }
+            if config.optimizer == .hizoo { config.perturbation = .gaussian }
+            let mezo = MeZOMethod(task: task, config: config, threads: threads)
+            var index = 0
+            body = { _ = mezo.step(index, batch: batch.sequences, labels: batch.labels, lr: 0); index += 1 }
         }
         return (0..<steps).map { _ in
             let start = Date()

@@ -57,6 +57,8 @@ public struct RunLogLine: Codable, Sendable {
     public var seconds: Double?
     public var accuracy: Double?
     public var examples: Int?
+    /// The process's peak resident bytes (VmHWM) after the step, for `report`'s memory chart.
+    public var vmhwm: Int?
 
     public static func step(_ r: MeZOStep, seconds: Double) -> RunLogLine {
         RunLogLine(type: "step", step: r.step, record: r, seconds: seconds)
@@ -77,6 +79,10 @@ public final class RunFolder {
     public let path: String
     public private(set) var manifest: RunManifest
     private var log: FileHandle?
+    /// Held while this process writes the folder (`lockForWriting`, RunFolderLock.swift).
+    var writerLock: RunFolderLock?
+    /// Snapshots whose checksum was verified, by path → file identity (RunFolderIntegrity.swift).
+    var verifiedFiles: [String: String] = [:]
 
     static let manifestName = "run.json", logName = "log.jsonl"
 
@@ -87,10 +93,16 @@ public final class RunFolder {
             throw RunError("\(path) already holds a run; continue it with --resume \(path) or choose another --out")
         }
         try fm.createDirectory(atPath: path, withIntermediateDirectories: true)
-        let data = try Self.encoder.encode(manifest)
-        try data.write(to: URL(fileURLWithPath: path + "/" + manifestName), options: .atomic)
-        _ = fm.createFile(atPath: path + "/" + logName, contents: nil)
-        return try RunFolder(path: path)
+        // Locked before run.json exists, so two runs started with the same --out cannot both write it.
+        let lock = try RunFolderLock(folder: path)
+        if fm.fileExists(atPath: path + "/" + manifestName) {
+            throw RunError("\(path) already holds a run; continue it with --resume \(path) or choose another --out")
+        }
+        try AtomicFile.write(try Self.encoder.encode(manifest), to: path + "/" + manifestName)
+        try AtomicFile.write(Data(), to: path + "/" + logName)
+        let run = try RunFolder(path: path)
+        run.writerLock = lock
+        return run
     }
 
     /// Opens an existing run folder.
@@ -153,11 +165,13 @@ public final class RunFolder {
         }
     }
 
-    /// Appends one line and flushes it to the file.
+    /// Appends one line and flushes it to the disk (fsync). A failed write (a full disk) throws an
+    /// error naming the log and the line; what it left is a torn last line, which readers ignore and
+    /// `truncateSteps` (on resume) drops.
     public func append(_ line: RunLogLine) throws {
+        let logPath = path + "/" + Self.logName
         if log == nil {
-            let logPath = path + "/" + Self.logName
-            if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+            if !FileManager.default.fileExists(atPath: logPath) { try AtomicFile.write(Data(), to: logPath) }
             log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
             try log!.seekToEnd()
         }
@@ -165,8 +179,15 @@ public final class RunFolder {
         e.outputFormatting = [.sortedKeys]
         var data = try e.encode(line)
         data.append(UInt8(ascii: "\n"))
-        try log!.write(contentsOf: data)
-        try log!.synchronize()
+        let fd = log!.fileDescriptor
+        do {
+            try data.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: logPath, what: "\(line.type) line of step \(line.step)") }
+            guard fsync(fd) == 0 else { throw RunError("\(logPath): fsync failed (\(String(cString: strerror(errno))))") }
+        } catch {
+            try? log?.close()
+            log = nil   // the next append reopens at the end; a resume rewrites the log first
+            throw RunError("\(error)")
+        }
     }
 
     /// Keeps the first `count` step records and the evaluations made after at most `count` steps
@@ -178,9 +199,9 @@ public final class RunFolder {
         e.outputFormatting = [.sortedKeys]
         var data = Data()
         for l in kept { data.append(try e.encode(l)); data.append(UInt8(ascii: "\n")) }
-        try data.write(to: URL(fileURLWithPath: path + "/" + Self.logName), options: .atomic)
         try log?.close()
         log = nil
+        try AtomicFile.write(data, to: path + "/" + Self.logName)
     }
 
     // MARK: snapshots
@@ -188,16 +209,21 @@ public final class RunFolder {
     /// Path of a weight snapshot; `name` is "best" or "last".
     public func snapshotPath(_ name: String) -> String { path + "/weights-\(name).safetensors" }
 
-    /// Saves the arena after `steps` steps, tagged with the step count and base fingerprint.
+    /// Saves the arena after `steps` steps, tagged with the step count, base fingerprint and a
+    /// checksum of the data (written atomically). Refuses weights that hold a NaN or infinity.
     public func saveSnapshot(_ name: String, arena: ParameterArena, steps: Int) throws {
+        try arena.requireFinite(what: "\(snapshotPath(name)) after \(steps) steps")
         try SafeTensorsWriter.write(path: snapshotPath(name), entries: arena.entries,
-                                    metadata: ["steps": String(steps), "base_fingerprint": manifest.baseFingerprint])
+                                    metadata: ["steps": String(steps), "base_fingerprint": manifest.baseFingerprint],
+                                    checksum: true)
     }
 
-    /// The number of steps a snapshot holds, if it exists and belongs to this run's base.
+    /// The number of steps a snapshot holds, if it exists, belongs to this run's base and its data
+    /// matches its checksum (a damaged snapshot counts as absent: replay rebuilds the weights).
     public func snapshotSteps(_ name: String) -> Int? {
         guard let file = try? SafeTensorsFile(path: snapshotPath(name)),
-              file.metadata["base_fingerprint"] == manifest.baseFingerprint else { return nil }
+              file.metadata["base_fingerprint"] == manifest.baseFingerprint,
+              (try? verifiedOnce(file)) != nil else { return nil }
         return file.metadata["steps"].flatMap(Int.init)
     }
 
@@ -210,14 +236,17 @@ public final class RunFolder {
         let entries = state.sorted { $0.key < $1.key }.flatMap { key, arena in
             arena.entries.map { SafeTensorsWriter.Entry(name: key + "." + $0.name, shape: $0.shape, data: $0.data) }
         }
+        for (key, arena) in state { try arena.requireFinite(what: "optimizer state '\(key)' after \(steps) steps") }
         try SafeTensorsWriter.write(path: optimizerStatePath, entries: entries,
-                                    metadata: ["steps": String(steps), "base_fingerprint": manifest.baseFingerprint])
+                                    metadata: ["steps": String(steps), "base_fingerprint": manifest.baseFingerprint],
+                                    checksum: true)
     }
 
     /// Fills `state` from the saved optimizer state, which must hold exactly `steps` steps.
     public func loadOptimizerState(into state: [String: ParameterArena], steps: Int) throws {
         guard !state.isEmpty else { return }
-        let file = try SafeTensorsFile(path: optimizerStatePath)
+        // A kill inside `saveLast` can leave the state of the weights' step in optimizer-previous.
+        let file = try optimizerStateFile(steps: steps)
         guard file.metadata["steps"].flatMap(Int.init) == steps else {
             throw RunError("\(optimizerStatePath) holds the optimizer after \(file.metadata["steps"] ?? "?") steps, "
                            + "the weights after \(steps): the run cannot be resumed exactly")

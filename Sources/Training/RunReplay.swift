@@ -52,21 +52,38 @@ public enum RunReplay {
             }
             target = n
         }
+        let config = run.manifest.config
+        // An optimizer with state (zo-momentum, zo-adam, HiZOO) can start a replay only from the
+        // base weights (state at its start value) or stop exactly at a snapshot: a snapshot in the
+        // middle has no state beside it (the resumed trainer loads optimizer-last itself).
+        let stateful = ZerothOrderMethods.hasState(config.optimizer)
+        if stateful, case .last = point, let steps = run.snapshotSteps("last"), steps > 0 {
+            // Resume continues from weights-last and optimizer-last (saved together): later steps are dropped.
+            try arena.load(from: [try SafeTensorsFile(path: run.snapshotPath("last"))])
+            log("loaded snapshot \(run.snapshotPath("last")) (\(steps) steps)")
+            return steps
+        }
         var applied = 0
         // Start from the snapshot holding the most steps without passing the target.
         let usable = ["last", "best"].compactMap { name in run.snapshotSteps(name).map { (name, $0) } }
-            .filter { $0.1 <= target }.max { $0.1 < $1.1 }
+            .filter { stateful ? $0.1 == target : $0.1 <= target }.max { $0.1 < $1.1 }
         if let (name, steps) = usable, steps > 0 {
             try arena.load(from: [try SafeTensorsFile(path: run.snapshotPath(name))])
             applied = steps
             log("loaded snapshot \(run.snapshotPath(name)) (\(steps) steps)")
         }
         if applied < target {
-            let config = run.manifest.config
-            let mezo = MeZO(arena: arena, eps: config.eps, weightDecay: config.weightDecay,
-                            perturbation: config.perturbation, threads: threads)
+            let optimizer = ZerothOrderMethods.make(config, arena: arena, threads: threads)
             let started = Date()
-            for r in records[applied..<target] { mezo.replay(r) }
+            var reported = started
+            for (i, r) in records[applied..<target].enumerated() {
+                optimizer.replay(r)
+                // A long log without a snapshot replays for minutes: say how far it is.
+                if Date().timeIntervalSince(reported) > 5 {
+                    log("replaying the seed log: step \(applied + i + 1) of \(target)")
+                    reported = Date()
+                }
+            }
             log(String(format: "replayed steps %d..<%d in %.1f s", applied, target, Date().timeIntervalSince(started)))
             applied = target
         }

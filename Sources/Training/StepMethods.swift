@@ -14,6 +14,8 @@ public enum StepOutcome {
         switch self {
         case .mezo(let r):
             guard !r.skipped else { return nil }
+            if let l0 = r.loss0 { return Double(l0) }
+            if r.lossMinus.isEmpty { return r.lossPlus.reduce(0) { $0 + Double($1) } / Double(max(1, r.lossPlus.count)) }
             return zip(r.lossPlus, r.lossMinus).reduce(0) { $0 + (Double($1.0) + Double($1.1)) / 2 } / Double(r.seeds.count)
         case .backprop(let u):
             return u.skipped ? nil : Double(u.loss)
@@ -44,22 +46,25 @@ protocol StepMethod: AnyObject {
     func step(_ index: Int, batch: [[Int32]], labels: [Int], lr: Float) -> StepOutcome
     /// Optimizer state to snapshot with `weights-last` (empty for MeZO, whose log is its state).
     var state: [String: ParameterArena] { get }
-    /// Continues after `steps` steps whose optimizer state is `state` (already loaded).
-    func resume(after steps: Int)
+    /// Continues after `steps` steps whose optimizer state is `state` (already loaded); `records`
+    /// are the zeroth-order records of those steps (what `--lr auto` estimated from).
+    func resume(after steps: Int, records: [MeZOStep])
 }
 
-/// MeZO: two forward passes at θ ± εz per perturbation (DESIGN.md, decisions 2–3), z of the
-/// run's distribution, on every embedding row or only those the batch reads.
+/// A zeroth-order optimizer (MeZO or one beside it, `ZerothOrderMethods.make`): forward passes at
+/// perturbed weights, z of the run's distribution, on every embedding row or only those the batch
+/// reads; with `--lr auto`, a clean forward now and then for the curvature (`AutoLearningRate`).
 final class MeZOMethod: StepMethod {
-    let mezo: MeZO
+    let optimizer: ZerothOrderOptimizer
     let task: TrainingTask
     let config: TrainingConfig
+    var auto: AutoLearningRate?
 
     init(task: TrainingTask, config: TrainingConfig, threads: Int) {
-        mezo = MeZO(arena: task.arena, eps: config.eps, weightDecay: config.weightDecay,
-                    perturbation: config.perturbation, threads: threads)
+        optimizer = ZerothOrderMethods.make(config, arena: task.arena, threads: threads)
         self.task = task
         self.config = config
+        auto = config.lrAuto.map { AutoLearningRate(settings: $0, perturbations: config.perturbations, eps: config.eps) }
     }
 
     func step(_ index: Int, batch: [[Int32]], labels: [Int], lr: Float) -> StepOutcome {
@@ -67,17 +72,38 @@ final class MeZOMethod: StepMethod {
             SeedSchedule.seed(run: config.seed, step: index, perturbation: $0)
         }
         let rows = config.embeddingPerturbation == .batch ? task.embeddingRows(batch) : nil   // nil: every row
-        return .mezo(mezo.step(index, seeds: seeds, embeddingRows: rows, lr: lr) { task.loss(batch, labels: labels) })
+        // In micro-batches when --micro-batch is set: the passes a data-parallel rank makes (MicroBatches).
+        func loss() -> Float { MicroBatches.loss(task, batch, labels: labels, size: config.microBatch) }
+        guard var auto else {
+            return .mezo(optimizer.step(index, seeds: seeds, embeddingRows: rows, lr: lr) { loss() })
+        }
+        // The clean forward does not touch the weights, so replay needs only the logged lr.
+        let l0 = auto.measures(index) ? loss() : nil
+        let stepLR = auto.lr(at: index)
+        var record = optimizer.step(index, seeds: seeds, embeddingRows: rows, lr: stepLR) { loss() }
+        if record.loss0 == nil { record.loss0 = l0 }
+        if let l0 = record.loss0, !record.skipped {
+            record.curvature = auto.curvature(plus: record.lossPlus, minus: record.lossMinus, l0: l0)
+        }
+        record.traceEstimate = auto.trace.map(Float.init)
+        auto.observe(record)
+        self.auto = auto
+        return .mezo(record)
     }
 
-    var state: [String: ParameterArena] { [:] }
-    func resume(after steps: Int) {}
+    var state: [String: ParameterArena] { optimizer.state }
+
+    func resume(after steps: Int, records: [MeZOStep]) {
+        guard auto != nil else { return }
+        for r in records.prefix(steps) { auto!.observe(r) }
+    }
 }
 
 /// SGD or AdamW on the gradient of the same candidate loss, by backpropagation: the activations
 /// of every layer, a gradient arena and (AdamW) two moment arenas are what MeZO does without.
 final class BackpropMethod: StepMethod {
-    let lossAndGradients: ([[Int32]], [Int], ParameterArena) -> Float
+    /// Replaced by a data-parallel run with one that computes its rank's share and sums over ranks.
+    var lossAndGradients: ([[Int32]], [Int], ParameterArena) -> Float
     let gradients: ParameterArena   // the weights' layout, tagged `gradients`
     let optimizer: FirstOrderOptimizer
     let maxGradNorm: Float?
@@ -88,7 +114,7 @@ final class BackpropMethod: StepMethod {
         switch config.optimizer {
         case .sgd:
             optimizer = SGD(arena: task.arena, weightDecay: config.weightDecay)
-        case .adamw, .mezo:
+        default:
             precondition(config.optimizer == .adamw, "BackpropMethod is for sgd and adamw")
             optimizer = AdamW(arena: task.arena, beta1: config.beta1, beta2: config.beta2,
                               epsilon: config.adamEpsilon, weightDecay: config.weightDecay)
@@ -110,5 +136,5 @@ final class BackpropMethod: StepMethod {
     }
 
     var state: [String: ParameterArena] { optimizer.state }
-    func resume(after steps: Int) { optimizer.stepsTaken = steps }
+    func resume(after steps: Int, records: [MeZOStep]) { optimizer.stepsTaken = steps }
 }

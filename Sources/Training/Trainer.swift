@@ -45,6 +45,14 @@ public final class Trainer {
     let log: (String) -> Void
     /// Set from a signal handler: stop after the step in flight.
     public let stopRequested: () -> Bool
+    /// Where progress goes: by default plain lines through `log`; the CLI passes
+    /// `ProgressLine.standardError()`, one line rewritten in place on a terminal.
+    public lazy var progress = ProgressLine(isTerminal: false) { [log] in log(String($0.dropLast())) }
+    /// Seconds from a monotonic clock; tests pass a fake one.
+    public var clock: () -> Double = ProgressLine.monotonicSeconds
+    /// Set for `--distributed`: this rank's step method, and whether it writes the run folder.
+    public var distribution: Distribution?
+    var writesRun: Bool { distribution?.writesRun ?? true }
 
     public init(task: TrainingTask, config: TrainingConfig, run: RunFolder,
                 train: [LabeledExample], dev: [LabeledExample], threads: Int,
@@ -65,14 +73,19 @@ public final class Trainer {
         let prompts = try task.inputs(trainingSet.examples)
         let longest = max(1, prompts.map(\.count).sorted(by: >).prefix(config.batchSize).reduce(0, +))
         // The forward buffers serve MeZO's losses and every method's dev evaluation.
-        try task.prepare(maxTokens: longest)
-        let method: StepMethod = config.optimizer.usesBackprop
-            ? BackpropMethod(task: task, maxTokens: longest, config: config)
-            : MeZOMethod(task: task, config: config, threads: threads)
+        if distribution?.mode != .pipeline { try task.prepare(maxTokens: longest) }   // a stage has its own buffers
+        let method: StepMethod
+        if let distribution {
+            method = try distribution.method(task: task, maxTokens: longest, config: config, threads: threads)
+        } else {
+            method = config.optimizer.usesBackprop
+                ? BackpropMethod(task: task, maxTokens: longest, config: config)
+                : MeZOMethod(task: task, config: config, threads: threads)
+        }
         if start > 0, !method.state.isEmpty {
             try run.loadOptimizerState(into: method.state, steps: start)
         }
-        method.resume(after: start)
+        method.resume(after: start, records: start > 0 ? try run.steps() : [])
 
         var best = try RunReplay.bestSteps(run).flatMap { s in try run.lines().first { $0.type == "eval" && $0.step == s }?.accuracy }
         var bestSteps = try RunReplay.bestSteps(run)
@@ -80,62 +93,80 @@ public final class Trainer {
         var recentLosses: [Double] = []
         var skipped = 0
         let started = Date()
-        var lastReport = Date.distantPast
-        var stepSeconds = 0.0   // steps only: dev evaluations would make the rate and ETA wrong
+        // Steps and evaluations timed apart (ProgressEstimate says why).
+        var estimate = ProgressEstimate(totalSteps: config.steps, evalEvery: config.evalEvery)
         var step = start
         var interrupted = false
 
         func evaluate() throws {
-            let result = try task.evaluate(dev)
+            guard writesRun, distribution?.mode != .pipeline else { return }
+            let evalStart = clock()
+            let result = try task.evaluate(dev) { [progress] done, total in
+                progress.update("step \(step)/\(self.config.steps)  evaluating dev \(done)/\(total)")
+            }
+            let evalSeconds = clock() - evalStart
+            estimate.recordEvaluation(seconds: evalSeconds)
             lastAccuracy = result.accuracy
-            try run.append(.eval(step: step, accuracy: result.accuracy, examples: dev.count, seconds: result.seconds))
-            log(String(format: "step %d: dev accuracy %.2f%% (%d examples, %.1f s)", step, result.accuracy * 100,
-                       dev.count, result.seconds))
+            // The snapshot before the log line: a kill between them leaves the evaluation unlogged,
+            // so the resumed run repeats it (below) and the log never names a best it does not hold.
             if best == nil || result.accuracy > best! {
                 best = result.accuracy
                 bestSteps = step
                 try run.saveSnapshot("best", arena: task.arena, steps: step)
             }
+            try run.append(.eval(step: step, accuracy: result.accuracy, examples: dev.count, seconds: result.seconds))
+            progress.message(String(format: "step %d: dev accuracy %.2f%% (%d examples, %.1f s)", step, result.accuracy * 100,
+                                    dev.count, evalSeconds))
         }
 
         func saveLast() throws {
-            try run.saveSnapshot("last", arena: task.arena, steps: step)
-            try run.saveOptimizerState(method.state, steps: step)
+            guard writesRun, distribution?.mode != .pipeline else { return }   // a stage holds part of the weights
+            try run.saveLast(arena: task.arena, state: method.state, steps: step)
         }
 
-        if start == 0, config.evalEvery > 0 { try evaluate() }
+        // A backprop run's weights exist only in snapshots: one at step 0 means a kill before the
+        // first evaluation resumes from the base instead of finding steps logged but no weights.
+        if start == 0, config.optimizer.usesBackprop { try saveLast() }
+        // The evaluation due at `start` — at step 0, or one a kill cut off after its step was logged —
+        // runs now, so a resumed run's log and best snapshot are those of an uninterrupted run.
+        if config.evalEvery > 0, start == 0 || start % config.evalEvery == 0 || start == config.steps,
+           try !run.lines().contains(where: { $0.type == "eval" && $0.step == start }) {
+            try evaluate()
+        }
         while step < config.steps {
             if stopRequested() { interrupted = true; break }
             let indices = trainingSet.batch(at: step)
             let batch = indices.map { prompts[$0] }
             let labels = indices.map { trainingSet.examples[$0].label }
-            let stepStart = Date()
-            let outcome = method.step(step, batch: batch, labels: labels, lr: config.learningRate(at: step))
-            let seconds = Date().timeIntervalSince(stepStart)
-            stepSeconds += seconds
-            try run.append(outcome.line(seconds: seconds))
+            let stepStart = clock()
+            let lr = config.learningRate(at: step)   // (--lr auto: the method's own)
+            let outcome = distribution.map { d in d.measure { method.step(step, batch: batch, labels: labels, lr: lr) } }
+                ?? method.step(step, batch: batch, labels: labels, lr: lr)
+            let seconds = clock() - stepStart
+            estimate.recordStep(seconds: seconds)
+            var line = outcome.line(seconds: seconds)
+            line.vmhwm = ProcessMemory.peakResidentBytes
+            if writesRun { try run.append(line) }
             step += 1
+            try distribution?.afterStep(step, last: step == config.steps, arena: task.arena, threads: threads)
             if let note = outcome.skipNote {
                 skipped += 1
-                log("step \(step): \(note)")
+                progress.message("step \(step): \(note)")
             }
             if let loss = outcome.loss {
                 recentLosses.append(loss)
                 if recentLosses.count > 50 { recentLosses.removeFirst() }
             }
-            if Date().timeIntervalSince(lastReport) > 5 || step == config.steps {
-                lastReport = Date()
-                let rate = Double(step - start) / stepSeconds
-                let eta = Double(config.steps - step) / max(rate, 1e-9)
-                let avg = recentLosses.isEmpty ? Double.nan : recentLosses.reduce(0, +) / Double(recentLosses.count)
-                log(String(format: "step %d/%d  loss %.4f  %.2f steps/s  ETA %@  dev %@", step, config.steps, avg, rate,
-                           Self.duration(eta), lastAccuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "-"))
-            }
+            let avg = recentLosses.isEmpty ? Double.nan : recentLosses.reduce(0, +) / Double(recentLosses.count)
+            progress.update(Self.progressText(step: step, of: config.steps, loss: avg, estimate: estimate, dev: lastAccuracy),
+                            force: step == start + 1 || step == config.steps)
             if config.evalEvery > 0, step % config.evalEvery == 0 || step == config.steps {
                 try evaluate()
-                if config.optimizer.usesBackprop { try saveLast() }
+                // Methods with state (backprop, zo-momentum, zo-adam, HiZOO) resume from snapshots.
+                if config.optimizer.usesBackprop || !method.state.isEmpty { try saveLast() }
             }
         }
+        progress.finish()
         try saveLast()
         let seconds = Date().timeIntervalSince(started)
         return TrainingSummary(
@@ -146,9 +177,12 @@ public final class Trainer {
             peakResidentBytes: ProcessMemory.peakResidentBytes)
     }
 
-    static func duration(_ seconds: Double) -> String {
-        guard seconds.isFinite else { return "-" }
-        let s = Int(seconds)
-        return s >= 3600 ? String(format: "%dh%02dm", s / 3600, s % 3600 / 60) : String(format: "%dm%02ds", s / 60, s % 60)
+    /// "step 10/500  loss 0.6931  2.17 steps/s  ETA 4m10s (evals 27.1 s)  dev 81.08%".
+    static func progressText(step: Int, of total: Int, loss: Double, estimate: ProgressEstimate, dev: Double?) -> String {
+        let rate = estimate.secondsPerStep.map { 1 / $0 } ?? .nan
+        let evals = estimate.secondsPerEvaluation.map { String(format: " (evals %.1f s)", $0) } ?? ""
+        return String(format: "step %d/%d  loss %.4f  %.2f steps/s  ETA %@%@  dev %@", step, total, loss, rate,
+                      ProgressEstimate.duration(estimate.remainingSeconds(after: step)), evals,
+                      dev.map { String(format: "%.2f%%", $0 * 100) } ?? "-")
     }
 }

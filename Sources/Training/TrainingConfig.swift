@@ -15,22 +15,42 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case all
     }
 
-    /// How a step moves the weights. MeZO estimates the gradient from two forward passes; SGD and
-    /// AdamW are the backprop reference (gradients, and for AdamW two moments, of the weights' size).
+    /// How a step moves the weights. The zeroth-order methods estimate the gradient from forward
+    /// passes (MeZO and the methods of `Optimizers/` beside it); SGD and AdamW are the backprop
+    /// reference (gradients, and for AdamW two moments, of the weights' size).
     public enum Optimizer: String, Codable, Sendable, CaseIterable {
-        case mezo, sgd, adamw
+        case mezo
+        case zoSign = "zo-sign"
+        case zoMomentum = "zo-momentum"
+        case zoAdam = "zo-adam"
+        case zoCons = "zo-cons"
+        case fzoo, hizoo, lozo
+        case sparseMezo = "sparse-mezo"
+        case sgd, adamw
 
         /// Learning rate when --lr is not given: the best of each method's grid on SST-2 with
         /// Gemma-3-270M (README; MeZO 2e-6, AdamW 1e-5 as in the MeZO paper's fine-tuning baseline).
+        /// For the other zeroth-order methods, see `ZerothOrderMethods.defaultLR`.
         public var defaultLR: Float {
             switch self {
             case .mezo: return 2e-6
             case .sgd: return 1e-4
             case .adamw: return 1e-5
+            default: return ZerothOrderMethods.defaultLR(self)
             }
         }
 
-        public var usesBackprop: Bool { self != .mezo }
+        public var usesBackprop: Bool { self == .sgd || self == .adamw }
+    }
+
+    /// `--lr auto`: lr = `fraction` × the two-point stability limit 2q/tr(H) (`AutoLearningRate`),
+    /// tr(H) estimated from (L+ + L− − 2·L0)/ε² with a clean forward L0 on the first `warmup`
+    /// steps (lr 0: measurement only) and every `every` steps after (running mean).
+    public struct AutoLR: Codable, Sendable, Equatable {
+        public var fraction: Float = 0.05
+        public var warmup: Int = 10
+        public var every: Int = 10
+        public init() {}
     }
 
     public var task: String = "sst2"
@@ -43,6 +63,14 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var steps: Int = 3000
     public var batchSize: Int = 16
     public var lr: Float = Optimizer.mezo.defaultLR
+    /// Set by `--lr auto` (then `lr` is unused).
+    public var lrAuto: AutoLR?
+    /// zo-momentum's μ (`beta1` is its default when nil: 0.9); HiZOO's α; LOZO's rank r and
+    /// window ν; Sparse MeZO's per-slot magnitude quantile (see each optimizer's file).
+    public var hessianSmooth: Float = 1e-8
+    public var lozoRank: Int = 2
+    public var lozoInterval: Int = 50
+    public var sparseQuantile: Float = 0.75
     public var eps: Float = 1e-3
     public var perturbations: Int = 1
     /// z's distribution. Runs made before it was recorded used Gaussian z (see `init(from:)`).
@@ -71,6 +99,11 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var temperature: Float?
     /// The task and data as the run trained on them (`RunTask`); nil in runs made before it was kept.
     public var taskFile: RunTask?
+    /// MeZO: the batch's losses are evaluated in forward passes of this many examples, in order
+    /// (nil: the whole batch in one pass). A data-parallel or pipeline run gives each rank whole
+    /// micro-batches, so its passes, and therefore its bits, are those of a single process with
+    /// the same micro-batch (BLAS kernels round a row differently depending on the rows beside it).
+    public var microBatch: Int?
 
     public init() {}
 
@@ -90,6 +123,12 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case labelDescriptions = "label_descriptions"
         case temperature
         case taskFile = "task_file"
+        case lrAuto = "lr_auto"
+        case hessianSmooth = "hessian_smooth"
+        case lozoRank = "lozo_rank"
+        case lozoInterval = "lozo_interval"
+        case sparseQuantile = "sparse_quantile"
+        case microBatch = "micro_batch"
     }
 
     /// Reads run.json files written before the backprop optimizers or the perturbation options
@@ -123,6 +162,12 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         labelDescriptions = try c.decodeIfPresent([String].self, forKey: .labelDescriptions)
         temperature = try c.decodeIfPresent(Float.self, forKey: .temperature)
         taskFile = try c.decodeIfPresent(RunTask.self, forKey: .taskFile)
+        lrAuto = try c.decodeIfPresent(AutoLR.self, forKey: .lrAuto)
+        hessianSmooth = try c.decodeIfPresent(Float.self, forKey: .hessianSmooth) ?? d.hessianSmooth
+        lozoRank = try c.decodeIfPresent(Int.self, forKey: .lozoRank) ?? d.lozoRank
+        lozoInterval = try c.decodeIfPresent(Int.self, forKey: .lozoInterval) ?? d.lozoInterval
+        sparseQuantile = try c.decodeIfPresent(Float.self, forKey: .sparseQuantile) ?? d.sparseQuantile
+        microBatch = try c.decodeIfPresent(Int.self, forKey: .microBatch)
     }
 
     /// Learning rate at 0-based step `step`.

@@ -13,8 +13,15 @@ public protocol TrainingTask: AnyObject {
     func inputs(_ examples: [LabeledExample]) throws -> [[Int32]]
     /// Prepares the forward buffers for batches of at most `maxTokens` input tokens.
     func prepare(maxTokens: Int) throws
-    /// Mean loss over a batch of inputs at the current weights (forward passes only).
+    /// Mean loss over a batch of inputs at the current weights (forward passes only):
+    /// `LossTerms.mean(lossTerms(inputs, labels), divisor: lossDivisor(inputs))`.
     func loss(_ inputs: [[Int32]], labels: [Int]) -> Float
+    /// The loss of each input alone, in order, before the division: data-parallel ranks each
+    /// compute their share of a batch's terms and sum the gathered terms in batch order, which is
+    /// bitwise the single process's `loss` (Training/Distributed).
+    func lossTerms(_ inputs: [[Int32]], labels: [Int]) -> [Double]
+    /// What a whole batch's summed terms are divided by (its example count; its target tokens for completion).
+    func lossDivisor(_ inputs: [[Int32]]) -> Double
     /// The token-embedding rows `loss` reads for these inputs: the only rows whose perturbation
     /// can change it (MeZO's `--embedding-perturbation batch`); nil when it reads every row (a
     /// full-vocabulary softmax through a tied head).
@@ -24,6 +31,15 @@ public protocol TrainingTask: AnyObject {
     func makeBackprop(maxTokens: Int) -> (_ inputs: [[Int32]], _ labels: [Int], _ gradients: ParameterArena) -> Float
     /// Accuracy on `examples` at the current weights, and the seconds it took.
     func evaluate(_ examples: [LabeledExample]) throws -> (accuracy: Double, seconds: Double)
+    /// The same, calling `progress(done, total)` as examples are scored (where the task can).
+    func evaluate(_ examples: [LabeledExample], progress: @escaping (Int, Int) -> Void) throws -> (accuracy: Double, seconds: Double)
+}
+
+extension TrainingTask {
+    /// Tasks that cannot report progress evaluate in one go.
+    public func evaluate(_ examples: [LabeledExample], progress: @escaping (Int, Int) -> Void) throws -> (accuracy: Double, seconds: Double) {
+        try evaluate(examples)
+    }
 }
 
 /// Tokens a training task's forward buffers hold at least: the dev evaluation during training packs
@@ -56,8 +72,14 @@ public final class DecoderTask: TrainingTask {
     }
 
     public func loss(_ inputs: [[Int32]], labels: [Int]) -> Float {
-        objective!.loss(PackedBatch(sequences: inputs), labels: labels)
+        LossTerms.mean(lossTerms(inputs, labels: labels), divisor: lossDivisor(inputs))
     }
+
+    public func lossTerms(_ inputs: [[Int32]], labels: [Int]) -> [Double] {
+        inputs.isEmpty ? [] : objective!.exampleLosses(PackedBatch(sequences: inputs), labels: labels)
+    }
+
+    public func lossDivisor(_ inputs: [[Int32]]) -> Double { Double(inputs.count) }
 
     /// The batch's tokens, and the candidate words' rows when the output head is the embedding.
     public func embeddingRows(_ inputs: [[Int32]]) -> [Int32]? {
@@ -98,6 +120,12 @@ public final class EncoderTask: TrainingTask {
     public func prepare(maxTokens: Int) throws {}
 
     public func loss(_ inputs: [[Int32]], labels: [Int]) -> Float { scorer.loss(ids: inputs, labels: labels) }
+
+    public func lossTerms(_ inputs: [[Int32]], labels: [Int]) -> [Double] {
+        inputs.isEmpty ? [] : scorer.exampleLosses(ids: inputs, labels: labels)
+    }
+
+    public func lossDivisor(_ inputs: [[Int32]]) -> Double { Double(max(1, inputs.count)) }
 
     /// The batch's tokens and the label descriptions' (every loss embeds both).
     public func embeddingRows(_ inputs: [[Int32]]) -> [Int32]? {

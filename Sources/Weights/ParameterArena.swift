@@ -43,7 +43,9 @@ public final class ParameterArena: @unchecked Sendable {
 
     static let alignment = 16  // floats = 64 bytes, one AVX-512 vector
 
-    public init(specs: [ParameterSpec], tag: MemoryTag = .weights) {
+    /// - Parameter touch: false for an arena of which only some slots will be filled (a pipeline
+    ///   stage): its other pages are never made resident (`TaggedMemory.allocate`).
+    public init(specs: [ParameterSpec], tag: MemoryTag = .weights, touch: Bool = true) {
         var slots: [ParameterSlot] = []
         var offset = 0
         for spec in specs {
@@ -55,7 +57,7 @@ public final class ParameterArena: @unchecked Sendable {
         self.slots = slots
         self.count = offset
         self.tag = tag
-        storage = TaggedMemory.allocate(floats: offset, tag: tag)
+        storage = TaggedMemory.allocate(floats: offset, tag: tag, touch: touch)
         slotIndex = Dictionary(uniqueKeysWithValues: slots.enumerated().map { ($1.name, $0) })
     }
 
@@ -117,11 +119,23 @@ public final class ParameterArena: @unchecked Sendable {
 }
 
 extension ParameterArena {
+    /// Fills only the slots named `names` (a pipeline stage's part), each strictly as `load` does.
+    public func load(_ names: [String], from files: [SafeTensorsFile]) throws {
+        for name in names {
+            guard let slot = slot(name) else { preconditionFailure("no parameter named \(name)") }
+            guard let file = files.first(where: { $0.tensorNames.contains(name) }) else {
+                throw WeightsError(.missingTensor, "missing tensor \"\(name)\" (shape \(slot.shape)) in "
+                                   + files.map(\.path).joined(separator: ", "))
+            }
+            try file.read(name, into: buffer(slot), expectedShape: slot.shape, releasePages: true)
+        }
+    }
+
     /// A 64-bit fingerprint of every element's bits (hex), to tie a run's seed log to the exact
     /// base weights it started from. Chunks of fixed size are hashed in parallel and combined in
     /// order, so the value does not depend on the thread count.
     public func fingerprint(threads: Int = 2) -> String {
-        let chunk = 1 << 20
+        let chunk = Self.fingerprintChunk
         let chunks = (count + chunk - 1) / chunk
         var partial = [UInt64](repeating: 0, count: chunks)
         partial.withUnsafeMutableBufferPointer { out in
@@ -129,22 +143,65 @@ extension ParameterArena {
                 var c = worker
                 while c < chunks {
                     let lo = c * chunk, hi = Swift.min(count, lo + chunk)
-                    var acc = SIMD16<UInt32>(repeating: 2_166_136_261)   // FNV-1a per lane
-                    let words = UnsafeRawPointer(storage + lo)
-                    var i = 0
-                    while i + 16 <= hi - lo {
-                        acc = (acc ^ words.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<UInt32>.self)) &* 16_777_619
-                        i += 16
-                    }
-                    var h: UInt64 = 14_695_981_039_346_656_037
-                    for lane in 0..<16 { h = (h ^ UInt64(acc[lane])) &* 1_099_511_628_211 }
-                    while i < hi - lo { h = (h ^ UInt64(storage[lo + i].bitPattern)) &* 1_099_511_628_211; i += 1 }
-                    out[c] = h
+                    out[c] = Self.chunkHash(storage + lo, count: hi - lo)
                     c += max(1, threads)
                 }
             }
         }
-        let h = partial.reduce(UInt64(14_695_981_039_346_656_037)) { ($0 ^ $1) &* 1_099_511_628_211 }
-        return String(h, radix: 16)
+        return Self.combine(partial)
+    }
+
+    static let fingerprintChunk = 1 << 20
+
+    /// FNV-1a over 16 lanes of one chunk's bits, folded to 64 bits (`fingerprint`).
+    static func chunkHash(_ x: UnsafePointer<Float>, count: Int) -> UInt64 {
+        var acc = SIMD16<UInt32>(repeating: 2_166_136_261)   // FNV-1a per lane
+        let words = UnsafeRawPointer(x)
+        var i = 0
+        while i + 16 <= count {
+            acc = (acc ^ words.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<UInt32>.self)) &* 16_777_619
+            i += 16
+        }
+        var h: UInt64 = 14_695_981_039_346_656_037
+        for lane in 0..<16 { h = (h ^ UInt64(acc[lane])) &* 1_099_511_628_211 }
+        while i < count { h = (h ^ UInt64(x[i].bitPattern)) &* 1_099_511_628_211; i += 1 }
+        return h
+    }
+
+    static func combine(_ partial: [UInt64]) -> String {
+        String(partial.reduce(UInt64(14_695_981_039_346_656_037)) { ($0 ^ $1) &* 1_099_511_628_211 }, radix: 16)
+    }
+
+    /// `fingerprint()` of the arena `specs` would hold once loaded from `files`, computed one
+    /// chunk at a time: a pipeline stage that holds only part of the model can still name the base
+    /// of its run without the whole model resident (at most one chunk of 4 MB is).
+    public static func fingerprint(specs: [ParameterSpec], files: [SafeTensorsFile]) throws -> String {
+        let arena = ParameterArena(specs: specs, touch: false)
+        let chunk = fingerprintChunk, count = arena.count
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        var partial: [UInt64] = []
+        var slotIndex = 0
+        for lo in stride(from: 0, to: count, by: chunk) {
+            let hi = Swift.min(count, lo + chunk)
+            while slotIndex < arena.slots.count, arena.slots[slotIndex].offset + arena.slots[slotIndex].count <= lo { slotIndex += 1 }
+            var s = slotIndex
+            while s < arena.slots.count, arena.slots[s].offset < hi {
+                let slot = arena.slots[s]
+                let a = Swift.max(lo, slot.offset), b = Swift.min(hi, slot.offset + slot.count)
+                if a < b {
+                    guard let file = files.first(where: { $0.tensorNames.contains(slot.name) }) else {
+                        throw WeightsError(.missingTensor, "missing tensor \"\(slot.name)\" in " + files.map(\.path).joined(separator: ", "))
+                    }
+                    try file.readElements(slot.name, (a - slot.offset)..<(b - slot.offset), into: arena.storage + a)
+                }
+                s += 1
+            }
+            partial.append(chunkHash(arena.storage + lo, count: hi - lo))
+            // Drop the chunk's whole pages (they read back as zeros, as untouched pages do).
+            let start = Int(bitPattern: arena.storage + lo), end = Int(bitPattern: arena.storage + hi)
+            let first = (start + page - 1) / page * page, last = end / page * page
+            if last > first { _ = madvise(UnsafeMutableRawPointer(bitPattern: first), last - first, Int32(MADV_DONTNEED)) }
+        }
+        return combine(partial)
     }
 }

@@ -64,6 +64,11 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// Size of the file in bytes.
     public var fileSize: Int { mappedSize }
 
+    /// The bytes after the header, as mapped (valid while this object lives).
+    public var dataSection: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: base + header.dataStart, count: mappedSize - header.dataStart)
+    }
+
     /// The dtype exactly as stored ("F32", "BF16", "I64", ...), for tensors a loader wants to skip
     /// by type (e.g. BERT's I64 `position_ids` buffer). Throws `missingTensor`.
     public func storedDType(_ name: String) throws -> String {
@@ -129,6 +134,46 @@ public final class SafeTensorsFile: @unchecked Sendable {
             }
             if releasePages { releaseWholePages(src, bytes: count * info.dtype.size) }
             done += count
+        }
+    }
+
+    /// Copies elements `range` of a tensor (flat, row-major) to `destination`, widened to f32,
+    /// releasing the file pages they lay on.
+    public func readElements(_ name: String, _ range: Range<Int>, into destination: UnsafeMutablePointer<Float>) throws {
+        let info = try self.info(name)
+        precondition(range.lowerBound >= 0 && range.upperBound <= info.count, "elements \(range) outside \(name)'s \(info.count)")
+        let size = info.dtype.size
+        let src = base + info.fileOffset + range.lowerBound * size
+        switch info.dtype {
+        case .f32: memcpy(destination, src, range.count * 4)
+        case .f16: Self.widenF16(src, destination, range.count)
+        case .bf16: Self.widenBF16(src, destination, range.count)
+        }
+        releaseWholePages(src, bytes: range.count * size)
+    }
+
+    /// Copies rows of a 2-D tensor (rows of `shape[1]` elements) to `destination(row)`, widened to
+    /// f32, releasing the file pages each row lay on: a pipeline stage materialises embedding rows
+    /// as batches first read them, so the table is never resident whole.
+    public func readRows(_ name: String, _ rows: [Int], into destination: (Int) -> UnsafeMutablePointer<Float>) throws {
+        let info = try self.info(name)
+        guard info.shape.count == 2 else {
+            throw WeightsError(.shapeMismatch, "\(path): tensor '\(name)' has shape \(info.shape), not (rows, columns)")
+        }
+        let width = info.shape[1], size = info.dtype.size
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        for row in rows {
+            precondition(row >= 0 && row < info.shape[0], "row \(row) outside \(name)'s \(info.shape[0])")
+            let src = base + info.fileOffset + row * width * size, dst = destination(row)
+            switch info.dtype {
+            case .f32: memcpy(dst, src, width * 4)
+            case .f16: Self.widenF16(src, dst, width)
+            case .bf16: Self.widenBF16(src, dst, width)
+            }
+            // The pages the row touched, rounded outward: a private read-only mapping refaults them if needed.
+            let first = Int(bitPattern: src) / page * page
+            let end = (Int(bitPattern: src) + width * size + page - 1) / page * page
+            _ = madvise(UnsafeMutableRawPointer(bitPattern: first), end - first, Int32(MADV_DONTNEED))
         }
     }
 

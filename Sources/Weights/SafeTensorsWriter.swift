@@ -27,45 +27,38 @@ public enum SafeTensorsWriter {
         }
     }
 
-    /// Writes `entries` as F32 tensors to `path`. The bytes go to a temporary file in the same folder
-    /// which is fsync'ed and renamed over `path`, so an interrupted export never leaves a half file.
+    /// Metadata key of the data section's checksum (`XXH64`, 16 hex digits) in files written with
+    /// `checksum: true`: run snapshots carry it so a torn or damaged one is never read as good.
+    public static let checksumKey = "data_xxh64"
+
+    /// Writes `entries` as F32 tensors to `path` atomically (`AtomicFile`: temporary file, fsync,
+    /// rename, fsync of the folder), so an interrupted write never leaves a half file at `path`.
+    /// `checksum`: also store the XXH64 of the data section under `checksumKey` in the metadata.
     /// Throws `invalidEntry` (duplicate or reserved name, count ≠ shape product) or `cannotWrite`.
-    public static func write(path: String, entries: [Entry], metadata: [String: String] = [:]) throws {
+    public static func write(path: String, entries: [Entry], metadata: [String: String] = [:],
+                             checksum: Bool = false) throws {
         let sorted = try validated(entries, path: path)
+        var metadata = metadata
+        if checksum {
+            var state = XXH64.State()
+            for entry in sorted { state.update(UnsafeRawBufferPointer(entry.data)) }
+            metadata[checksumKey] = checksumText(state.digest())
+        }
         let headerBytes = header(for: sorted, metadata: metadata)
+        try AtomicFile.write(path: path) { fd in
+            var lengthPrefix = UInt64(headerBytes.count).littleEndian
+            try withUnsafeBytes(of: &lengthPrefix) { try AtomicFile.writeAll(fd, $0, path: path) }
+            try headerBytes.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: path) }
+            for entry in sorted {
+                try AtomicFile.writeAll(fd, UnsafeRawBufferPointer(entry.data), path: path, what: "tensor '\(entry.name)'")
+            }
+        }
+    }
 
-        let directory = (path as NSString).deletingLastPathComponent
-        let baseName = (path as NSString).lastPathComponent
-        let tempPath = (directory.isEmpty ? "" : directory + "/")
-            + ".\(baseName).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(tempPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw WeightsError(.cannotWrite, "\(path): cannot create temporary file \(tempPath) (\(errnoText()))")
-        }
-        var closed = false
-        var renamed = false
-        defer {
-            if !closed { close(fd) }
-            if !renamed { unlink(tempPath) }
-        }
-
-        var lengthPrefix = UInt64(headerBytes.count).littleEndian
-        try withUnsafeBytes(of: &lengthPrefix) { try writeAll(fd, $0, path: path) }
-        try headerBytes.withUnsafeBytes { try writeAll(fd, $0, path: path) }
-        for entry in sorted {
-            try writeAll(fd, UnsafeRawBufferPointer(entry.data), path: path, tensor: entry.name)
-        }
-        guard fsync(fd) == 0 else {
-            throw WeightsError(.cannotWrite, "\(path): fsync failed (\(errnoText()))")
-        }
-        closed = true
-        guard close(fd) == 0 else {
-            throw WeightsError(.cannotWrite, "\(path): close failed (\(errnoText()))")
-        }
-        guard rename(tempPath, path) == 0 else {
-            throw WeightsError(.cannotWrite, "\(path): cannot rename \(tempPath) into place (\(errnoText()))")
-        }
-        renamed = true
+    /// A checksum as stored in the metadata: 16 lowercase hex digits.
+    static func checksumText(_ value: UInt64) -> String {
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
     /// Checks names and counts; returns the entries in the order Python's library lays them out
@@ -149,27 +142,4 @@ public enum SafeTensorsWriter {
         return out + "\""
     }
 
-    private static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String, tensor: String? = nil)
-        throws
-    {
-        guard var p = buffer.baseAddress else { return }
-        var remaining = buffer.count
-        while remaining > 0 {
-            let n = posixWrite(fd, p, min(remaining, 1 << 30))
-            if n < 0 {
-                if errno == EINTR { continue }
-                let what = tensor.map { " tensor '\($0)'" } ?? ""
-                throw WeightsError(.cannotWrite, "\(path): write failed\(what) (\(errnoText()))")
-            }
-            p += n
-            remaining -= n
-        }
-    }
-
-    private static func errnoText() -> String { String(cString: strerror(errno)) }
-}
-
-/// The C `write`, reachable from inside `SafeTensorsWriter` whose own `write` shadows it.
-private func posixWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ count: Int) -> Int {
-    write(fd, p, count)
 }

@@ -32,6 +32,8 @@ public struct WeightsError: Error, CustomStringConvertible, Equatable {
         case duplicateTensor
         /// A file holds a tensor that fills no parameter and is not explicitly ignored.
         case unexpectedTensor
+        /// The data section does not hash to the checksum stored in the metadata (a torn or damaged file).
+        case checksumMismatch
     }
 
     public let kind: Kind

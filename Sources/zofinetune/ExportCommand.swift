@@ -6,12 +6,18 @@ import Training
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write the weights of a run as a Hugging Face folder that transformers loads.",
+        abstract: "Write the weights of a run as a Hugging Face folder (transformers) or a GGUF file (llama.cpp, Ollama, LM Studio).",
         discussion: """
-            Replays the run's seed log onto the base model (from a snapshot when possible) and writes \
-            config.json, model.safetensors (f32, Hugging Face names) and the tokenizer files of the \
-            base folder into --out. The folder is written beside --out and renamed into place, so an \
-            interrupted export leaves nothing half-written.
+            Replays the run's seed log onto the base model (from a snapshot when possible). With \
+            --format hf (default) it writes config.json, model.safetensors (f32, Hugging Face names) and \
+            the tokenizer files of the base folder into the folder --out. With --format gguf it writes \
+            one GGUF file --out (decoders: Gemma-3, Llama, Mistral, Qwen2, Qwen3) with llama.cpp's \
+            tensor names and conventions (Gemma norms stored as 1 + w, Llama q/k rows permuted) and \
+            the tokenizer embedded; --type sets the matrices' encoding: f32 (exact), f16, bf16 or q8_0 \
+            (8-bit blocks of 32 with an fp16 scale, about a quarter of f32's size); norms and biases \
+            stay f32. Either is written beside --out (every file fsync'ed) and renamed into place, so \
+            an interrupted export leaves nothing half-written. A non-empty --out is refused; --force \
+            replaces it.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -22,21 +28,50 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Which weights: best, last, or a step count.", valueName: "best|last|N"))
     var at: String = "best"
 
-    @Option(name: .long, help: ArgumentHelp("Folder to create.", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("Folder (hf) or file (gguf) to create; an existing non-empty one only with --force.", valueName: "path"))
     var out: String
 
+    @Flag(name: .long, help: "Replace --out even if it is not empty.")
+    var force = false
+
+    @Option(name: .long, help: "hf (a Hugging Face folder, default) or gguf (one file for llama.cpp).")
+    var format: ExportFormat = .hf
+
+    @Option(name: .long, help: ArgumentHelp("GGUF: encoding of the matrices, f32 (default), f16, bf16 or q8_0.", valueName: "f32|f16|bf16|q8_0"))
+    var type: String?
+
+    enum ExportFormat: String, ExpressibleByArgument, CaseIterable { case hf, gguf }
+
     func validate() throws {
-        if FileManager.default.fileExists(atPath: out) { throw ValidationError("\(out) already exists") }
+        if !force, let why = HuggingFaceExport.refusal(out: out) { throw ValidationError(why) }
         try RunOptions(run: runFolder, at: at).validate()
+        if let type {
+            guard format == .gguf else { throw ValidationError("--type applies to --format gguf") }
+            guard GGUFExport.types[type] != nil else { throw ValidationError("--type takes f32, f16, bf16 or q8_0, not \"\(type)\"") }
+        }
     }
 
     func run() throws {
         let runOptions = RunOptions(run: runFolder, at: at)
+        if format == .gguf {
+            guard !(try EncoderConfig.isEncoder(directory: modelOptions.model)) else {
+                throw InputError("\(modelOptions.model) is an encoder; GGUF export writes decoders (llama.cpp runs those). Use --format hf")
+            }
+            let (model, tokenizer, _) = try modelOptions.load(run: runOptions)
+            let started = Date()
+            let name = ((out as NSString).lastPathComponent as NSString).deletingPathExtension
+            let notes = try GGUFExport.write(model: model, tokenizer: tokenizer, baseDirectory: modelOptions.model, to: out,
+                                             type: GGUFExport.types[type ?? "f32"]!, name: name)
+            for note in notes { log("note: \(note)") }
+            let size = (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0
+            log(String(format: "wrote %@ (GGUF %@, %.1f MB) in %.1f s", out, type ?? "f32", Double(size) / 1e6, Date().timeIntervalSince(started)))
+            return
+        }
         let arena = try EncoderConfig.isEncoder(directory: modelOptions.model)
             ? modelOptions.loadEmbedder(run: runOptions).0.model.arena
             : modelOptions.load(run: runOptions).0.arena
         try HuggingFaceExport.write(arena: arena, baseDirectory: modelOptions.model, to: out,
-                                    metadata: ["exported_by": "zofinetune", "run": runFolder, "at": at])
+                                    metadata: ["exported_by": "zofinetune", "run": runFolder, "at": at], replace: force)
         log("wrote \(out)")
     }
 }

@@ -35,8 +35,8 @@ struct ProfileCommand: ParsableCommand {
     @Option(name: .long, help: "Tokens per prompt.") var seqLen = 64
     @Option(name: .long, help: "Steps per method (the median time is reported).") var steps = 3
     @Option(name: .long, parsing: .upToNextOption,
-            help: "Methods, in order: inference,mezo,sgd,adamw (commas or spaces; default all).")
-    var methods: [String] = [ProfileMethod.allCases.map(\.rawValue).joined(separator: ",")]
+            help: "Methods, in order: inference, mezo, sgd, adamw (the default four), zo-sign, zo-momentum, zo-adam, zo-cons, fzoo, hizoo, lozo, sparse-mezo (commas or spaces).")
+    var methods: [String] = [ProfileMethod.defaults.map(\.rawValue).joined(separator: ",")]
 
     /// --methods as given, split at commas.
     var methodList: [ProfileMethod] {
@@ -53,7 +53,7 @@ struct ProfileCommand: ParsableCommand {
         }
         let names = methods.flatMap { $0.split(separator: ",") }.map(String.init)
         if let unknown = names.first(where: { ProfileMethod(rawValue: $0) == nil }) {
-            throw ValidationError("--methods: unknown method \"\(unknown)\" (inference, mezo, sgd, adamw)")
+            throw ValidationError("--methods: unknown method \"\(unknown)\" (\(ProfileMethod.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         if names.isEmpty { throw ValidationError("--methods needs at least one method") }
         if let memoryLimit, !(memoryLimit > 0) { throw ValidationError("--memory-limit must be positive") }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Dispatch
 import Foundation
 import Models
@@ -40,17 +41,25 @@ struct TrainCommand: ParsableCommand {
             on label descriptions: logits = cosine(sentence, description) / --temperature, \
             cross-entropy over labels (no new head); run.json keeps the descriptions and the \
             temperature. On all-MiniLM-L6-v2 MeZO did best with --lr 5e-5 (README).
+
+            \(ZeroOrderHelp.text)
             """)
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var taskOptions: TaskOptions
     @OptionGroup var encoderOptions: EncoderTaskOptions
 
-    @Option(name: .long, help: "Optimizer: mezo (default), sgd or adamw.") var optimizer: TrainingConfig.Optimizer?
+    @Option(name: .long, help: "Optimizer: mezo (default), zo-sign, zo-momentum, zo-adam, zo-cons, fzoo, hizoo, lozo, sparse-mezo (zeroth-order; papers below), sgd or adamw.") var optimizer: TrainingConfig.Optimizer?
     @Option(name: .long, help: "What a step minimises: loss (cross-entropy, default), accuracy (minus the batch accuracy; a completion task: exact match of greedy generations) or f1 (minus the batch macro-F1; a completion task: SQuAD F1). accuracy and f1 have no gradient: MeZO only.") var objective: TrainingConfig.Objective?
     @Option(name: .long, help: "Steps in the run (with --resume: extend the run to this many).") var steps: Int?
     @Option(name: .long, help: "Examples per batch (default 16).") var batchSize: Int?
-    @Option(name: .long, help: "Learning rate (default: mezo 2e-6, sgd 1e-4, adamw 1e-5).") var lr: Float?
+    @Option(name: .long, help: "Learning rate, or auto (mezo, sparse-mezo, zo-cons: a fraction of the measured stability limit; see below) (default: mezo 2e-6, sgd 1e-4, adamw 1e-5).") var lr: LearningRateOption?
+    @Option(name: .long, help: "--lr auto: lr = this fraction of the stability limit 2q/tr(H) (default 0.05).") var autoFraction: Float?
+    @Option(name: .long, help: "zo-momentum: the momentum μ (default: --beta1's 0.9).") var momentum: Float?
+    @Option(name: .long, help: "hizoo: smoothing α of the Hessian estimate (default 1e-8, the reference's).") var hessianSmooth: Float?
+    @Option(name: .long, help: "lozo: rank r of U·Vᵀ (default 2).") var lozoRank: Int?
+    @Option(name: .long, help: "lozo: steps ν that V is kept (default 50).") var lozoInterval: Int?
+    @Option(name: .long, help: "sparse-mezo: fraction of each tensor's weights, smallest |θ| first, that are perturbed (default 0.75).") var sparseQuantile: Float?
     @Option(name: .long, help: "Perturbation scale eps (default 1e-3).") var eps: Float?
     @Option(name: .long, help: "Perturbations averaged per step (n-SPSA; default 1).") var perturbations: Int?
     @Option(name: .long, help: "MeZO's z: rademacher (±1, default) or gaussian (the paper's).")
@@ -72,6 +81,19 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Run folder to create (default runs/<task>-<time>).", valueName: "dir")) var out: String?
     @Option(name: .long, help: ArgumentHelp("Continue the run in this folder.", valueName: "dir")) var resume: String?
     @Flag(name: .long, help: "Print one JSON summary object on stdout.") var json = false
+    @Option(name: .long, help: ArgumentHelp("A YAML (or JSON) file of these flags without dashes (batch-size: 16); flags given here override it. A run's run.json or config.yaml makes that run again.", valueName: "file"))
+    var config: String?   // replaced by the file's flags before parsing (TrainConfigFile.expanding)
+    @Option(name: .long, help: ArgumentHelp("""
+        Under `mpirun -np N`: data (every rank holds the model and evaluates its share of each batch; MeZO ranks \
+        exchange only per-example losses, the weights stay bitwise those of one process) or pipeline (rank s \
+        holds a contiguous range of layers). Needs Open MPI (opened at run time; README, "Past one machine").
+        """, valueName: "data|pipeline")) var distributed: Distribution.Mode?
+    @Option(name: .long, help: "--distributed: compare the ranks' weight fingerprints every N steps and after the last (0: never; default 50).")
+    var checkEvery: Int = 50
+    @Option(name: .long, help: """
+        MeZO: evaluate each batch in forward passes of N examples (default: the whole batch; with --distributed, \
+        batch/ranks rounded up). A distributed run is bitwise the single-process run with the same --micro-batch.
+        """) var microBatch: Int?
 
     func validate() throws {
         if let maxGradNorm, !(maxGradNorm > 0) { throw ValidationError("--max-grad-norm must be positive") }
@@ -79,42 +101,45 @@ struct TrainCommand: ParsableCommand {
             if let value, !(value >= 0 && value < 1) { throw ValidationError("\(name) must be in [0, 1)") }
         }
         let backprop = (optimizer ?? .mezo).usesBackprop
-        if !backprop, let (name, _) = [("--max-grad-norm", maxGradNorm != nil), ("--beta1", beta1 != nil),
-                                        ("--beta2", beta2 != nil)].first(where: { $0.1 }) {
-            throw ValidationError("\(name) applies to --optimizer sgd or adamw, not mezo")
+        try ZeroOrderHelp.validate(optimizer: optimizer ?? .mezo, lr: lr, perturbations: perturbations,
+                                   weightDecay: weightDecay, momentum: momentum, hessianSmooth: hessianSmooth,
+                                   lozoRank: lozoRank, lozoInterval: lozoInterval, sparseQuantile: sparseQuantile,
+                                   autoFraction: autoFraction)
+        let moments = [.adamw, .zoAdam, .zoMomentum].contains(optimizer ?? .mezo)
+        if !backprop, let (name, _) = [("--max-grad-norm", maxGradNorm != nil), ("--beta1", beta1 != nil && !moments),
+                                        ("--beta2", beta2 != nil && optimizer != .zoAdam)].first(where: { $0.1 }) {
+            throw ValidationError("\(name) applies to --optimizer sgd or adamw (beta1: zo-momentum, zo-adam; beta2: zo-adam), not \((optimizer ?? .mezo).rawValue)")
         }
         if backprop, let (name, _) = [("--eps", eps != nil), ("--perturbations", perturbations != nil),
                                       ("--perturbation", perturbation != nil),
                                       ("--embedding-perturbation", embeddingPerturbation != nil),
-                                      ("--precision", precision != nil)].first(where: { $0.1 }) {
+                                      ("--precision", precision != nil), ("--micro-batch", microBatch != nil)].first(where: { $0.1 }) {
             throw ValidationError("\(name) is a MeZO setting; --optimizer \(optimizer!.rawValue) does not use it")
         }
         if optimizer == .sgd, let (name, _) = [("--beta1", beta1 != nil), ("--beta2", beta2 != nil)].first(where: { $0.1 }) {
             throw ValidationError("\(name) applies to --optimizer adamw; sgd has no moments")
         }
         for (name, value) in [("--steps", steps), ("--batch-size", batchSize), ("--perturbations", perturbations),
-                              ("--train-examples", trainExamples), ("--k-shot", kShot), ("--eval-examples", evalExamples)] {
+                              ("--train-examples", trainExamples), ("--k-shot", kShot), ("--eval-examples", evalExamples),
+                              ("--micro-batch", microBatch)] {
             if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
         }
         if let evalEvery, evalEvery < 0 { throw ValidationError("--eval-every must be 0 or more") }
+        if checkEvery < 0 { throw ValidationError("--check-every must be 0 or more") }
         if let objective, objective != .loss, backprop {
             throw ValidationError("--objective \(objective.rawValue) is not differentiable: it needs a zeroth-order optimizer (--optimizer mezo), not \(optimizer!.rawValue)")
         }
         if let eps, !(eps > 0) { throw ValidationError("--eps must be positive") }
-        if let lr, !(lr >= 0) { throw ValidationError("--lr must be 0 or more") }
+        if case .value(let lr) = lr, !(lr >= 0) { throw ValidationError("--lr must be 0 or more") }
         if trainExamples != nil, kShot != nil { throw ValidationError("give --train-examples or --k-shot, not both") }
-        if resume != nil {
-            let fixed: [(String, Bool)] = [("--optimizer", optimizer != nil), ("--objective", objective != nil), ("--max-grad-norm", maxGradNorm != nil),
-                ("--beta1", beta1 != nil), ("--beta2", beta2 != nil),
-                ("--batch-size", batchSize != nil), ("--lr", lr != nil), ("--eps", eps != nil),
-                ("--perturbations", perturbations != nil), ("--weight-decay", weightDecay != nil),
-                ("--perturbation", perturbation != nil), ("--embedding-perturbation", embeddingPerturbation != nil),
-                ("--precision", precision != nil),
-                ("--schedule", schedule != nil), ("--train-examples", trainExamples != nil), ("--k-shot", kShot != nil),
-                ("--seed", seed != nil), ("--out", out != nil)]
-            if let (name, _) = fixed.first(where: { $0.1 }) {
-                throw ValidationError("\(name) cannot change when resuming: the run's run.json fixes it")
+        if objective == .f1, microBatch != nil || distributed != nil {
+            throw ValidationError("--objective f1 is a property of the whole batch, not a sum over its examples: it cannot be split by --micro-batch or --distributed")
+        }
+        if let distributed, !(optimizer ?? .mezo).usesBackprop {
+            if let optimizer, optimizer != .mezo {
+                throw ValidationError("--distributed \(distributed.rawValue) runs MeZO (and sgd/adamw data parallel), not \(optimizer.rawValue)")
             }
+            if lr == .auto { throw ValidationError("--lr auto is not built for --distributed runs; give a number") }
         }
     }
 
@@ -126,7 +151,22 @@ struct TrainCommand: ParsableCommand {
         if let optimizer { c.optimizer = optimizer }
         if let objective { c.objective = objective }
         if let batchSize { c.batchSize = batchSize }
-        c.lr = lr ?? c.optimizer.defaultLR
+        switch lr {
+        case .value(let value): c.lr = value
+        case .auto:
+            c.lr = 0
+            c.lrAuto = TrainingConfig.AutoLR()
+            if let autoFraction { c.lrAuto!.fraction = autoFraction }
+        case nil: c.lr = c.optimizer.defaultLR
+        }
+        if let momentum { c.beta1 = momentum }
+        if let hessianSmooth { c.hessianSmooth = hessianSmooth }
+        if let lozoRank { c.lozoRank = lozoRank }
+        if let lozoInterval { c.lozoInterval = lozoInterval }
+        if let sparseQuantile { c.sparseQuantile = sparseQuantile }
+        // FZOO needs several probes for σ (the reference's N = 8); HiZOO's diagonal needs z² ≠ 1.
+        if c.optimizer == .fzoo, perturbations == nil { c.perturbations = 8 }
+        if c.optimizer == .hizoo, perturbation == nil { c.perturbation = .gaussian }
         c.maxGradNorm = maxGradNorm
         if let beta1 { c.beta1 = beta1 }
         if let beta2 { c.beta2 = beta2 }
@@ -142,33 +182,70 @@ struct TrainCommand: ParsableCommand {
         if let seed { c.seed = seed }
         if let evalEvery { c.evalEvery = evalEvery }
         c.evalExamples = evalExamples
+        if !c.optimizer.usesBackprop { c.microBatch = microBatch ?? Self.ranks.map { (c.batchSize + $0 - 1) / $0 } }
         return c
     }
 
     func run() throws {
+        guard let distributed else { return try train(communicator: nil, mode: nil) }
+        let communicator = try Communicator.mpi()
+        Self.ranks = communicator.size
+        Self.shareCores(givenThreads: modelOptions.threads)
+        try onEveryRank(communicator) { try train(communicator: communicator, mode: distributed) }
+    }
+
+    /// The run on one process (`communicator` nil) or on this rank of a distributed job.
+    func train(communicator: Communicator?, mode: Distribution.Mode?) throws {
+        let isRoot = communicator?.isRoot ?? true
+        let log: (String) -> Void = isRoot ? zofinetune.log : { _ in }
         // A resumed run poses the task it was trained on, on its data, unless flags say otherwise.
         let kept = try resume.flatMap { try RunFolder(path: $0).manifest.config.taskFile }
         var prompt = try taskOptions.prompt(run: kept, runPath: resume ?? "")
         let train = try taskOptions.examples(.train, prompt: prompt, run: kept)
         let dev = try taskOptions.examples(.dev, prompt: prompt, run: kept)
         prompt.chooseDemonstrations(from: train)
-        let (task, run, start) = try openRun(prompt: prompt)
+        var pipeline: PipelineModel?
+        let (task, run, start): (TrainingTask, RunFolder, Int)
+        if mode == .pipeline, let communicator {
+            let opened = try openPipelineRun(prompt: prompt, communicator: communicator)
+            (task, run, start, pipeline) = (opened.0, opened.1, opened.2, opened.3)
+        } else {
+            (task, run, start) = try communicator.map { try openRun(prompt: prompt, communicator: $0) } ?? openRun(prompt: prompt)
+        }
         var config = run.manifest.config
+        if resume == nil, isRoot { try writeResolvedConfiguration(config, runPath: run.path) }
         if let steps, resume != nil { config.steps = steps }
         if let evalEvery, resume != nil { config.evalEvery = evalEvery }
         if let evalExamples, resume != nil { config.evalExamples = evalExamples }
 
         let stop = StopFlag()
-        stop.install()
+        // A distributed run does not catch SIGINT/SIGTERM: the ranks could stop at different steps
+        // and wait for each other; the log already holds every step all ranks finished.
+        if communicator == nil { stop.install() }
         let trainer = try Trainer(task: task, config: config, run: run, train: train, dev: dev, threads: Threads.count,
                                   stopRequested: { stop.isSet }, log: log)
+        trainer.progress = .standardError()
+        if let communicator, let mode {
+            trainer.distribution = Distribution(mode: mode, communicator: communicator, checkEvery: checkEvery, pipeline: pipeline)
+            log("distributed (\(mode.rawValue)) over \(communicator.size) ranks, \(Threads.count) threads each")
+        }
         let settings = config.optimizer.usesBackprop
             ? config.maxGradNorm.map { ", max grad norm \($0)" } ?? ""
             : ", eps \(config.eps)"
-        log("training \(run.path) with \(config.optimizer.rawValue): \(config.steps) steps, batch \(config.batchSize), lr \(config.lr)\(settings), from step \(start)")
+        let lrText = config.lrAuto.map { "auto (\($0.fraction) of the stability limit)" } ?? "\(config.lr)"
+        log("training \(run.path) with \(config.optimizer.rawValue): \(config.steps) steps, batch \(config.batchSize), lr \(lrText)\(settings), from step \(start)")
         let summary = try trainer.train(from: start)
         var out = summary.json
         out["run"] = run.path
+        if let d = trainer.distribution {
+            out["ranks"] = d.communicator.size
+            out["bytes_sent_per_step"] = d.bytesPerStep
+            if let bytes = d.bytesPerStep { log(String(format: "rank 0 sent %.0f bytes per step", bytes)) }
+            let peaks = try d.communicator.allGather(UInt64(summary.peakResidentBytes ?? 0))
+            out["peak_rss_bytes_per_rank"] = peaks.map { Int($0) }
+            log("peak RSS per rank: " + peaks.map { String(format: "%.3f GB", Double($0) / 1e9) }.joined(separator: ", "))
+        }
+        guard isRoot else { return }
         if summary.interrupted {
             log("interrupted after step \(summary.stepsDone); weights saved. Continue with: zofinetune train --model \(modelOptions.model) --resume \(run.path)")
         }
@@ -199,6 +276,8 @@ struct TrainCommand: ParsableCommand {
         let isEncoder = try EncoderConfig.isEncoder(directory: modelOptions.model)
         if let resume {
             let run = try RunFolder(path: resume)
+            for stale in try run.lockForWriting() { log("removed \(stale), left by a write that was killed") }
+            try checkResumeOptions(against: run.manifest.config, run: resume)
             let (task, done) = try loadTask(encoder: isEncoder, run: RunOptions(run: resume, at: "last"), config: run.manifest.config,
                                             prompt: prompt)
             // Steps (and evaluations) past the weights we continue from are stale: for MeZO,

@@ -18,7 +18,17 @@ struct Zofinetune: ParsableCommand {
               zofinetune tokenize --model models/gemma-3-270m " great"
             """,
         subcommands: [TrainCommand.self, EvalCommand.self, PromptCommand.self, ExportCommand.self, TokenizeCommand.self,
-                      BenchCommand.self, ProfileCommand.self, ProfileWorkerCommand.self],
+                      BenchCommand.self, ProfileCommand.self, ReportCommand.self, ProfileWorkerCommand.self],
         defaultSubcommand: TrainCommand.self
     )
+
+    /// `train --config FILE` becomes the file's flags followed by the command line's before parsing,
+    /// so that the file may give what is required (--model) and the command line overrides it.
+    static func main() {
+        do {
+            main(try TrainConfigFile.expanding(Array(CommandLine.arguments.dropFirst())))
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

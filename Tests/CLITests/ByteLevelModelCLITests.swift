@@ -9,17 +9,6 @@ import TestSupport
 import XCTest
 
 final class ByteLevelModelCLITests: XCTestCase {
-    /// config.json + model.safetensors of `model`, tokenizer.json + tokenizer_config.json of `vocabulary`.
-    private func assemble(model: String, vocabulary: String) throws -> TemporaryFolder {
-        let folder = try TemporaryFolder(model)
-        removeAtTearDown(folder.remove)
-        for (source, file) in [(model, "config.json"), (model, "model.safetensors"),
-                               (vocabulary, "tokenizer.json"), (vocabulary, "tokenizer_config.json")] {
-            try FileManager.default.copyItem(atPath: Repo.fixture(source) + "/" + file, toPath: folder.file(file).path)
-        }
-        return folder
-    }
-
     func testLabelWordsAreSingleByteLevelPieces() throws {
         let model = try assemble(model: "tiny-qwen3-bpe", vocabulary: "bpe-qwen2")
         for word in [" great", " terrible"] {
@@ -71,5 +60,18 @@ final class ByteLevelModelCLITests: XCTestCase {
         // The export holds the trained weights, not the base model's.
         XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: exported + "/model.safetensors")),
                           try Data(contentsOf: model.file("model.safetensors")))
+    }
+}
+
+extension XCTestCase {
+    /// config.json + model.safetensors of `model`, tokenizer.json + tokenizer_config.json of `vocabulary`.
+    func assemble(model: String, vocabulary: String) throws -> TemporaryFolder {
+        let folder = try TemporaryFolder(model)
+        removeAtTearDown(folder.remove)
+        for (source, file) in [(model, "config.json"), (model, "model.safetensors"),
+                               (vocabulary, "tokenizer.json"), (vocabulary, "tokenizer_config.json")] {
+            try FileManager.default.copyItem(atPath: Repo.fixture(source) + "/" + file, toPath: folder.file(file).path)
+        }
+        return folder
     }
 }

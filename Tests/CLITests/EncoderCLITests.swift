@@ -14,7 +14,7 @@ final class EncoderCLITests: XCTestCase {
 
     func testEvalOnEncoderMatchesSentenceTransformersPredictions() throws {
         let model = try Repo.requireMiniLM()
-        guard let data = Repo.sst2Directory else { throw XCTSkip("SST-2 not found") }
+        let data = try Repo.requireSST2()
         let path = try Repo.requireReference("minilm_sst2_zeroshot.json")
         let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
         let limit = 60
@@ -41,7 +41,7 @@ final class EncoderCLITests: XCTestCase {
     /// is a clean error naming it.
     func testEncoderEvalOfAMissingRunFailsCleanly() throws {
         let model = try Repo.requireMiniLM()
-        guard let data = Repo.sst2Directory else { throw XCTSkip("SST-2 not found") }
+        let data = try Repo.requireSST2()
         let result = try CLI.run(["eval", "--model", model, "--task", "sst2", "--data", data, "--limit", "2",
                                   "--run", "/nonexistent-run"], timeout: 120)
         assertCleanFailure(result, mentions: ["/nonexistent-run", "not a run folder"])

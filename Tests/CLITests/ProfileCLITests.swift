@@ -8,11 +8,7 @@ import XCTest
 
 final class ProfileCLITests: XCTestCase {
     func sst2() throws -> String {
-        guard let data = Repo.sst2Directory else {
-            XCTFail("SST-2 not found ($SST2_DIR, ../shared/data/sst2, data/sst2)")
-            throw XCTSkip("SST-2 missing")
-        }
-        return data
+        try Repo.requireSST2()
     }
 
     func testGemmaProfileShowsWhatMeZOSaves() throws {

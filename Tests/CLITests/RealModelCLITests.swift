@@ -1,6 +1,6 @@
 // The CLI's --json contract on the real Gemma-3-270M (models/gemma-3-270m, made by
 // tools/fetch_model.py): prompt scores candidates, eval prints {task, split, n, accuracy, seconds}.
-// A missing model or SST-2 fails unless ZOFINETUNE_ALLOW_MISSING_MODEL=1 (then they skip).
+// A missing model or SST-2 is a `MissingResource`: a failure (always with CI=true).
 
 import Foundation
 import TestSupport
@@ -26,12 +26,7 @@ final class RealModelCLITests: XCTestCase {
 
     func testEvalPrintsOneJSONObject() throws {
         let model = try Repo.requireGemma()
-        guard let data = Repo.sst2Directory else {
-            let why = "SST-2 not found ($SST2_DIR, ../shared/data/sst2, data/sst2); run tools/fetch_sst2.sh"
-            if ProcessInfo.processInfo.environment["ZOFINETUNE_ALLOW_MISSING_MODEL"] == "1" { throw XCTSkip(why) }
-            XCTFail(why)
-            return
-        }
+        let data = try Repo.requireSST2()
         let result = try CLI.run(["eval", "--model", model, "--task", "sst2", "--data", data,
                                   "--limit", "16", "--json"], timeout: 600)
         guard let object = singleJSONObject(result) else { return }

@@ -23,13 +23,9 @@ final class RealGemmaGradientTests: XCTestCase {
         let dir = try Repo.requireGemma()
         let path = Repo.referenceDirectory + "/" + Self.referenceFile
         guard FileManager.default.fileExists(atPath: path) else {
-            let how = "run python3 tools/reference_real_gradients.py --data <sst2 dir>"
-            if ProcessInfo.processInfo.environment["ZOFINETUNE_ALLOW_MISSING_MODEL"] == "1" {
-                throw XCTSkip("\(path) missing; \(how)")
-            }
-            return XCTFail("\(path) missing; \(how) (or set ZOFINETUNE_ALLOW_MISSING_MODEL=1)")
+            try MissingResource.report("\(path) missing; run python3 tools/reference_real_gradients.py --data <sst2 dir>")
         }
-        guard let sst2 = Repo.sst2Directory else { return XCTFail("SST-2 not found (set SST2_DIR)") }
+        let sst2 = try Repo.requireSST2()
         let reference = try SafeTensorsFile(path: path)
         let model = try ModelLoader.loadDecoder(directory: dir, maxPositions: 256)
         let tokenizer = try TokenizerLoader.load(modelDirectory: dir)

@@ -20,16 +20,11 @@ public enum Repo {
         return candidates.first { FileManager.default.fileExists(atPath: $0 + "/dev.tsv") }
     }
 
-    /// Real-model tests fail when the model is missing (CI always fetches it); a developer without
-    /// it may set ZOFINETUNE_ALLOW_MISSING_MODEL=1 to skip them instead.
+    /// Real-model tests fail when the model is missing (`MissingResource`).
     public static func requireGemma() throws -> String {
         let dir = gemmaDirectory
         if FileManager.default.fileExists(atPath: dir + "/model.safetensors") { return dir }
-        if ProcessInfo.processInfo.environment["ZOFINETUNE_ALLOW_MISSING_MODEL"] == "1" {
-            throw XCTSkip("\(dir) missing; run python3 tools/fetch_model.py")
-        }
-        XCTFail("\(dir) missing; run python3 tools/fetch_model.py (or set ZOFINETUNE_ALLOW_MISSING_MODEL=1)")
-        throw XCTSkip("model missing")
+        try MissingResource.report("\(dir) missing; run python3 tools/fetch_model.py")
     }
 }
 
@@ -41,11 +36,7 @@ extension Repo {
     public static func requireReference(_ file: String) throws -> String {
         let path = referenceDirectory + "/" + file
         if FileManager.default.fileExists(atPath: path) { return path }
-        if ProcessInfo.processInfo.environment["ZOFINETUNE_ALLOW_MISSING_MODEL"] == "1" {
-            throw XCTSkip("\(path) missing; run tools/reference_real_model.py")
-        }
-        XCTFail("\(path) missing; run python3 tools/reference_real_model.py (see .ci/run)")
-        throw XCTSkip("reference missing")
+        try MissingResource.report("\(path) missing; run python3 tools/reference_real_model.py (see .ci/run)")
     }
 }
 
@@ -53,14 +44,41 @@ extension Repo {
     /// sentence-transformers' all-MiniLM-L6-v2, fetched by tools/fetch_encoder.py.
     public static var minilmDirectory: String { root + "/models/all-minilm-l6-v2" }
 
-    /// Like `requireGemma`: fails when missing (CI fetches it) unless ZOFINETUNE_ALLOW_MISSING_MODEL=1.
+    /// Like `requireGemma`: a missing model is a `MissingResource`.
     public static func requireMiniLM() throws -> String {
         let dir = minilmDirectory
         if FileManager.default.fileExists(atPath: dir + "/model.safetensors") { return dir }
-        if ProcessInfo.processInfo.environment["ZOFINETUNE_ALLOW_MISSING_MODEL"] == "1" {
-            throw XCTSkip("\(dir) missing; run python3 tools/fetch_encoder.py")
+        try MissingResource.report("\(dir) missing; run python3 tools/fetch_encoder.py")
+    }
+}
+
+/// The one way a test reacts to a missing model, SST-2 or reference dump. In CI (`CI=true`) it is
+/// always a failure, so a broken set-up step cannot turn the suite green by skipping; elsewhere a
+/// developer without the files may set ZOFINETUNE_ALLOW_MISSING_MODEL=1 to skip instead (reported
+/// as skipped, not passed); by default it fails too.
+public enum MissingResource {
+    public struct Missing: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public static var inCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+    /// Records why and ends the test: a skip when allowed, otherwise a failure.
+    public static func report(_ why: String, file: StaticString = #filePath, line: UInt = #line) throws -> Never {
+        if !inCI, ProcessInfo.processInfo.environment["ZOFINETUNE_ALLOW_MISSING_MODEL"] == "1" {
+            throw XCTSkip(why + " (skipped: ZOFINETUNE_ALLOW_MISSING_MODEL=1)")
         }
-        XCTFail("\(dir) missing; run python3 tools/fetch_encoder.py (or set ZOFINETUNE_ALLOW_MISSING_MODEL=1)")
-        throw XCTSkip("model missing")
+        let how = inCI ? "CI=true: a missing resource fails the test" : "set ZOFINETUNE_ALLOW_MISSING_MODEL=1 to skip"
+        XCTFail("\(why) (\(how))", file: file, line: line)
+        throw Missing(description: why)
+    }
+}
+
+extension Repo {
+    /// SST-2's folder, or the missing-resource outcome naming how to get it.
+    public static func requireSST2(file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        if let dir = sst2Directory { return dir }
+        try MissingResource.report("SST-2 not found ($SST2_DIR, ../shared/data/sst2, data/sst2); run tools/fetch_sst2.sh",
+                                   file: file, line: line)
     }
 }

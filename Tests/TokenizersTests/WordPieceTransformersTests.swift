@@ -3,9 +3,10 @@
 // 5,000 train sentences, dumped by tools/reference_encoder_token_ids.py to
 // models/reference/minilm_token_ids.json.
 //
-// A missing model or JSON fails unless ZOFINETUNE_ALLOW_MISSING_MODEL=1 (then the test skips).
+// A missing model or JSON is a MissingResource: a failure (always with CI=true; a skip with ZOFINETUNE_ALLOW_MISSING_MODEL=1 elsewhere).
 
 import Foundation
+import TestSupport
 import XCTest
 
 import Tokenizers
@@ -21,9 +22,7 @@ final class WordPieceTransformersTests: XCTestCase {
     private func require(_ path: String) throws -> Data {
         if let data = FileManager.default.contents(atPath: path) { return data }
         let why = "\(path) not found; make it with: \(Self.makeCommand)"
-        if ProcessInfo.processInfo.environment["ZOFINETUNE_ALLOW_MISSING_MODEL"] == "1" { throw XCTSkip(why) }
-        XCTFail(why + " (or set ZOFINETUNE_ALLOW_MISSING_MODEL=1 to skip)")
-        throw XCTSkip("missing")
+        try MissingResource.report(why)
     }
 
     func testIdsMatchBertTokenizerOnSST2() throws {

@@ -54,7 +54,7 @@ final class EncoderEmbeddingTests: XCTestCase {
         let embedder = try SentenceEmbedder.load(directory: try Repo.requireMiniLM())
         if bf16 { try embedder.model.useBF16Products() }
         let reference = try SafeTensorsFile(path: try Repo.requireReference("minilm_dev_embeddings.safetensors"))
-        guard let sst2 = Repo.sst2Directory else { throw XCTSkip("SST-2 not found") }
+        let sst2 = try Repo.requireSST2()
         let sentences = try TaskData.load(directory: sst2, split: .dev).map(\.text)
         let expected = try reference.floats("embeddings")
         let lengths = try reference.floats("lengths").map { Int($0) }

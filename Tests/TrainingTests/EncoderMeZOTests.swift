@@ -17,7 +17,7 @@ final class EncoderMeZOTests: XCTestCase {
 
     func testProjectedGradientIsBackpropDirectionalDerivative() throws {
         let directory = try Repo.requireMiniLM()
-        guard let sst2 = Repo.sst2Directory else { throw XCTSkip("SST-2 not found") }
+        let sst2 = try Repo.requireSST2()
         let embedder = try SentenceEmbedder.load(directory: directory, batchSize: 32)
         let scorer = try LabelDescriptionScorer(embedder: embedder, descriptions: .sst2, temperature: 0.05)
         let examples = Array(try TaskData.load(directory: sst2, split: .train).prefix(16))

@@ -28,7 +28,7 @@ final class EncoderZeroShotTests: XCTestCase {
         let embedder = try SentenceEmbedder.load(directory: try Repo.requireMiniLM())
         let path = try Repo.requireReference("minilm_sst2_zeroshot.json")
         let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
-        guard let sst2 = Repo.sst2Directory else { throw XCTSkip("SST-2 not found") }
+        let sst2 = try Repo.requireSST2()
         let examples = try TaskData.load(directory: sst2, split: .dev)
         XCTAssertEqual(examples.map(\.label), reference.labels)
         XCTAssertEqual(reference.pairs.map(\.descriptions), [LabelDescriptions.sst2.texts, ["It was terrible.", "It was great."]])

@@ -53,10 +53,7 @@ final class ResumeTests: XCTestCase {
     func resumeIsExact(optimizer: TrainingConfig.Optimizer, steps total: Int, lr: Float,
                        _ mode: (inout TrainingConfig) -> Void = { _ in }) throws -> (String, String, DecoderModel) {
         let dir = try Repo.requireGemma()
-        guard let sst2 = Repo.sst2Directory else {
-            XCTFail("SST-2 not found (set SST2_DIR)")
-            throw XCTSkip("SST-2 missing")
-        }
+        let sst2 = try Repo.requireSST2()
         let train = try TaskData.load(directory: sst2, split: .train)
         let tokenizer = try TokenizerLoader.load(modelDirectory: dir)
         let scratch = NSTemporaryDirectory() + "zofinetune-resume-\(UUID().uuidString)"

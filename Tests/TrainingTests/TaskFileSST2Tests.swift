@@ -15,7 +15,7 @@ final class TaskFileSST2Tests: XCTestCase {
     override class func setUp() { try! BLAS.load() }
 
     func sst2Task() throws -> (TaskPrompt, [LabeledExample], [LabeledExample], String) {
-        guard let data = Repo.sst2Directory else { throw XCTSkip("SST-2 not found (set SST2_DIR)") }
+        let data = try Repo.requireSST2()
         let (spec, path) = try BuiltinTasks.resolve("sst2")
         let prompt = try TaskPrompt(spec: spec, origin: path)
         let dev = try TaskExamples.load(path: DataFiles.find(directory: data, split: .dev), spec: spec)

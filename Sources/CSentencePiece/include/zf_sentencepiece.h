@@ -117,6 +117,13 @@ int zf_spm_is_control(const zf_spm_processor *processor, int32_t id);
 int zf_spm_is_unknown(const zf_spm_processor *processor, int32_t id);
 int zf_spm_is_byte(const zf_spm_processor *processor, int32_t id);
 
+/// The piece's score (log-probability for unigram, merge rank for BPE); 0 for an invalid id.
+/// GGUF export writes it as tokenizer.ggml.scores.
+float zf_spm_score(const zf_spm_processor *processor, int32_t id);
+
+/// 1 for pieces marked unused in the model, else 0.
+int zf_spm_is_unused(const zf_spm_processor *processor, int32_t id);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import Training
+
+extension TrainCommand {
+    /// With --resume, run.json fixes the run: an option given again with the run's own value is
+    /// accepted (a user often repeats the command line they started with), a different value is
+    /// refused, naming both. (--steps, --eval-every and --eval-examples may change: they extend or
+    /// watch the run without changing its steps.)
+    func checkResumeOptions(against c: TrainingConfig, run path: String) throws {
+        var changes: [String] = []
+        func check<T: Equatable>(_ name: String, _ given: T?, _ saved: T?, _ show: (T) -> String = { "\($0)" }) {
+            guard let given, given != saved else { return }
+            changes.append("\(name) \(show(given)) (the run has \(saved.map(show) ?? "none"))")
+        }
+        check("--optimizer", optimizer, c.optimizer) { $0.rawValue }
+        check("--objective", objective, c.objective) { $0.rawValue }
+        check("--batch-size", batchSize, c.batchSize)
+        check("--lr", lr, c.lrAuto == nil ? .value(c.lr) : .auto) {
+            if case .value(let v) = $0 { return "\(v)" } else { return "auto" }
+        }
+        check("--auto-fraction", autoFraction, c.lrAuto?.fraction)
+        check("--momentum", momentum, c.optimizer == .zoMomentum ? c.beta1 : nil)
+        check("--hessian-smooth", hessianSmooth, c.hessianSmooth)
+        check("--lozo-rank", lozoRank, c.lozoRank)
+        check("--lozo-interval", lozoInterval, c.lozoInterval)
+        check("--sparse-quantile", sparseQuantile, c.sparseQuantile)
+        check("--eps", eps, c.eps)
+        check("--perturbations", perturbations, c.perturbations)
+        check("--perturbation", perturbation, c.perturbation) { $0.rawValue }
+        check("--embedding-perturbation", embeddingPerturbation, c.embeddingPerturbation) { $0.rawValue }
+        check("--precision", precision, c.precision) { $0.rawValue }
+        check("--weight-decay", weightDecay, c.weightDecay)
+        check("--max-grad-norm", maxGradNorm, c.maxGradNorm)
+        check("--beta1", beta1, c.beta1)
+        check("--beta2", beta2, c.beta2)
+        check("--schedule", schedule, c.schedule) { $0.rawValue }
+        check("--train-examples", trainExamples, c.kShot == nil ? c.trainExamples : nil)
+        check("--k-shot", kShot, c.kShot)
+        check("--seed", seed, c.seed)
+        check("--micro-batch", microBatch, c.microBatch)
+        if let out, URL(fileURLWithPath: out).standardizedFileURL != URL(fileURLWithPath: path).standardizedFileURL {
+            changes.append("--out \(out) (the run is \(path))")
+        }
+        guard changes.isEmpty else {
+            throw ValidationError("resuming \(path): run.json fixes these and the command changes them: "
+                                  + changes.joined(separator: ", ") + ". Leave them out, or start a new run with --out")
+        }
+    }
+}
