@@ -24,12 +24,15 @@ public final class ClassifyTask: TrainingTask {
 
     public init(model: DecoderModel, tokenizer: Tokenizer, prompt: TaskPrompt) throws {
         (self.model, self.tokenizer, self.prompt) = (model, tokenizer, prompt)
-        if prompt.labelWordsAreFixed {
-            let ids = try prompt.candidateIDs(for: LabeledExample(text: "", label: -1, fields: [:]), tokenizer: tokenizer)
-            fixedCandidates = ids.allSatisfy { $0[0].count == 1 } ? ids.map { $0[0][0] } : nil
-        } else {
-            fixedCandidates = nil
-        }
+        fixedCandidates = try Self.fixedCandidates(prompt: prompt, tokenizer: tokenizer)
+    }
+
+    /// The label words' ids when each label has one word of one token, the same for every example
+    /// (the fast path); else nil.
+    static func fixedCandidates(prompt: TaskPrompt, tokenizer: Tokenizer) throws -> [Int32]? {
+        guard prompt.labelWordsAreFixed else { return nil }
+        let ids = try prompt.candidateIDs(for: LabeledExample(text: "", label: -1, fields: [:]), tokenizer: tokenizer)
+        return ids.allSatisfy { $0.count == 1 && $0[0].count == 1 } ? ids.map { $0[0][0] } : nil
     }
 
     public var arena: ParameterArena { model.arena }
@@ -43,9 +46,14 @@ public final class ClassifyTask: TrainingTask {
     /// Prompt ids; with continuation scoring, followed by the label words (`ClassifyInput`), so
     /// that a batch of inputs carries everything its loss needs.
     public func inputs(_ examples: [LabeledExample]) throws -> [[Int32]] {
+        try Self.inputs(examples, prompt: prompt, tokenizer: tokenizer, fast: fixedCandidates != nil)
+    }
+
+    /// The inputs of `examples`: prompt ids alone on the fast path, else `ClassifyInput`s.
+    static func inputs(_ examples: [LabeledExample], prompt: TaskPrompt, tokenizer: Tokenizer, fast: Bool) throws -> [[Int32]] {
         try examples.map { example in
             let ids = try prompt.promptIDs(for: example, tokenizer: tokenizer)
-            if fixedCandidates != nil { return ids }
+            if fast { return ids }
             return ClassifyInput.encode(prompt: ids, candidates: try prompt.candidateIDs(for: example, tokenizer: tokenizer))
         }
     }

@@ -30,6 +30,10 @@ public final class CompleteTask: TrainingTask {
 
     /// Prompt ids followed by the target's (`ClassifyInput` with one label of one word).
     public func inputs(_ examples: [LabeledExample]) throws -> [[Int32]] {
+        try Self.inputs(examples, prompt: prompt, tokenizer: tokenizer)
+    }
+
+    static func inputs(_ examples: [LabeledExample], prompt: TaskPrompt, tokenizer: Tokenizer) throws -> [[Int32]] {
         try examples.map { example in
             let ids = try prompt.promptIDs(for: example, tokenizer: tokenizer)
             guard let target = example.targets.first else {

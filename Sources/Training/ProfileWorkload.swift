@@ -10,12 +10,37 @@ public struct ProfileBatch: Codable, Sendable {
     public var sequences: [[Int32]]
     public var labels: [Int]
     public var candidates: [Int32]
+    /// A task file's task (nil: SST-2's candidate prompt): the worker poses it to the model, and
+    /// `sequences` are the task's own inputs (`ClassifyTask` / `CompleteTask.inputs`).
+    public var task: RunTask?
 
     public init(sequences: [[Int32]], labels: [Int], candidates: [Int32]) {
         (self.sequences, self.labels, self.candidates) = (sequences, labels, candidates)
     }
 
     public var tokenCount: Int { sequences.reduce(0) { $0 + $1.count } }
+
+    /// Rows the batch takes in a forward pass: its tokens without `ClassifyInput`'s markers.
+    public var rowCount: Int { sequences.reduce(0) { $0 + $1.filter { $0 >= 0 }.count } }
+
+    /// The first `batchSize` training examples (repeated if fewer) as a task file's task poses
+    /// them: its own prompts (demonstrations included), label words or target, at their own lengths.
+    public static func make(examples: [LabeledExample], batchSize: Int, task: RunTask, prompt: TaskPrompt,
+                            tokenizer: Tokenizer) throws -> ProfileBatch {
+        guard !examples.isEmpty else { throw RunError("no training examples to build a batch from") }
+        let chosen = (0..<batchSize).map { examples[$0 % examples.count] }
+        let inputs: [[Int32]]
+        switch prompt.spec.objective {
+        case .classify:
+            let fast = try ClassifyTask.fixedCandidates(prompt: prompt, tokenizer: tokenizer) != nil
+            inputs = try ClassifyTask.inputs(chosen, prompt: prompt, tokenizer: tokenizer, fast: fast)
+        case .complete:
+            inputs = try CompleteTask.inputs(chosen, prompt: prompt, tokenizer: tokenizer)
+        }
+        var batch = ProfileBatch(sequences: inputs, labels: chosen.map(\.label), candidates: [])
+        batch.task = task
+        return batch
+    }
 
     /// B prompts of the task, each exactly `length` tokens: `prefix` + sentence tokens (the
     /// example's sentence, continued with the next examples' when it is short, cut when long)

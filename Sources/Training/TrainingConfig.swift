@@ -97,6 +97,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// Encoders: one description per label, and the temperature of cosine / T (nil for decoders).
     public var labelDescriptions: [String]?
     public var temperature: Float?
+    /// The task and data as the run trained on them (`RunTask`); nil in runs made before it was kept.
+    public var taskFile: RunTask?
     /// MeZO: the batch's losses are evaluated in forward passes of this many examples, in order
     /// (nil: the whole batch in one pass). A data-parallel or pipeline run gives each rank whole
     /// micro-batches, so its passes, and therefore its bits, are those of a single process with
@@ -120,6 +122,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case evalExamples = "eval_examples"
         case labelDescriptions = "label_descriptions"
         case temperature
+        case taskFile = "task_file"
         case lrAuto = "lr_auto"
         case hessianSmooth = "hessian_smooth"
         case lozoRank = "lozo_rank"
@@ -158,6 +161,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         evalExamples = try c.decodeIfPresent(Int.self, forKey: .evalExamples)
         labelDescriptions = try c.decodeIfPresent([String].self, forKey: .labelDescriptions)
         temperature = try c.decodeIfPresent(Float.self, forKey: .temperature)
+        taskFile = try c.decodeIfPresent(RunTask.self, forKey: .taskFile)
         lrAuto = try c.decodeIfPresent(AutoLR.self, forKey: .lrAuto)
         hessianSmooth = try c.decodeIfPresent(Float.self, forKey: .hessianSmooth) ?? d.hessianSmooth
         lozoRank = try c.decodeIfPresent(Int.self, forKey: .lozoRank) ?? d.lozoRank

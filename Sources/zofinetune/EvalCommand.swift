@@ -49,10 +49,18 @@ struct EvalCommand: ParsableCommand {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
     }
 
+    /// The task's name for output: the flags', else the run's.
+    func taskName() throws -> String {
+        if !taskOptions.posesTask, let run = runOptions.run { return try RunFolder(path: run).manifest.config.task }
+        return taskOptions.taskName
+    }
+
     func run() throws {
         let isEncoder = try EncoderConfig.isEncoder(directory: modelOptions.model)
-        var prompt = try taskOptions.prompt()
-        var examples = try taskOptions.examples(split, prompt: prompt)
+        // A run poses its own task on its own data unless flags say otherwise.
+        let kept = try runOptions.run.flatMap { try RunFolder(path: $0).manifest.config.taskFile }
+        var prompt = try taskOptions.prompt(run: kept, runPath: runOptions.run ?? "")
+        var examples = try taskOptions.examples(split, prompt: prompt, run: kept)
         if let limit { examples = Array(examples.prefix(limit)) }
         if isEncoder {
             guard prompt.spec.objective == .classify else {
@@ -61,7 +69,7 @@ struct EvalCommand: ParsableCommand {
             return try runEncoder(examples: examples)
         }
         if prompt.spec.demonstrations != nil {
-            prompt.chooseDemonstrations(from: try taskOptions.examples(.train, prompt: prompt))
+            prompt.chooseDemonstrations(from: try taskOptions.examples(.train, prompt: prompt, run: kept))
         }
         let (model, tokenizer, _) = try modelOptions.load(run: runOptions)
         if precision == .bf16 {
@@ -88,7 +96,7 @@ struct EvalCommand: ParsableCommand {
         let report = ClassificationReport(gold: labelled.map { examples[$0].label }, predicted: labelled.map { predictions[$0] },
                                           labelNames: labelNames)
         let correct = labelled.filter { predictions[$0] == examples[$0].label }.count
-        let name = taskOptions.taskName
+        let name = try taskName()
         if labelled.isEmpty {
             log(String(format: "%@ %@: %d unlabelled examples scored in %.2f s", name, split.rawValue, examples.count, seconds))
         } else {
@@ -127,7 +135,7 @@ extension EvalCommand {
         let labelled = examples.indices.filter { !examples[$0].targets.isEmpty }
         let em = labelled.isEmpty ? 0 : labelled.reduce(0.0) { $0 + AnswerMetrics.exactMatch(generations[$1], gold: examples[$1].targets) } / Double(labelled.count)
         let f1 = labelled.isEmpty ? 0 : labelled.reduce(0.0) { $0 + AnswerMetrics.f1(generations[$1], gold: examples[$1].targets) } / Double(labelled.count)
-        let name = taskOptions.taskName
+        let name = try taskName()
         log(String(format: "%@ %@: exact match %.2f%%, F1 %.2f%% (%d examples) in %.2f s", name, split.rawValue, em * 100, f1 * 100,
                    examples.count, seconds))
         if let predictionsOut {

@@ -13,7 +13,9 @@ struct ProfileCommand: ParsableCommand {
         abstract: "Measure peak memory of inference, MeZO, SGD and AdamW on the same model and batch.",
         discussion: """
             Builds one batch of --batch-size SST-2 prompts of exactly --seq-len tokens (for an encoder: \
-            sentences, scored against the task's label descriptions), then runs each \
+            sentences, scored against the task's label descriptions; for any other task, e.g. a task \
+            file or a completion task: its first --batch-size training examples as the task poses \
+            them, at their own lengths), then runs each \
             method for --steps steps in a process of its own (so each peak is its own) and reports \
             its peak RSS (VmHWM), the process baseline (VmRSS before the model is loaded: runtime, \
             libraries, OpenBLAS buffers, tokenizer, batch), the bytes of every tagged buffer at the tagged peak \
@@ -58,10 +60,11 @@ struct ProfileCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard taskOptions.taskName == "sst2" else {
-            throw ValidationError("profile measures the SST-2 workload; other tasks are not profiled yet")
-        }
+        // The built-in SST-2 task keeps its fixed-length batch (the README's profile); any other task
+        // is profiled on its own examples.
+        let sst2 = try taskOptions.prompt().spec == BuiltinTasks.resolve("sst2").spec
         Threads.set(modelOptions.threads ?? Threads.count)
+        if !sst2 { return try runTask() }
         let train = try TaskData.load(directory: taskOptions.dataDirectory, split: .train)
         let tokenizer = try TokenizerLoader.load(modelDirectory: modelOptions.model)
         let batch: ProfileBatch
@@ -86,6 +89,11 @@ struct ProfileCommand: ParsableCommand {
             }
             predict = { MemoryPlan.predict(config: config, method: $0, tokens: batch.tokenCount) }
         }
+        try measure(batch: batch, seqLen: seqLen, predict: predict)
+    }
+
+    /// Each method in a child process on `batch`, the report written as asked.
+    func measure(batch: ProfileBatch, seqLen: Int, predict: (ProfileMethod) -> [MemoryTag: Int]) throws {
         let batchFile = NSTemporaryDirectory() + "zofinetune-profile-\(getpid()).json"
         try JSONEncoder().encode(batch).write(to: URL(fileURLWithPath: batchFile))
         defer { try? FileManager.default.removeItem(atPath: batchFile) }
@@ -122,12 +130,31 @@ struct ProfileCommand: ParsableCommand {
             }
             results.append(result)
         }
-        let report = MemoryReport(model: (modelOptions.model as NSString).lastPathComponent, batchSize: batchSize, seqLen: seqLen, threads: Threads.count,
+        let report = MemoryReport(model: (modelOptions.model as NSString).lastPathComponent, batchSize: batch.sequences.count, seqLen: seqLen, threads: Threads.count,
                                   availableBytes: available, methods: results)
         if let json { try report.json.write(to: URL(fileURLWithPath: json)) }
         if let svg { try report.svg.write(toFile: svg, atomically: true, encoding: .utf8) }
         if json == nil, svg == nil { print(report.table, terminator: "") } else { log(report.table) }
         if results.contains(where: { $0.status == .failed }) { throw ExitCode(1) }
+    }
+
+    /// A task other than the built-in SST-2 prompt (a task file, a completion task, flags): the batch
+    /// is its first --batch-size training examples as the task poses them, at their own lengths.
+    func runTask() throws {
+        guard !(try EncoderConfig.isEncoder(directory: modelOptions.model)) else {
+            throw InputError("profile of an encoder measures SST-2 with label descriptions; task files are for decoders")
+        }
+        var prompt = try taskOptions.prompt()
+        let train = try taskOptions.examples(.train, prompt: prompt)
+        prompt.chooseDemonstrations(from: train)
+        let tokenizer = try TokenizerLoader.load(modelDirectory: modelOptions.model)
+        let config = try DecoderConfig.load(directory: modelOptions.model)
+        let batch = try ProfileBatch.make(examples: train, batchSize: batchSize, task: taskOptions.runTask(prompt),
+                                          prompt: prompt, tokenizer: tokenizer)
+        log("\(prompt.origin): \(batch.sequences.count) training examples, \(batch.rowCount) rows (--seq-len is for sst2's fixed-length batch)")
+        try measure(batch: batch, seqLen: batch.rowCount / max(1, batch.sequences.count)) {
+            MemoryPlan.predict(config: config, method: $0, tokens: batch.rowCount)
+        }
     }
 
     /// Runs `zofinetune profile-worker` for one method and reads its JSON line.
@@ -173,7 +200,13 @@ struct ProfileWorkerCommand: ParsableCommand {
         // Resident now, not the high-water mark: set-up temporaries already freed are not the baseline.
         result.baselineBytes = ProcessMemory.residentBytes
         let task: TrainingTask
-        if try EncoderConfig.isEncoder(directory: model) {
+        if let kept = profileBatch.task {
+            let prompt = try TaskPrompt(spec: kept.spec, origin: kept.origin)
+            let decoder = try ModelLoader.loadDecoder(directory: model)
+            task = prompt.spec.objective == .classify
+                ? try ClassifyTask(model: decoder, tokenizer: tokenizer, prompt: prompt)
+                : CompleteTask(model: decoder, tokenizer: tokenizer, prompt: prompt)
+        } else if try EncoderConfig.isEncoder(directory: model) {
             // A workspace for the batch and the label descriptions, each at most the batch's length.
             let length = profileBatch.sequences.map(\.count).max() ?? 1
             let embedder = try SentenceEmbedder(model: try ModelLoader.loadEncoder(directory: model), tokenizer: tokenizer,

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Tasks
+import Training
 
 /// --task and the data files, plus the task-file fields as flags for one-off runs.
 struct TaskOptions: ParsableArguments {
@@ -59,6 +60,32 @@ struct TaskOptions: ParsableArguments {
         return template == nil ? "sst2" : "custom"
     }
 
+    /// True when a flag poses the task (--task or any of its fields).
+    var posesTask: Bool {
+        task != nil || template != nil || !labelWords.isEmpty || labelColumn != nil || targetColumn != nil
+            || taskObjective != nil || metric != nil || maxNewTokens != nil || demonstrationCount != nil || noBOS
+    }
+
+    /// The task of a command that continues or evaluates a run: the run's own (run.json) when no
+    /// flag poses one; the same task posed again is accepted; a different one is refused, naming both.
+    func prompt(run: RunTask?, runPath: String) throws -> TaskPrompt {
+        guard let run else { return try prompt() }
+        guard posesTask else { return try TaskPrompt(spec: run.spec, origin: "\(run.origin) (from \(runPath)/run.json)") }
+        let given: TaskPrompt
+        do { given = try prompt() } catch {
+            throw InputError("\(runPath) was trained on the task \(run.origin); the flags pose a different task, "
+                + "and not a valid one: \(error)")
+        }
+        guard given.spec == run.spec else {
+            throw InputError("\(runPath) was trained on the task \(run.origin); \(given.origin) is a different task "
+                + "(leave out --task and its flags to use the run's, or train a new run)")
+        }
+        return given
+    }
+
+    /// The data files of a run's task when no flag names data (`--data`, `--train`, `--dev`, `--test`).
+    var namesData: Bool { data != nil || trainFile != nil || devFile != nil || testFile != nil }
+
     /// The task: its file (or built-in) with the flags' overrides, checked; and what names it in errors.
     func prompt() throws -> TaskPrompt {
         var spec: TaskSpec
@@ -96,10 +123,12 @@ struct TaskOptions: ParsableArguments {
         return try TaskPrompt(spec: spec, origin: origin)
     }
 
-    /// The file of `split`: --train/--dev/--test, else found in --data (else sst2's default folder).
-    func file(for split: Split, spec: TaskSpec) throws -> String {
+    /// The file of `split`: --train/--dev/--test, else found in --data (else the run's file of that
+    /// split, else sst2's default folder).
+    func file(for split: Split, spec: TaskSpec, run: RunTask? = nil) throws -> String {
         let named: String? = [.train: trainFile, .dev: devFile, .test: testFile][split] ?? nil
         if let named { return named }
+        if !namesData, let kept = run?.data[split.rawValue] { return kept }
         guard let directory = data ?? (taskName == "sst2" ? dataDirectory : nil) else {
             throw ValidationError("give --data DIR (with train/dev/test .tsv, .csv or .jsonl) or --\(split.rawValue) FILE")
         }
@@ -107,8 +136,20 @@ struct TaskOptions: ParsableArguments {
     }
 
     /// The examples of `split`. A test split may come without labels (label -1).
-    func examples(_ split: Split, prompt: TaskPrompt) throws -> [LabeledExample] {
-        try TaskExamples.load(path: file(for: split, spec: prompt.spec), spec: prompt.spec, requireLabels: split != .test)
+    func examples(_ split: Split, prompt: TaskPrompt, run: RunTask? = nil) throws -> [LabeledExample] {
+        try TaskExamples.load(path: file(for: split, spec: prompt.spec, run: run), spec: prompt.spec, requireLabels: split != .test)
+    }
+
+    /// What a new run keeps of its task: the spec, what named it, and the absolute paths of the
+    /// splits that exist (a missing test split is fine).
+    func runTask(_ prompt: TaskPrompt) -> RunTask {
+        var data: [String: String] = [:]
+        for split in [Split.train, .dev, .test] {
+            if let path = try? file(for: split, spec: prompt.spec) {
+                data[split.rawValue] = URL(fileURLWithPath: path).standardizedFileURL.path
+            }
+        }
+        return RunTask(spec: prompt.spec, origin: task ?? (template == nil ? "sst2" : "command line"), data: data)
     }
 }
 

@@ -198,9 +198,11 @@ struct TrainCommand: ParsableCommand {
     func train(communicator: Communicator?, mode: Distribution.Mode?) throws {
         let isRoot = communicator?.isRoot ?? true
         let log: (String) -> Void = isRoot ? zofinetune.log : { _ in }
-        var prompt = try taskOptions.prompt()
-        let train = try taskOptions.examples(.train, prompt: prompt)
-        let dev = try taskOptions.examples(.dev, prompt: prompt)
+        // A resumed run poses the task it was trained on, on its data, unless flags say otherwise.
+        let kept = try resume.flatMap { try RunFolder(path: $0).manifest.config.taskFile }
+        var prompt = try taskOptions.prompt(run: kept, runPath: resume ?? "")
+        let train = try taskOptions.examples(.train, prompt: prompt, run: kept)
+        let dev = try taskOptions.examples(.dev, prompt: prompt, run: kept)
         prompt.chooseDemonstrations(from: train)
         var pipeline: PipelineModel?
         let (task, run, start): (TrainingTask, RunFolder, Int)
@@ -287,6 +289,7 @@ struct TrainCommand: ParsableCommand {
             return (task, run, done)
         }
         var config = newConfig()
+        config.taskFile = taskOptions.runTask(prompt)
         if isEncoder, config.precision == .bf16 {
             throw ValidationError("--precision bf16 trains decoders only; \(modelOptions.model) is an encoder")
         }

@@ -191,4 +191,107 @@ final class TaskFileCLITests: XCTestCase {
         XCTAssertEqual(adamwSummary["steps"] as? Int, 2, adamw.summary)
         XCTAssertTrue((adamwSummary["final_loss"] as? Double)?.isFinite ?? false, adamw.summary)
     }
+    /// run.json keeps the task and its data: `eval --run`, `train --resume` and `export` need no
+    /// --task; the same task given again is accepted, another one is refused naming both.
+    func testRunKeepsItsTaskAndData() throws {
+        let (model, data, runs) = try folders()
+        try data.write("task.json", """
+            {"template": "the review: {review} it was", "label_column": "sentiment",
+             "labels": {"positive": " great delight", "negative": [" terrible", " a waste"]}}
+            """)
+        let rows = [("a great movie", "positive"), ("it was terrible and dull", "negative"),
+                    ("the film is a delight", "positive"), ("an awful , boring film", "negative")]
+        try data.write("train.jsonl", rows.map { #"{"review": "\#($0.0)", "sentiment": "\#($0.1)"}"# }.joined(separator: "\n") + "\n")
+        try data.write("dev.jsonl", rows.reversed().map { #"{"review": "\#($0.0)", "sentiment": "\#($0.1)"}"# }.joined(separator: "\n") + "\n")
+        let run = runs.path + "/kept"
+        let task = ["--task", data.path + "/task.json"]
+        let trained = try CLI.run(["train", "--model", model.path, "--data", data.path, "--steps", "2", "--batch-size", "2",
+                                   "--train-examples", "4", "--eval-every", "0", "--out", run, "--json"] + task)
+        XCTAssertNotNil(singleJSONObject(trained))
+        let manifest = try String(contentsOfFile: run + "/run.json", encoding: .utf8)
+        XCTAssertTrue(manifest.contains("\"label_order\""), manifest)
+        // The labels keep the file's order (positive first), which is their index.
+        XCTAssertTrue(manifest.range(of: "\"positive\",")?.lowerBound ?? manifest.endIndex
+                      < manifest.range(of: "\"negative\"\n")?.lowerBound ?? manifest.startIndex, manifest)
+
+        let withTask = data.path + "/with.jsonl", without = data.path + "/without.jsonl"
+        let a = try CLI.run(["eval", "--model", model.path, "--run", run, "--at", "last", "--predictions-out", without, "--json"])
+        let b = try CLI.run(["eval", "--model", model.path, "--run", run, "--at", "last", "--data", data.path,
+                             "--predictions-out", withTask, "--json"] + task)
+        XCTAssertEqual(singleJSONObject(a)?["task"] as? String, "task")
+        XCTAssertEqual(singleJSONObject(a)?["n"] as? Int, 4)
+        XCTAssertEqual(try predictions(without).map { $0["scores"] as? [String: Double] },
+                       try predictions(withTask).map { $0["scores"] as? [String: Double] })
+        XCTAssertEqual(try predictions(without).first?["id"] as? String, "dev.jsonl:1")
+
+        let other = try CLI.run(["eval", "--model", model.path, "--run", run, "--task", "sst2"])
+        assertCleanFailure(other, mentions: [run, "task.json", "sst2", "different task"])
+        let resumed = try CLI.run(["train", "--model", model.path, "--resume", run, "--steps", "3", "--json"])
+        XCTAssertEqual(singleJSONObject(resumed)?["steps"] as? Int, 3, resumed.summary)
+        let refused = try CLI.run(["train", "--model", model.path, "--resume", run, "--steps", "4", "--template", "{review} was"])
+        assertCleanFailure(refused, mentions: [run, "task.json", "different task"])
+        let export = try CLI.run(["export", "--model", model.path, "--run", run, "--at", "last", "--out", runs.path + "/exported"])
+        XCTAssertEqual(export.status, 0, export.summary)
+    }
+
+    /// `--objective f1`: MeZO's step loss is minus the batch macro-F1 (classify) or minus the SQuAD
+    /// F1 of greedy generations (complete); refused for a backprop optimizer.
+    func testF1ObjectiveTrainsWithMeZO() throws {
+        let (model, data, runs) = try folders()
+        try data.write("task.json", """
+            {"template": "{review} it was", "label_column": "sentiment",
+             "labels": {"negative": " terrible", "neutral": " a film", "positive": " great delight"}}
+            """)
+        try data.write("complete.json", """
+            {"template": "{review} it was", "objective": "complete", "target_column": "sentiment", "max_new_tokens": 2}
+            """)
+        let rows = [("a great movie", "positive"), ("it was terrible and dull", "negative"), ("a film", "neutral"),
+                    ("the film is a delight", "positive"), ("an awful , boring film", "negative"), ("the film", "neutral")]
+        let jsonl = rows.map { #"{"review": "\#($0.0)", "sentiment": "\#($0.1)"}"# }.joined(separator: "\n") + "\n"
+        try data.write("train.jsonl", jsonl)
+        try data.write("dev.jsonl", jsonl)
+        for (name, taskFile) in [("classify", "task.json"), ("complete", "complete.json")] {
+            let run = runs.path + "/" + name
+            let common = ["train", "--model", model.path, "--task", data.path + "/" + taskFile, "--data", data.path, "--objective", "f1"]
+            let trained = try CLI.run(common + ["--steps", "2", "--batch-size", "3", "--train-examples", "6", "--eval-every", "0",
+                                                "--out", run, "--json"])
+            XCTAssertNotNil(singleJSONObject(trained), trained.summary)
+            let steps = try String(contentsOfFile: run + "/log.jsonl", encoding: .utf8).split(separator: "\n")
+                .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                .compactMap { $0["record"] as? [String: Any] }
+            XCTAssertEqual(steps.count, 2, name)
+            for record in steps {
+                for loss in (record["loss_plus"] as? [Double] ?? []) + (record["loss_minus"] as? [Double] ?? []) {
+                    XCTAssertTrue((-1...0).contains(loss), "\(name): loss \(loss) is not minus an F1")
+                }
+            }
+            let refused = try CLI.run(common + ["--optimizer", "sgd", "--steps", "1"])
+            assertCleanFailure(refused, mentions: ["--objective f1", "not differentiable"])
+        }
+    }
+    /// `profile` runs every method on a task file's own examples: a multi-token classify task and a
+    /// completion task.
+    func testProfileRunsTaskFiles() throws {
+        let (model, data, _) = try folders()
+        try data.write("classify.json", """
+            {"template": "{review} it was", "label_column": "sentiment",
+             "labels": {"negative": [" terrible", " a waste"], "positive": " great delight"}}
+            """)
+        try data.write("complete.json", """
+            {"template": "{review} it was", "objective": "complete", "target_column": "sentiment", "max_new_tokens": 2}
+            """)
+        let rows = [("a great movie", "positive"), ("it was terrible and dull", "negative"), ("the film is a delight", "positive")]
+        try data.write("train.jsonl", rows.map { #"{"review": "\#($0.0)", "sentiment": "\#($0.1)"}"# }.joined(separator: "\n") + "\n")
+        for task in ["classify.json", "complete.json"] {
+            let out = data.path + "/profile-" + task
+            let result = try CLI.run(["profile", "--model", model.path, "--task", data.path + "/" + task, "--data", data.path,
+                                      "--batch-size", "4", "--steps", "1", "--json", out])
+            XCTAssertEqual(result.status, 0, result.summary)
+            let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+            let methods = try XCTUnwrap(report["methods"] as? [[String: Any]])
+            XCTAssertEqual(methods.compactMap { $0["method"] as? String }, ["inference", "mezo", "sgd", "adamw"], task)
+            XCTAssertTrue(methods.allSatisfy { $0["status"] as? String == "measured" && ($0["peak_rss_bytes"] as? Double ?? 0) > 0 },
+                          "\(task): \(methods)")
+        }
+    }
 }
