@@ -3,6 +3,7 @@
 #
 #   tools/fuzz.sh [--seconds N] [--parallel P] [TARGET…]      default: every target, 1800 s each
 #   tools/fuzz.sh --build-only                                   just the sanitizer build
+#   (exits non-zero when a crashing input is left in .build-fuzz/crashes: tools/test.sh runs each target 10 s)
 #
 # Targets: safetensors config tokenizer.model vocab.txt tokenizer.json tsv csv jsonl task run.json log.jsonl
 # Corpora grow in .build-fuzz/corpus/TARGET, seeded from Tests/Fuzz/seeds/TARGET plus the real
@@ -89,3 +90,12 @@ run_target() {
 export -f run_target real_files
 export OUT BIN SECONDS_EACH
 printf '%s\n' "${TARGETS[@]}" | xargs -P "$PARALLEL" -I{} bash -c 'run_target "$@"' _ {}
+
+# Any crash, leak, timeout or out-of-memory input left in .build-fuzz/crashes is an open crash:
+# the run fails (CI runs every target briefly through tools/test.sh) until it is fixed and its
+# input moved to Tests/Fuzz/crashes/TARGET/ as a regression test.
+open=$(ls "$OUT"/crashes/*/ 2>/dev/null | grep -cE '^(crash|leak|timeout|oom)-' || true)
+if [ "$open" -gt 0 ]; then
+  echo "fuzz: $open crashing input(s) in $OUT/crashes/ (fix the reader, then move each to Tests/Fuzz/crashes/TARGET/)" >&2
+  exit 1
+fi

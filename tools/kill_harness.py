@@ -56,13 +56,15 @@ def check_snapshot(path):
 
 
 def log_records(run):
-    """The log without timings: what must be identical between an interrupted and a whole run."""
+    """The log without timings and peak memory (measurements, not results): what must be identical
+    between an interrupted and a whole run."""
     out = []
     with open(os.path.join(run, "log.jsonl")) as f:
         for line in f:
             if line.strip():
                 o = json.loads(line)
                 o.pop("seconds", None)
+                o.pop("vmhwm", None)
                 if isinstance(o.get("record"), dict):
                     o["record"].pop("seconds", None)
                 if isinstance(o.get("update"), dict):

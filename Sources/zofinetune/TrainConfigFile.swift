@@ -31,12 +31,21 @@ enum TrainConfigFile {
             var flat = config
             flat["model"] = keys["base_model"]
             flat["threads"] = keys["threads"]
-            // run.json records every field; train refuses the other kind of optimizer's settings.
+            // run.json records every field; train refuses the settings of optimizers other than the run's.
             let optimizer = TrainingConfig.Optimizer(rawValue: config["optimizer"] as? String ?? "mezo") ?? .mezo
-            let unused = optimizer.usesBackprop
-                ? ["eps", "perturbations", "perturbation", "embedding_perturbation", "precision"] + (optimizer == .sgd ? ["beta1", "beta2"] : [])
-                : ["beta1", "beta2", "max_grad_norm"]
+            var unused = optimizer.usesBackprop
+                ? ["eps", "perturbations", "perturbation", "embedding_perturbation", "precision", "micro_batch"] + (optimizer == .sgd ? ["beta1", "beta2"] : [])
+                : ["max_grad_norm"] + (optimizer == .zoAdam || optimizer == .zoMomentum ? [] : ["beta1"]) + (optimizer == .zoAdam ? [] : ["beta2"])
+            let ownedBy: [String: TrainingConfig.Optimizer] = ["hessian_smooth": .hizoo, "lozo_rank": .lozo,
+                                                               "lozo_interval": .lozo, "sparse_quantile": .sparseMezo]
+            unused += ownedBy.filter { $0.value != optimizer }.map(\.key)
             for key in unused { flat[key] = nil }
+            // `--lr auto` is recorded as its settings; the task as the name or file it came from (`task`).
+            if let auto = flat.removeValue(forKey: "lr_auto") as? [String: Any] {
+                flat["lr"] = "auto"
+                flat["auto_fraction"] = auto["fraction"]
+            }
+            flat["task_file"] = nil
             keys = flat
         }
         let givenFlags = Set(given.filter { $0.hasPrefix("--") }.map { String($0.split(separator: "=").first!) })

@@ -137,10 +137,11 @@ final class RunFolderSafetyCLITests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: run).filter { $0.contains(".tmp-") }, [])
     }
 
-    /// log.jsonl without timings.
+    /// log.jsonl without timings and peak memory (measurements, not results).
     func stepRecords(_ run: String) throws -> [String] {
         try String(contentsOfFile: run + "/log.jsonl", encoding: .utf8).split(separator: "\n").map {
             $0.replacingOccurrences(of: #""seconds":[0-9.e+-]+,?"#, with: "", options: .regularExpression)
+                .replacingOccurrences(of: #",?"vmhwm":[0-9]+"#, with: "", options: .regularExpression)
         }
     }
 
