@@ -30,6 +30,29 @@ public struct ContinuationBatch: Sendable {
 
     public var tokenCount: Int { tokens.count }
 
+    /// One continuation token read at a packed row: its log-probability is log P(token | row).
+    public typealias TokenRead = (prompt: Int, continuation: Int, token: Int32)
+
+    /// Every packed row whose next-token distribution a continuation's log-probability needs, and
+    /// the tokens read from it: a prompt's last row gives every continuation's first token, row
+    /// i − 1 of a continuation its token i. Scoring (forward) and training (backward) read the same.
+    ///   rows: (R) packed rows; reads: (R) lists of reads of that row
+    public var tokenReads: (rows: [Int], reads: [[TokenRead]]) {
+        var rows: [Int] = []
+        var reads: [[TokenRead]] = []
+        for (p, conts) in continuations.enumerated() {
+            rows.append(promptLastRows[p])
+            reads.append(conts.enumerated().map { (p, $0.offset, $0.element[0]) })
+            for (k, cont) in conts.enumerated() where cont.count > 1 {
+                for i in 1..<cont.count {
+                    rows.append(continuationStarts[p][k] + i - 1)
+                    reads.append([(p, k, cont[i])])
+                }
+            }
+        }
+        return (rows, reads)
+    }
+
     /// Rows that a batch of these prompts and continuations takes (for sizing workspaces).
     public static func rowCount(prompt: [Int32], continuations: [[Int32]]) -> Int {
         prompt.count + continuations.reduce(0) { $0 + $1.count }

@@ -18,20 +18,7 @@ extension DecoderModel {
         let hidden = forward(batch, workspace: ws, gathered: gathered)
         let C = config.hiddenSize
 
-        // Every row whose next-token distribution is needed, and which token of it we read.
-        // needs[r] = (packed row, [(prompt, continuation, token id)])
-        var rows: [Int] = []
-        var reads: [[(prompt: Int, continuation: Int, token: Int32)]] = []
-        for (p, conts) in batch.continuations.enumerated() {
-            rows.append(batch.promptLastRows[p])
-            reads.append(conts.enumerated().map { (p, $0.offset, $0.element[0]) })
-            for (k, cont) in conts.enumerated() where cont.count > 1 {
-                for i in 1..<cont.count {
-                    rows.append(batch.continuationStarts[p][k] + i - 1)
-                    reads.append([(p, k, cont[i])])
-                }
-            }
-        }
+        let (rows, reads) = batch.tokenReads
         var result = batch.continuations.map { [Float](repeating: 0, count: $0.count) }
         let chunk = Self.logitRowsPerChunk
         var gatheredHidden = [Float](repeating: 0, count: min(chunk, rows.count) * C)

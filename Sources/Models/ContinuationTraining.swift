@@ -49,19 +49,7 @@ extension DecoderTrainer {
                           dHidden: UnsafeMutablePointer<Float>, dHead: UnsafeMutablePointer<Float>) -> Double {
         let C = model.config.hiddenSize, V = model.config.vocabSize, N = batch.tokenCount
         let softcap = model.config.finalLogitSoftcap
-        // rows[i]: a packed row whose next-token distribution is read; reads[i]: (prompt, continuation, token).
-        var rows: [Int] = []
-        var reads: [[(prompt: Int, continuation: Int, token: Int32)]] = []
-        for (p, conts) in batch.continuations.enumerated() {
-            rows.append(batch.promptLastRows[p])
-            reads.append(conts.enumerated().map { (p, $0.offset, $0.element[0]) })
-            for (k, cont) in conts.enumerated() where cont.count > 1 {
-                for i in 1..<cont.count {
-                    rows.append(batch.continuationStarts[p][k] + i - 1)
-                    reads.append([(p, k, cont[i])])
-                }
-            }
-        }
+        let (rows, reads) = batch.tokenReads
         let R = rows.count
         var hidden = [Float](repeating: 0, count: R * C)   // (R, C) the read rows' final hidden states
         hidden.withUnsafeMutableBufferPointer { h in

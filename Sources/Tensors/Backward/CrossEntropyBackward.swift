@@ -26,27 +26,9 @@ public func crossEntropyBackward(_ logits: UnsafeMutablePointer<Float>, targets:
                     continue
                 }
                 precondition(t < V, "target \(t) outside \(V) classes")
-                if let cap = softcap {
-                    for j in 0..<V { z[j] = cap * tanhf(z[j] / cap) }
-                }
-                var m = -Float.infinity
-                for j in 0..<V { m = max(m, z[j]) }
-                // Σ e^(z − m): 16-lane partials flushed to Double every 4,096 classes.
-                var total: Double = 0
-                var j = 0
-                let mv = Vec(repeating: m)
-                while j < V {
-                    let end = min(V, j + 4096)
-                    var acc = Vec(repeating: 0)
-                    forEachVector(end - j) { i, n in
-                        // padded lanes hold −∞, which vexp clamps to e^−87.3 ≈ 1e-38: nothing
-                        acc += vexp(loadPartial(z + j + i, n, fill: -.infinity) - mv)
-                    }
-                    total += Double(acc.sum())
-                    j = end
-                }
+                let (m, total) = capAndSumExp(z, classes: V, softcap: softcap)
                 lossOut[r] = Foundation.log(total) + Double(m) - Double(z[t])
-                let inv = Float(1 / total), mw = Vec(repeating: weight * inv)
+                let inv = Float(1 / total), mw = Vec(repeating: weight * inv), mv = Vec(repeating: m)
                 let zt = z[t]
                 forEachVector(V) { i, n in
                     let zv = loadPartial(z + i, n)
@@ -64,4 +46,31 @@ public func crossEntropyBackward(_ logits: UnsafeMutablePointer<Float>, targets:
         }
     }
     return losses.reduce(0, +)
+}
+
+/// Soft-caps one row of raw logits in place (nil: unchanged) and returns its maximum m and
+/// Σ_j e^(z_j − m), accumulated in Double: 16-lane partials flushed every 4,096 classes. The row's
+/// log-normaliser is log(sum) + m. Shared by `crossEntropyBackward` and `cappedLogNormalisers`.
+///   z: (classes)
+@inline(__always)
+func capAndSumExp(_ z: UnsafeMutablePointer<Float>, classes V: Int, softcap: Float?) -> (max: Float, sum: Double) {
+    if let cap = softcap {
+        for j in 0..<V { z[j] = cap * tanhf(z[j] / cap) }
+    }
+    var m = -Float.infinity
+    for j in 0..<V { m = max(m, z[j]) }
+    var total: Double = 0
+    var j = 0
+    let mv = Vec(repeating: m)
+    while j < V {
+        let end = min(V, j + 4096)
+        var acc = Vec(repeating: 0)
+        forEachVector(end - j) { i, n in
+            // padded lanes hold −∞, which vexp clamps to e^−87.3 ≈ 1e-38: nothing
+            acc += vexp(loadPartial(z + j + i, n, fill: -.infinity) - mv)
+        }
+        total += Double(acc.sum())
+        j = end
+    }
+    return (m, total)
 }

@@ -21,25 +21,7 @@ public func cappedLogNormalisers(_ logits: UnsafeMutablePointer<Float>, rows: In
     out.withUnsafeMutableBufferPointer { norms in
         parallelFor(rows, threads: threads) { range in
             for r in range {
-                let z = logits + r * V
-                if let cap = softcap {
-                    for j in 0..<V { z[j] = cap * tanhf(z[j] / cap) }
-                }
-                var m = -Float.infinity
-                for j in 0..<V { m = max(m, z[j]) }
-                var total: Double = 0
-                var j = 0
-                let mv = Vec(repeating: m)
-                while j < V {
-                    let end = min(V, j + 4096)
-                    var acc = Vec(repeating: 0)
-                    forEachVector(end - j) { i, n in
-                        // padded lanes hold −∞, which vexp clamps to e^−87.3 ≈ 1e-38: nothing
-                        acc += vexp(loadPartial(z + j + i, n, fill: -.infinity) - mv)
-                    }
-                    total += Double(acc.sum())
-                    j = end
-                }
+                let (m, total) = capAndSumExp(logits + r * V, classes: V, softcap: softcap)
                 norms[r] = Foundation.log(total) + Double(m)
             }
         }
