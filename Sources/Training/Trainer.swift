@@ -53,6 +53,9 @@ public final class Trainer {
     /// Set for `--distributed`: this rank's step method, and whether it writes the run folder.
     public var distribution: Distribution?
     var writesRun: Bool { distribution?.writesRun ?? true }
+    var holdsWholeModel: Bool { distribution?.holdsWholeModel ?? true }
+    /// This process evaluates and snapshots the weights (a single process, or rank 0 of data parallel).
+    var ownsWeights: Bool { writesRun && holdsWholeModel }
 
     public init(task: TrainingTask, config: TrainingConfig, run: RunFolder,
                 train: [LabeledExample], dev: [LabeledExample], threads: Int,
@@ -73,7 +76,7 @@ public final class Trainer {
         let prompts = try task.inputs(trainingSet.examples)
         let longest = max(1, prompts.map(\.count).sorted(by: >).prefix(config.batchSize).reduce(0, +))
         // The forward buffers serve MeZO's losses and every method's dev evaluation.
-        if distribution?.mode != .pipeline { try task.prepare(maxTokens: longest) }   // a stage has its own buffers
+        if holdsWholeModel { try task.prepare(maxTokens: longest) }   // a stage has its own buffers
         let method: StepMethod
         if let distribution {
             method = try distribution.method(task: task, maxTokens: longest, config: config, threads: threads)
@@ -99,7 +102,7 @@ public final class Trainer {
         var interrupted = false
 
         func evaluate() throws {
-            guard writesRun, distribution?.mode != .pipeline else { return }
+            guard ownsWeights else { return }
             let evalStart = clock()
             let result = try task.evaluate(dev) { [progress] done, total in
                 progress.update("step \(step)/\(self.config.steps)  evaluating dev \(done)/\(total)")
@@ -120,7 +123,7 @@ public final class Trainer {
         }
 
         func saveLast() throws {
-            guard writesRun, distribution?.mode != .pipeline else { return }   // a stage holds part of the weights
+            guard ownsWeights else { return }   // a stage holds part of the weights
             try run.saveLast(arena: task.arena, state: method.state, steps: step)
         }
 

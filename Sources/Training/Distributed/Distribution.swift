@@ -32,6 +32,10 @@ public final class Distribution {
     /// Rank 0 writes the run folder (log, snapshots) and runs the dev evaluations.
     public var writesRun: Bool { communicator.isRoot }
 
+    /// Whether this rank holds every weight (data parallel), so it can evaluate and snapshot them;
+    /// a pipeline stage holds its layers only, and its task's own buffers are not used.
+    public var holdsWholeModel: Bool { mode == .data }
+
     /// The step method of this rank.
     func method(task: TrainingTask, maxTokens: Int, config: TrainingConfig, threads: Int) throws -> StepMethod {
         switch mode {
