@@ -18,6 +18,7 @@ docs/optimizers-<model>.svg (accuracy against forward passes and against seconds
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -43,8 +44,13 @@ def family(model):
     return "minilm" if "minilm" in model.lower() else "gemma"
 
 
+def budget_of(args, opt):
+    """Forward passes for `opt`: --budget, unless --opt-budget gives it its own (a capped reference line)."""
+    return dict((k, int(v)) for k, v in (o.split("=") for o in args.opt_budget)).get(opt, args.budget)
+
+
 def run_one(args, opt, lr, folder):
-    steps = max(1, args.budget // FORWARDS[opt])
+    steps = max(1, budget_of(args, opt) // FORWARDS[opt])
     every = max(1, steps // args.points)
     cmd = [args.binary, "train", "--model", args.model, "--task", "sst2", "--data", args.data, "--optimizer", opt,
            "--steps", str(steps), "--eval-every", str(every), "--seed", str(args.seed), "--out", folder, "--json"]
@@ -52,6 +58,8 @@ def run_one(args, opt, lr, folder):
         cmd += ["--lr", str(lr)]
     if args.eval_examples:
         cmd += ["--eval-examples", str(args.eval_examples)]
+    if opt not in args.extra_except.split(","):
+        cmd += args.extra.split()
     print(" ".join(cmd), file=sys.stderr, flush=True)
     started = time.time()
     out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
@@ -125,6 +133,10 @@ def main():
     ap.add_argument("--eval-examples", type=int, help="dev subset (default: all 872)")
     ap.add_argument("--optimizers", default=",".join(ALL))
     ap.add_argument("--lr", action="append", default=[], help="override, e.g. --lr mezo=1e-5 (repeatable)")
+    ap.add_argument("--opt-budget", action="append", default=[],
+                    help="another budget for one optimizer, e.g. --opt-budget adamw=300 (repeatable)")
+    ap.add_argument("--extra", default="", help="more train options for every run, e.g. '--precision bf16'")
+    ap.add_argument("--extra-except", default="adamw,sgd", help="optimizers that do not get --extra")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--runs", default="runs/compare")
     ap.add_argument("--binary", default=".build/release/zofinetune")
@@ -166,8 +178,7 @@ def main():
     with open(os.path.join(args.docs, f"optimizers-{name}.svg"), "w") as fh:
         fh.write(svg(results, title))
     lines = [f"# {title}", "",
-             f"Made by `tools/compare_optimizers.py --model {args.model} --budget {args.budget}"
-             + (f" --eval-examples {args.eval_examples}" if args.eval_examples else "") + "` (seed "
+             "Made by `tools/compare_optimizers.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]) + "` (seed "
              f"{args.seed}; batch 16, 1,000 training examples, the engine's defaults otherwise). Wall-clock "
              "is the sum of step times on a 2-core AMD EPYC (Zen 5) shared with other jobs: compare ratios, "
              "not absolute seconds.", "",
