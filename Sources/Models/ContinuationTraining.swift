@@ -13,14 +13,13 @@ extension DecoderTrainer {
     /// Training forward on prompts with their continuations (each prompt run once, as scoring does),
     /// then backward for `loss` of the continuations' log-probabilities.
     /// - Parameters:
-    ///   - gradients: an arena laid out like `model.arena`; receives d loss / d parameter.
+    ///   - gradients: an arena laid out like `model.trainableArena`; receives d loss / d parameter.
     ///   - accumulate: add to `gradients` instead of overwriting them.
     /// - Returns: the loss `loss` computed.
     @discardableResult
     public func lossAndGradients(continuations batch: ContinuationBatch, loss: ContinuationLoss,
                                  gradients: ParameterArena, accumulate: Bool = false) -> Float {
-        precondition(gradients.count == model.arena.count && gradients.slots.count == model.arena.slots.count,
-                     "the gradient arena must have the model's layout (DecoderModel.makeArena)")
+        checkGradientLayout(gradients)
         let N = batch.tokenCount
         precondition(N <= maxTokens, "batch of \(N) tokens exceeds the trainer (\(maxTokens))")
         precondition(batch.positions.allSatisfy { $0 < model.maxPositions }, "sequence longer than \(model.maxPositions)")
@@ -33,8 +32,7 @@ extension DecoderTrainer {
             keyBlocks = TrainingKeyBlocks(config: model.config, capacity: max(gather.count, 2 * (keyBlocks?.capacity ?? 0)))
         }
         forward(tokens: batch.tokens, positions: batch.positions, spans: spans, gather: gather)
-        let dHead = model.config.tieWordEmbeddings
-            ? gradients[DecoderLayout.embedding] : gradients[DecoderLayout.outputHead]
+        let dHead = headGradient(gradients)
         let value = continuationHead(batch, loss: loss, dHidden: scratch.dBranch, dHead: dHead)
         backward(tokens: batch.tokens, positions: batch.positions, spans: spans, gather: gather, gradients: gradients)
         return Float(value)
@@ -46,7 +44,7 @@ extension DecoderTrainer {
     /// log-probabilities (the loss's derivative depends on all of them), a second for the gradient,
     /// which recomputes the logits unless every row fitted in one chunk.
     func continuationHead(_ batch: ContinuationBatch, loss: ContinuationLoss,
-                          dHidden: UnsafeMutablePointer<Float>, dHead: UnsafeMutablePointer<Float>) -> Double {
+                          dHidden: UnsafeMutablePointer<Float>, dHead: UnsafeMutablePointer<Float>?) -> Double {
         let C = model.config.hiddenSize, V = model.config.vocabSize, N = batch.tokenCount
         let softcap = model.config.finalLogitSoftcap
         let (rows, reads) = batch.tokenReads

@@ -15,6 +15,14 @@ public final class DecoderModel: @unchecked Sendable {
     let activation: GateActivation
     /// bf16 copies of the block matrices, keyed by the fp32 weight's address (nil: fp32 products).
     private(set) var lowPrecision: LowPrecisionProducts?
+    /// LoRA adapters added to the block products (`attachLoRA`, PEFT/DecoderLoRA.swift); nil: none.
+    public internal(set) var lora: LoRALayers?
+
+    /// The parameters a run trains: the adapters' arena when adapters are attached (the base
+    /// arena is then read-only), else the whole model's.
+    public var trainableArena: ParameterArena { lora?.arena ?? prefixTuning?.arena ?? arena }
+    /// True when a run trains adapters only and the base weights get no gradient.
+    public var baseIsFrozen: Bool { trainableArena !== arena }
     /// Prefix tuning's keys and values in front of every sequence (`attachPrefix`, PEFT/DecoderPrefix.swift); nil: none.
     public internal(set) var prefixTuning: KeyValuePrefix?
 
@@ -276,6 +284,7 @@ public final class DecoderModel: @unchecked Sendable {
                 _ y: UnsafeMutablePointer<Float>, rows: Int, out: Int, in: Int, accumulate: Bool = false,
                 sameInput: Bool = false) {
         product(lowPrecision, x, w, y, rows: rows, out: out, in: `in`, accumulate: accumulate, sameInput: sameInput)
+        lora?.add(x, weight: w, to: y, rows: rows)   // + s·(x·Aᵀ)·Bᵀ in fp32 when w is adapted
         if let b { addRows(y, b, rows: rows, width: out) }
     }
 

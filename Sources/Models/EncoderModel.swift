@@ -17,6 +17,13 @@ public final class EncoderModel: @unchecked Sendable {
     let layers: [EncoderLayerWeights]
     /// bf16 copies of the block matrices (nil: fp32 products).
     private(set) var lowPrecision: LowPrecisionProducts?
+    /// LoRA adapters added to the block products (`attachLoRA`, PEFT/EncoderLoRA.swift); nil: none.
+    public internal(set) var lora: LoRALayers?
+
+    /// The parameters a run trains: the adapters' arena when attached (the base is then read-only).
+    public var trainableArena: ParameterArena { lora?.arena ?? prefixTuning?.arena ?? arena }
+    /// True when a run trains adapters only and the base weights get no gradient.
+    public var baseIsFrozen: Bool { trainableArena !== arena }
     /// Prefix tuning's keys and values in front of every sequence (`attachPrefix`, PEFT/EncoderPrefix.swift); nil: none.
     public internal(set) var prefixTuning: KeyValuePrefix?
     let words: UnsafeMutablePointer<Float>        // (V, C)
@@ -136,12 +143,14 @@ public final class EncoderModel: @unchecked Sendable {
         }
         // The residual add for free: sgemm accumulates into the stream (beta = 1), then bias and norm.
         product(lowPrecision, ws.context, w.attentionOut, ws.x, rows: N, out: C, in: C, accumulate: true)
+        lora?.add(ws.context, weight: w.attentionOut, to: ws.x, rows: N)
         addRows(ws.x, w.attentionOutBias, rows: N, width: C)
         layerNormForward(ws.x, ws.x, w.attentionNorm, w.attentionNormBias, rows: N, dim: C, eps: c.layerNormEps)
 
         linear(ws.x, w.intermediate, w.intermediateBias, ws.intermediate, rows: N, out: I, in: C)
         geluForward(ws.intermediate, ws.intermediate, count: N * I)
         product(lowPrecision, ws.intermediate, w.output, ws.x, rows: N, out: C, in: I, accumulate: true)
+        lora?.add(ws.intermediate, weight: w.output, to: ws.x, rows: N)
         addRows(ws.x, w.outputBias, rows: N, width: C)
         layerNormForward(ws.x, ws.x, w.outputNorm, w.outputNormBias, rows: N, dim: C, eps: c.layerNormEps)
     }
@@ -150,6 +159,7 @@ public final class EncoderModel: @unchecked Sendable {
     func linear(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                 _ y: UnsafeMutablePointer<Float>, rows: Int, out: Int, in: Int, sameInput: Bool = false) {
         product(lowPrecision, x, w, y, rows: rows, out: out, in: `in`, sameInput: sameInput)
+        lora?.add(x, weight: w, to: y, rows: rows)   // + s·(x·Aᵀ)·Bᵀ in fp32 when w is adapted
         addRows(y, b, rows: rows, width: out)
     }
 

@@ -18,6 +18,9 @@ public final class EncoderTrainer {
     public let activations: EncoderActivations
     let scratch: EncoderGradientScratch
 
+    /// With the base frozen (LoRA): where the LayerNorms' unused gradients go.   (2C)
+    let frozenSink: TaggedBuffer?
+
     public var byteCount: Int { activations.byteCount + scratch.byteCount }
 
     public init(model: EncoderModel, maxTokens: Int) {
@@ -25,6 +28,7 @@ public final class EncoderTrainer {
         self.maxTokens = maxTokens
         activations = EncoderActivations(config: model.config, maxTokens: maxTokens)
         scratch = EncoderGradientScratch(config: model.config, maxTokens: maxTokens)
+        frozenSink = model.baseIsFrozen ? TaggedBuffer(floats: 2 * model.config.hiddenSize, tag: .scratch) : nil
     }
 
     private var c: EncoderConfig { model.config }
@@ -34,16 +38,17 @@ public final class EncoderTrainer {
     ///   - batch: K description sequences, then one sequence per label.
     ///   - descriptionCount: K.
     ///   - labels: (S) label of each sentence, indexing the descriptions.
-    ///   - gradients: an arena laid out like `model.arena`; receives d loss / d parameter.
+    ///   - gradients: an arena laid out like `model.trainableArena` (the model's, or its adapters'
+    ///     when the base is frozen); receives d loss / d parameter.
     ///   - accumulate: add to `gradients` instead of overwriting them.
     /// - Returns: the mean cross-entropy.
     @discardableResult
     public func lossAndGradients(batch: PackedBatch, descriptionCount K: Int, labels: [Int], temperature: Float,
                                  gradients: ParameterArena, accumulate: Bool = false) -> Float {
-        let arena = model.arena
+        let arena = model.trainableArena
         precondition(gradients.count == arena.count && gradients.slots.count == arena.slots.count
                      && zip(gradients.slots, arena.slots).allSatisfy { $0.name == $1.name && $0.offset == $1.offset },
-                     "the gradient arena must have the model's layout (EncoderModel.makeArena)")
+                     "the gradient arena must have the layout of the trained parameters (model.trainableArena)")
         precondition(batch.tokenCount <= maxTokens, "batch of \(batch.tokenCount) tokens exceeds the trainer (\(maxTokens))")
         precondition(batch.lengths.allSatisfy { $0 <= model.maxSequenceLength }, "sequence longer than \(model.maxSequenceLength)")
         precondition(K >= 2 && labels.count == batch.sequenceCount - K, "K descriptions, then one sentence per label")
@@ -75,6 +80,7 @@ public final class EncoderTrainer {
             attentionForward(a.context[l], q: a.q[l], k: a.k[l], v: a.v[l], spans: spans, geometry: model.geometry)
             memcpy(a.attentionSum[l], x, N * C * 4)
             BLAS.linear(a.context[l], w.attentionOut, a.attentionSum[l], m: N, n: C, k: C, accumulate: true)
+            model.lora?.add(a.context[l], weight: w.attentionOut, to: a.attentionSum[l], rows: N)
             model.addRows(a.attentionSum[l], w.attentionOutBias, rows: N, width: C)
             layerNormForward(a.middle[l], a.attentionSum[l], w.attentionNorm, w.attentionNormBias, rows: N, dim: C, eps: eps)
 
@@ -82,6 +88,7 @@ public final class EncoderTrainer {
             geluForward(scratch.activated, a.preActivation[l], count: N * I)
             memcpy(a.mlpSum[l], a.middle[l], N * C * 4)
             BLAS.linear(scratch.activated, w.output, a.mlpSum[l], m: N, n: C, k: I, accumulate: true)
+            model.lora?.add(scratch.activated, weight: w.output, to: a.mlpSum[l], rows: N)
             model.addRows(a.mlpSum[l], w.outputBias, rows: N, width: C)
             layerNormForward(a.layerInput[l + 1], a.mlpSum[l], w.outputNorm, w.outputNormBias, rows: N, dim: C, eps: eps)
         }
@@ -135,9 +142,14 @@ public final class EncoderTrainer {
     func backward(_ batch: PackedBatch, spans: [AttentionSpan], gradients: ParameterArena) {
         let a = activations, t = scratch, N = batch.tokenCount, C = c.hiddenSize, I = c.intermediateSize
         let eps = c.layerNormEps
+        // The adapter term of a product (nothing without LoRA); after the base dx, which it adds to.
+        func lora(_ weight: UnsafePointer<Float>, dy: UnsafePointer<Float>, x: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+            model.lora?.backward(weight: weight, dy: dy, x: x, dx: dx, rows: N, gradients: gradients)
+        }
         for l in (0..<c.layers).reversed() {
             let w = model.layers[l]
-            let g = EncoderLayerWeights(arena: gradients, names: EncoderLayerNames(prefix: model.prefix, layer: l))
+            let g = frozenSink.map { EncoderLayerGradients(frozenSink: $0.base, hidden: C) }
+                ?? EncoderLayerGradients(arena: gradients, names: EncoderLayerNames(prefix: model.prefix, layer: l))
             // t.dStream = d output of layer l.  output.LayerNorm → d mlpSum
             layerNormBackward(dx: t.dSum, dw: g.outputNorm, db: g.outputNormBias, dy: t.dStream,
                               x: a.mlpSum[l], w: w.outputNorm, rows: N, dim: C, eps: eps)
@@ -145,16 +157,19 @@ public final class EncoderTrainer {
             geluForward(t.activated, a.preActivation[l], count: N * I)
             linearBackward(dx: t.dHidden, dw: g.output, db: g.outputBias, dy: t.dSum, x: t.activated, w: w.output,
                            rows: N, out: C, in: I)
+            lora(w.output, dy: t.dSum, x: t.activated, dx: t.dHidden)
             geluBackward(dx: t.dHidden, dy: t.dHidden, x: a.preActivation[l], count: N * I)
             memcpy(t.dMiddle, t.dSum, N * C * 4)   // the residual path
             linearBackward(dx: t.dMiddle, dw: g.intermediate, db: g.intermediateBias, dy: t.dHidden, x: a.middle[l],
                            w: w.intermediate, rows: N, out: I, in: C, accumulateInput: true)
+            lora(w.intermediate, dy: t.dHidden, x: a.middle[l], dx: t.dMiddle)
             // attention.output.LayerNorm → d attentionSum
             layerNormBackward(dx: t.dSum, dw: g.attentionNorm, db: g.attentionNormBias, dy: t.dMiddle,
                               x: a.attentionSum[l], w: w.attentionNorm, rows: N, dim: C, eps: eps)
             // attentionSum = x + context · Woᵀ + b
             linearBackward(dx: t.dContext, dw: g.attentionOut, db: g.attentionOutBias, dy: t.dSum, x: a.context[l],
                            w: w.attentionOut, rows: N, out: C, in: C)
+            lora(w.attentionOut, dy: t.dSum, x: a.context[l], dx: t.dContext)
             attentionBackward(dQ: t.dQ, dK: t.dK, dV: t.dV, dOut: t.dContext, q: a.q[l], k: a.k[l], v: a.v[l],
                               spans: spans, geometry: model.geometry)
             memcpy(t.dStream, t.dSum, N * C * 4)   // the residual path
@@ -162,7 +177,11 @@ public final class EncoderTrainer {
             linearBackward(dx: t.dStream, dw: g.q, db: g.qBias, dy: t.dQ, x: x, w: w.q, rows: N, out: C, in: C, accumulateInput: true)
             linearBackward(dx: t.dStream, dw: g.k, db: g.kBias, dy: t.dK, x: x, w: w.k, rows: N, out: C, in: C, accumulateInput: true)
             linearBackward(dx: t.dStream, dw: g.v, db: g.vBias, dy: t.dV, x: x, w: w.v, rows: N, out: C, in: C, accumulateInput: true)
+            lora(w.q, dy: t.dQ, x: x, dx: t.dStream)
+            lora(w.k, dy: t.dK, x: x, dx: t.dStream)
+            lora(w.v, dy: t.dV, x: x, dx: t.dStream)
         }
+        guard frozenSink == nil else { return }   // LoRA: no embedding gradients
         // Embedding norm, then the three tables: one scatter-add each.
         let e = EncoderEmbeddingNames(prefix: model.prefix)
         layerNormBackward(dx: t.dSum, dw: gradients[e.norm], db: gradients[e.normBias], dy: t.dStream,

@@ -46,7 +46,7 @@ extension ModelOptions {
         let embedder = try SentenceEmbedder.load(directory: model, batchSize: batchSize)
         var steps = 0
         if let runOptions, let runPath = runOptions.run {
-            steps = try RunReplay.restore(run: try RunFolder(path: runPath), arena: embedder.model.arena,
+            steps = try RunReplay.restore(run: try RunFolder(path: runPath), encoder: embedder.model,
                                               directory: model, point: runOptions.point, threads: Threads.count, log: log)
             log("weights of run \(runPath) after \(steps) steps")
         }

@@ -1,0 +1,62 @@
+import Foundation
+
+/// Which parameters a run trains (DESIGN.md, "adapters are a second arena"): the whole model, or
+/// a small set of adapter parameters over a read-only base model. The adapters live in their own
+/// `ParameterArena`, so every optimizer, the seed log, snapshots, replay and resume work on them
+/// exactly as they work on a whole model.
+///
+/// Each method is one case here and its settings one struct beside `LoRASettings`; the model side
+/// of each is in its own files in this folder.
+public enum PEFTMethod: String, Codable, Sendable, CaseIterable {
+    /// Every parameter of the model trains (no adapter).
+    case none
+    /// Low-rank adapters W + (α/r)·B·A on chosen projections (`LoRASettings`, `LoRALayers`).
+    case lora
+    /// Trainable key/value vectors per layer (prefix tuning).
+    case prefix
+}
+
+/// A projection of a transformer block that LoRA can adapt. Decoders name them as Hugging Face's
+/// Llama/Gemma modules do (q_proj … down_proj); encoders (BERT family) have no gate.
+public enum LoRATarget: String, Codable, Sendable, CaseIterable {
+    case q, k, v, o, gate, up, down
+
+    /// Parses "q,v" (names separated by commas) into targets in canonical order, without repeats.
+    public static func parse(_ text: String) throws -> [LoRATarget] {
+        var set = Set<LoRATarget>()
+        for raw in text.split(separator: ",") {
+            let name = raw.trimmingCharacters(in: .whitespaces)
+            guard let t = LoRATarget(rawValue: name) else {
+                throw ModelError("LoRA target \"\(name)\" is not one of \(allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            set.insert(t)
+        }
+        guard !set.isEmpty else { throw ModelError("LoRA targets: give at least one of \(allCases.map(\.rawValue).joined(separator: ","))") }
+        return allCases.filter(set.contains)
+    }
+}
+
+/// LoRA's settings, with the defaults of peft's `LoraConfig` as the MeZO paper used it
+/// (princeton-nlp/MeZO, large_models/lora.py: `LoRA(model, r=8, alpha=16, float16=...)` on
+/// q_proj and v_proj): rank 8, α 16, targets q and v, no dropout.
+public struct LoRASettings: Codable, Sendable, Equatable {
+    public var rank: Int = 8
+    public var alpha: Float = 16
+    public var targets: [LoRATarget] = [.q, .v]
+
+    public init(rank: Int = 8, alpha: Float = 16, targets: [LoRATarget] = [.q, .v]) {
+        (self.rank, self.alpha, self.targets) = (rank, alpha, targets)
+    }
+
+    /// α / r: what B·A is scaled by (peft's `scaling`, not rank-stabilised).
+    public var scale: Float { alpha / Float(rank) }
+
+    /// Refuses a rank or α that is not positive, and an empty target list, naming the value.
+    public func validate() throws {
+        guard rank > 0 else { throw ModelError("LoRA rank must be at least 1, not \(rank)") }
+        guard alpha > 0, alpha.isFinite else { throw ModelError("LoRA alpha must be positive, not \(alpha)") }
+        guard !targets.isEmpty else { throw ModelError("LoRA needs at least one target projection") }
+    }
+
+    public var targetList: String { targets.map(\.rawValue).joined(separator: ",") }
+}

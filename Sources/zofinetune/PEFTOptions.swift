@@ -1,0 +1,57 @@
+import ArgumentParser
+import Models
+import Training
+
+/// train's parameter-efficient fine-tuning options: which parameters train (`--peft`) and each
+/// method's settings. Kept in run.json (flat keys: peft, lora_rank, lora_alpha, lora_targets) and
+/// config.yaml, so replay, resume, `eval/prompt/export --run` and `train --config` rebuild them.
+struct PEFTOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("""
+        Which parameters train: none (the whole model, default), lora (low-rank adapters W + (α/r)·B·A on \
+        --lora-targets; the base weights stay read-only) or prefix (prefix tuning). Works with every optimizer: \
+        zeroth-order ones perturb only the adapters, sgd/adamw backpropagate to them only.
+        """, valueName: "none|lora|prefix")) var peft: PEFTMethod?
+    @Option(name: .long, help: "LoRA rank r (default 8, as peft and the MeZO paper).") var loraRank: Int?
+    @Option(name: .long, help: "LoRA α; B·A is scaled by α/r (default 16).") var loraAlpha: Float?
+    @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("""
+        Projections LoRA adapts, comma-separated: q,k,v,o,gate,up,down (default q,v as in the MeZO paper). \
+        Encoders (BERT) map q,k,v,o,up,down to query, key, value, attention.output.dense, intermediate.dense, \
+        output.dense and have no gate.
+        """, valueName: "q,v,...")) var loraTargets: [String] = []
+
+    func validate() throws {
+        let method = peft ?? .none
+        if method != .lora, let (name, _) = [("--lora-rank", loraRank != nil), ("--lora-alpha", loraAlpha != nil),
+                                              ("--lora-targets", !loraTargets.isEmpty)].first(where: { $0.1 }) {
+            throw ValidationError("\(name) is a LoRA setting; give --peft lora with it")
+        }
+        if let loraRank, loraRank < 1 { throw ValidationError("--lora-rank must be at least 1, not \(loraRank)") }
+        if let loraAlpha, !(loraAlpha > 0 && loraAlpha.isFinite) { throw ValidationError("--lora-alpha must be positive, not \(loraAlpha)") }
+        do { _ = try targets() } catch { throw ValidationError("--lora-targets: \(error)") }
+        if method == .prefix { throw ValidationError("--peft prefix (prefix tuning) is not built on this branch") }
+    }
+
+    /// The targets given ("q,v" or "q v"), nil when none.
+    func targets() throws -> [LoRATarget]? {
+        loraTargets.isEmpty ? nil : try LoRATarget.parse(loraTargets.joined(separator: ","))
+    }
+
+    /// Sets the run's PEFT fields from the options (defaults filled in, so run.json names them).
+    func apply(to c: inout TrainingConfig) {
+        c.peft = peft ?? .none
+        guard c.peft == .lora else { return }
+        let d = LoRASettings()
+        c.loraRank = loraRank ?? d.rank
+        c.loraAlpha = loraAlpha ?? d.alpha
+        c.loraTargets = (try? targets()) ?? d.targets
+    }
+
+    /// config.yaml's lines for these options (`TrainCommand.resolvedConfiguration`).
+    static func resolved(_ c: TrainingConfig) -> [(String, Any?)] {
+        guard let lora = c.lora else { return [("peft", c.peft.rawValue)] }
+        return [("peft", c.peft.rawValue), ("lora-rank", lora.rank), ("lora-alpha", lora.alpha),
+                ("lora-targets", lora.targets.map(\.rawValue))]
+    }
+}
+
+extension PEFTMethod: ExpressibleByArgument {}
