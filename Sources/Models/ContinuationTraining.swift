@@ -27,14 +27,19 @@ extension DecoderTrainer {
             let g = gradients.storage
             parallelFor(gradients.count, minChunk: 1 << 16) { r in (g + r.lowerBound).update(repeating: 0, count: r.count) }
         }
-        let (gather, spans) = batch.disjointKeyBlocks()
-        if (keyBlocks?.capacity ?? 0) < gather.count {
-            keyBlocks = TrainingKeyBlocks(config: model.config, capacity: max(gather.count, 2 * (keyBlocks?.capacity ?? 0)))
+        var (gather, spans) = batch.disjointKeyBlocks()
+        var positions = batch.positions
+        if let prefix = model.prefixTuning {   // the prefix in front of every block, positions from n
+            let layout = PrefixedKeyLayout(prefixTokens: prefix.tokens, gather: gather, spans: spans)
+            (gather, spans) = (layout.gather, layout.spans)
+            positions = positions.map { $0 + prefix.tokens }
+            precondition(positions.allSatisfy { $0 < model.maxPositions }, "sequence longer than \(model.maxPositions)")
         }
-        forward(tokens: batch.tokens, positions: batch.positions, spans: spans, gather: gather)
+        reserveKeyBlocks(gather.count)
+        forward(tokens: batch.tokens, positions: positions, spans: spans, gather: gather)
         let dHead = headGradient(gradients)
         let value = continuationHead(batch, loss: loss, dHidden: scratch.dBranch, dHead: dHead)
-        backward(tokens: batch.tokens, positions: batch.positions, spans: spans, gather: gather, gradients: gradients)
+        backward(tokens: batch.tokens, positions: positions, spans: spans, gather: gather, gradients: gradients)
         return Float(value)
     }
 
@@ -139,9 +144,14 @@ final class TrainingKeyBlocks {
     let dValues: UnsafeMutablePointer<Float>   // (capacity, Hkv·D)
     private let buffer: TaggedBuffer
 
-    init(config c: DecoderConfig, capacity: Int) {
+    convenience init(config c: DecoderConfig, capacity: Int) {
+        self.init(width: c.kvHeads * c.headDim, capacity: capacity)
+    }
+
+    /// - Parameter width: floats of one key (Hkv·D).
+    init(width: Int, capacity: Int) {
         self.capacity = capacity
-        width = c.kvHeads * c.headDim
+        self.width = width
         let views: [UnsafeMutablePointer<Float>]
         (buffer, views) = TaggedBuffer.carved([Int](repeating: capacity * width, count: 4), tag: .scratch)
         (keys, values, dKeys, dValues) = (views[0], views[1], views[2], views[3])
@@ -150,23 +160,35 @@ final class TrainingKeyBlocks {
     var byteCount: Int { buffer.byteCount }
 
     /// Copies row gather[g] of `keys` / `values` (rows, Hkv·D) into block row g; returns self.
-    func gathering(_ gather: [Int], keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>) -> TrainingKeyBlocks {
+    /// With prefix tuning an entry −1 − j is prefix token j of `layer` (`PrefixedKeyLayout`).
+    func gathering(_ gather: [Int], keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>,
+                   prefix: KeyValuePrefix? = nil, layer: Int = 0) -> TrainingKeyBlocks {
         precondition(gather.count <= capacity, "gathered keys exceed their buffer")
         for (to, from) in gather.enumerated() {
-            memcpy(keys + to * width, k + from * width, width * 4)
-            memcpy(values + to * width, v + from * width, width * 4)
+            var ks = k + from * width, vs = v + from * width
+            if from < 0 {
+                let r = prefix!.row(-1 - from, layer: layer)
+                (ks, vs) = (UnsafePointer(r.key), UnsafePointer(r.value))
+            }
+            memcpy(keys + to * width, ks, width * 4)
+            memcpy(values + to * width, vs, width * 4)
         }
         return self
     }
 
     /// dK[gather[g]] += dKeys[g] (and the same for values), after zeroing dK and dV's `rows` rows:
-    /// a prompt's key feeds every block it was copied into.
-    func scatterAdd(_ gather: [Int], dKeys dK: UnsafeMutablePointer<Float>, dValues dV: UnsafeMutablePointer<Float>, rows: Int) {
+    /// a prompt's key feeds every block it was copied into. A prefix row's gradient is added to
+    /// prefix token j of `layer` in `prefixGradients` (the prefix arena's layout): every
+    /// sequence's block adds its share, so it sums over the batch.
+    func scatterAdd(_ gather: [Int], dKeys dK: UnsafeMutablePointer<Float>, dValues dV: UnsafeMutablePointer<Float>, rows: Int,
+                    prefix: KeyValuePrefix? = nil, layer: Int = 0, prefixGradients: ParameterArena? = nil) {
         dK.update(repeating: 0, count: rows * width)
         dV.update(repeating: 0, count: rows * width)
         for (from, to) in gather.enumerated() {
-            axpy(1, dKeys + from * width, dK + to * width, width)
-            axpy(1, dValues + from * width, dV + to * width, width)
+            var kd = dK + to * width, vd = dV + to * width
+            if to < 0 { (kd, vd) = prefix!.row(-1 - to, layer: layer, in: prefixGradients!) }
+            axpy(1, dKeys + from * width, kd, width)
+            axpy(1, dValues + from * width, vd, width)
         }
     }
 }

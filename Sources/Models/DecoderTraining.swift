@@ -75,7 +75,8 @@ public final class DecoderTrainer {
         checkGradientLayout(gradients)
         let N = batch.tokenCount
         precondition(N <= maxTokens, "batch of \(N) tokens exceeds the trainer (\(maxTokens))")
-        precondition(batch.lengths.allSatisfy { $0 <= model.maxPositions }, "sequence longer than \(model.maxPositions)")
+        precondition(batch.lengths.allSatisfy { $0 + model.prefixTokens <= model.maxPositions },
+                     "sequence longer than \(model.maxPositions - model.prefixTokens)")
         if !accumulate {
             let g = gradients.storage
             parallelFor(gradients.count, minChunk: 1 << 16) { r in (g + r.lowerBound).update(repeating: 0, count: r.count) }
@@ -88,8 +89,16 @@ public final class DecoderTrainer {
             for i in 0..<n { positions[start + i] = i }
             spans.append(AttentionSpan(queryRow: start, queryCount: n, firstQueryPosition: 0, keyRow: start, keyCount: n))
         }
+        // Prefix tuning: each sequence's keys in a block behind the prefix's, positions from n.
+        var gather: [Int]? = nil
+        if let prefix = model.prefixTuning {
+            let layout = PrefixedKeyLayout(prefixTokens: prefix.tokens, batch: batch)
+            (gather, spans) = (layout.gather, layout.spans)
+            positions = positions.map { $0 + prefix.tokens }
+            reserveKeyBlocks(layout.gather.count)
+        }
 
-        forward(tokens: batch.tokens, positions: positions, spans: spans, gather: nil)
+        forward(tokens: batch.tokens, positions: positions, spans: spans, gather: gather)
         let loss: Double
         let dHead = headGradient(gradients)
         switch target {
@@ -98,8 +107,15 @@ public final class DecoderTrainer {
         case .candidates(let ids, let labels):
             loss = candidateHead(batch, ids: ids, labels: labels, dHidden: scratch.dBranch, dHead: dHead)
         }
-        backward(tokens: batch.tokens, positions: positions, spans: spans, gather: nil, gradients: gradients)
+        backward(tokens: batch.tokens, positions: positions, spans: spans, gather: gather, gradients: gradients)
         return Float(loss)
+    }
+
+    /// Makes `keyBlocks` hold at least `rows` gathered key rows.
+    func reserveKeyBlocks(_ rows: Int) {
+        if (keyBlocks?.capacity ?? 0) < rows {
+            keyBlocks = TrainingKeyBlocks(config: model.config, capacity: max(rows, 2 * (keyBlocks?.capacity ?? 0)))
+        }
     }
 
     // MARK: - Forward, keeping activations
@@ -130,7 +146,7 @@ public final class DecoderTrainer {
         model.linear(t.normed, w.v, w.vBias, a.v[l], rows: N, out: kvw, in: C)
         rotatedQueriesAndKeys(l, rows: N, positions: positions)
         if let gather {
-            let blocks = keyBlocks!.gathering(gather, keys: t.k, values: a.v[l])
+            let blocks = keyBlocks!.gathering(gather, keys: t.k, values: a.v[l], prefix: model.prefixTuning, layer: l)
             attentionForward(a.attention[l], q: t.q, k: blocks.keys, v: blocks.values, spans: spans, geometry: geometry(l))
         } else {
             attentionForward(a.attention[l], q: t.q, k: t.k, v: a.v[l], spans: spans, geometry: geometry(l))
@@ -323,10 +339,12 @@ public final class DecoderTrainer {
         rotatedQueriesAndKeys(l, rows: N, positions: positions)
         if let gather {
             // Per-block key gradients, then each summed into the row its key was copied from.
-            let blocks = keyBlocks!.gathering(gather, keys: t.k, values: a.v[l])
+            let blocks = keyBlocks!.gathering(gather, keys: t.k, values: a.v[l], prefix: model.prefixTuning, layer: l)
             attentionBackward(dQ: t.dQ, dK: blocks.dKeys, dV: blocks.dValues, dOut: t.dAttention, q: t.q,
                               k: blocks.keys, v: blocks.values, spans: spans, geometry: geometry(l))
-            blocks.scatterAdd(gather, dKeys: t.dK, dValues: t.dV, rows: N)
+            // Prefix rows' key/value gradients go to the prefix (in `adapters`: the prefix arena's layout).
+            blocks.scatterAdd(gather, dKeys: t.dK, dValues: t.dV, rows: N, prefix: model.prefixTuning, layer: l,
+                              prefixGradients: adapters)
         } else {
             attentionBackward(dQ: t.dQ, dK: t.dK, dV: t.dV, dOut: t.dAttention, q: t.q, k: t.k, v: a.v[l],
                               spans: spans, geometry: geometry(l))

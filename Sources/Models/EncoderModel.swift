@@ -68,7 +68,7 @@ public final class EncoderModel: @unchecked Sendable {
 
     /// Longest sequence (in tokens, [CLS] and [SEP] included) the position table covers (after the
     /// prefix's n positions when prefix tuning).
-    public var maxSequenceLength: Int { config.maxSequenceLength - (prefixTuning?.tokens ?? 0) }
+    public var maxSequenceLength: Int { config.maxSequenceLength - prefixTokens }
 
     /// Runs the embeddings and every block.
     /// - Returns: the last hidden states (N, C), valid until the workspace is used again.
@@ -96,7 +96,7 @@ public final class EncoderModel: @unchecked Sendable {
     /// x[r] = LayerNorm(W[token r] + P[offset + position r] + T[0]).   out: (N, C)
     /// With a prefix the positions start at n, as in transformers (`past_key_values_length`).
     func embed(_ batch: PackedBatch, into out: UnsafeMutablePointer<Float>) {
-        let C = config.hiddenSize, V = config.vocabSize, offset = config.positionOffset + (prefixTuning?.tokens ?? 0)
+        let C = config.hiddenSize, V = config.vocabSize, offset = config.positionOffset + prefixTokens
         for s in 0..<batch.sequenceCount {
             let start = batch.starts[s]
             for i in 0..<batch.lengths[s] {

@@ -20,8 +20,11 @@ public final class EncoderTrainer {
 
     /// With the base frozen (LoRA): where the LayerNorms' unused gradients go.   (2C)
     let frozenSink: TaggedBuffer?
+    /// Prefix tuning: one layer's keys and values behind the prefix's, and their gradients
+    /// (allocated on first use, grown when a batch needs more rows).
+    var keyBlocks: TrainingKeyBlocks?
 
-    public var byteCount: Int { activations.byteCount + scratch.byteCount }
+    public var byteCount: Int { activations.byteCount + scratch.byteCount + (keyBlocks?.byteCount ?? 0) }
 
     public init(model: EncoderModel, maxTokens: Int) {
         self.model = model
@@ -58,16 +61,25 @@ public final class EncoderTrainer {
             let g = gradients.storage
             parallelFor(gradients.count, minChunk: 1 << 16) { r in (g + r.lowerBound).update(repeating: 0, count: r.count) }
         }
-        let spans = model.spans(batch)
-        forward(batch, spans: spans)
+        var spans = model.spans(batch)
+        var gather: [Int]? = nil   // prefix tuning: each sequence's keys behind the prefix's (PrefixedKeyLayout)
+        if let prefix = model.prefixTuning {
+            let layout = PrefixedKeyLayout(prefixTokens: prefix.tokens, batch: batch)
+            (gather, spans) = (layout.gather, layout.spans)
+            if (keyBlocks?.capacity ?? 0) < layout.gather.count {
+                keyBlocks = TrainingKeyBlocks(width: prefix.width, capacity: max(layout.gather.count, 2 * (keyBlocks?.capacity ?? 0)))
+            }
+        }
+        forward(batch, spans: spans, gather: gather)
         let loss = cosineHead(batch, descriptionCount: K, labels: labels, temperature: temperature)
-        backward(batch, spans: spans, gradients: gradients)
+        backward(batch, spans: spans, gather: gather, gradients: gradients)
         return Float(loss)
     }
 
     // MARK: - Forward, keeping activations
 
-    func forward(_ batch: PackedBatch, spans: [AttentionSpan]) {
+    /// - Parameter gather: with prefix tuning, the source of every key row the spans read (`TrainingKeyBlocks`).
+    func forward(_ batch: PackedBatch, spans: [AttentionSpan], gather: [Int]? = nil) {
         let a = activations, N = batch.tokenCount, C = c.hiddenSize, I = c.intermediateSize, eps = c.layerNormEps
         embeddingSum(batch, into: a.embeddingSum)
         layerNormForward(a.layerInput[0], a.embeddingSum, model.embeddingNorm, model.embeddingNormBias,
@@ -77,7 +89,12 @@ public final class EncoderTrainer {
             model.linear(x, w.q, w.qBias, a.q[l], rows: N, out: C, in: C)
             model.linear(x, w.k, w.kBias, a.k[l], rows: N, out: C, in: C)
             model.linear(x, w.v, w.vBias, a.v[l], rows: N, out: C, in: C)
-            attentionForward(a.context[l], q: a.q[l], k: a.k[l], v: a.v[l], spans: spans, geometry: model.geometry)
+            if let gather {
+                let blocks = keyBlocks!.gathering(gather, keys: a.k[l], values: a.v[l], prefix: model.prefixTuning, layer: l)
+                attentionForward(a.context[l], q: a.q[l], k: blocks.keys, v: blocks.values, spans: spans, geometry: model.geometry)
+            } else {
+                attentionForward(a.context[l], q: a.q[l], k: a.k[l], v: a.v[l], spans: spans, geometry: model.geometry)
+            }
             memcpy(a.attentionSum[l], x, N * C * 4)
             BLAS.linear(a.context[l], w.attentionOut, a.attentionSum[l], m: N, n: C, k: C, accumulate: true)
             model.lora?.add(a.context[l], weight: w.attentionOut, to: a.attentionSum[l], rows: N)
@@ -98,7 +115,7 @@ public final class EncoderTrainer {
 
     /// The embedding sum before its norm, as `EncoderModel.embed` computes it.   out: (N, C)
     func embeddingSum(_ batch: PackedBatch, into out: UnsafeMutablePointer<Float>) {
-        let C = c.hiddenSize, offset = c.positionOffset
+        let C = c.hiddenSize, offset = c.positionOffset + model.prefixTokens   // positions from n behind a prefix
         for s in 0..<batch.sequenceCount {
             for i in 0..<batch.lengths[s] {
                 let r = batch.starts[s] + i, t = batch.tokens[r]
@@ -139,7 +156,7 @@ public final class EncoderTrainer {
 
     // MARK: - Backward
 
-    func backward(_ batch: PackedBatch, spans: [AttentionSpan], gradients: ParameterArena) {
+    func backward(_ batch: PackedBatch, spans: [AttentionSpan], gather: [Int]? = nil, gradients: ParameterArena) {
         let a = activations, t = scratch, N = batch.tokenCount, C = c.hiddenSize, I = c.intermediateSize
         let eps = c.layerNormEps
         // The adapter term of a product (nothing without LoRA); after the base dx, which it adds to.
@@ -170,8 +187,17 @@ public final class EncoderTrainer {
             linearBackward(dx: t.dContext, dw: g.attentionOut, db: g.attentionOutBias, dy: t.dSum, x: a.context[l],
                            w: w.attentionOut, rows: N, out: C, in: C)
             lora(w.attentionOut, dy: t.dSum, x: a.context[l], dx: t.dContext)
-            attentionBackward(dQ: t.dQ, dK: t.dK, dV: t.dV, dOut: t.dContext, q: a.q[l], k: a.k[l], v: a.v[l],
-                              spans: spans, geometry: model.geometry)
+            if let gather {
+                // Per-block key gradients: the sequence's rows back to dK/dV, the prefix's summed into its gradient.
+                let blocks = keyBlocks!.gathering(gather, keys: a.k[l], values: a.v[l], prefix: model.prefixTuning, layer: l)
+                attentionBackward(dQ: t.dQ, dK: blocks.dKeys, dV: blocks.dValues, dOut: t.dContext, q: a.q[l],
+                                  k: blocks.keys, v: blocks.values, spans: spans, geometry: model.geometry)
+                blocks.scatterAdd(gather, dKeys: t.dK, dValues: t.dV, rows: N, prefix: model.prefixTuning, layer: l,
+                                  prefixGradients: gradients)
+            } else {
+                attentionBackward(dQ: t.dQ, dK: t.dK, dV: t.dV, dOut: t.dContext, q: a.q[l], k: a.k[l], v: a.v[l],
+                                  spans: spans, geometry: model.geometry)
+            }
             memcpy(t.dStream, t.dSum, N * C * 4)   // the residual path
             let x = a.layerInput[l]
             linearBackward(dx: t.dStream, dw: g.q, db: g.qBias, dy: t.dQ, x: x, w: w.q, rows: N, out: C, in: C, accumulateInput: true)
@@ -189,7 +215,7 @@ public final class EncoderTrainer {
         embeddingBackward(dEmbedding: gradients[e.words], dx: t.dSum, tokens: batch.tokens, dim: C, scale: 1)
         var positionRows = [Int32](repeating: 0, count: N)   // (N) row of the position table each token read
         for s in 0..<batch.sequenceCount {
-            for i in 0..<batch.lengths[s] { positionRows[batch.starts[s] + i] = Int32(c.positionOffset + i) }
+            for i in 0..<batch.lengths[s] { positionRows[batch.starts[s] + i] = Int32(c.positionOffset + model.prefixTokens + i) }
         }
         embeddingBackward(dEmbedding: gradients[e.positions], dx: t.dSum, tokens: positionRows, dim: C, scale: 1)
         embeddingBackward(dEmbedding: gradients[e.tokenTypes], dx: t.dSum, tokens: [Int32](repeating: 0, count: N),

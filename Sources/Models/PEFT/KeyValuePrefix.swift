@@ -74,7 +74,7 @@ public final class KeyValuePrefix: @unchecked Sendable {
     /// The keys/values buffer of the inference forward, grown to hold `rows` rows.
     func inferenceBlocks(rows: Int) -> PrefixKeyBlocks {
         if let b = blocks, b.capacity >= rows { return b }
-        let b = PrefixKeyBlocks(width: width, capacity: max(rows, 2 * (blocks?.capacity ?? 0)), gradients: false)
+        let b = PrefixKeyBlocks(width: width, capacity: max(rows, 2 * (blocks?.capacity ?? 0)))
         blocks = b
         return b
     }
@@ -127,25 +127,21 @@ public struct PrefixedKeyLayout: Sendable {
     }
 }
 
-/// One layer's keys and values copied into prefixed blocks (`PrefixedKeyLayout`), and for the
-/// backward pass their gradients per block.
+/// One layer's keys and values copied into prefixed blocks (`PrefixedKeyLayout`) for the inference
+/// forwards (the training forward and backward use `TrainingKeyBlocks`, which also keeps gradients).
 final class PrefixKeyBlocks {
     let capacity: Int
     let width: Int
     let keys: UnsafeMutablePointer<Float>      // (capacity, W)
     let values: UnsafeMutablePointer<Float>    // (capacity, W)
-    let dKeys: UnsafeMutablePointer<Float>?    // (capacity, W) backward only
-    let dValues: UnsafeMutablePointer<Float>?  // (capacity, W) backward only
     private let buffer: TaggedBuffer
 
-    init(width: Int, capacity: Int, gradients: Bool) {
+    init(width: Int, capacity: Int) {
         self.capacity = capacity
         self.width = width
         let views: [UnsafeMutablePointer<Float>]
-        (buffer, views) = TaggedBuffer.carved([Int](repeating: capacity * width, count: gradients ? 4 : 2),
-                                              tag: gradients ? .scratch : .activations)
+        (buffer, views) = TaggedBuffer.carved([capacity * width, capacity * width], tag: .activations)
         (keys, values) = (views[0], views[1])
-        (dKeys, dValues) = gradients ? (views[2], views[3]) : (nil, nil)
     }
 
     var byteCount: Int { buffer.byteCount }
@@ -155,29 +151,22 @@ final class PrefixKeyBlocks {
                    prefix: KeyValuePrefix, layer l: Int) -> PrefixKeyBlocks {
         precondition(gather.count <= capacity, "prefixed keys exceed their buffer")
         precondition(prefix.width == width)
-        let pk = prefix.keys(l), pv = prefix.values(l), stride = prefix.rowStride
         for (to, from) in gather.enumerated() {
-            let (ks, vs) = from >= 0 ? (k + from * width, v + from * width)
-                                     : (UnsafePointer(pk) + (-1 - from) * stride, UnsafePointer(pv) + (-1 - from) * stride)
+            var ks = k + from * width, vs = v + from * width
+            if from < 0 {
+                let r = prefix.row(-1 - from, layer: l)
+                (ks, vs) = (UnsafePointer(r.key), UnsafePointer(r.value))
+            }
             memcpy(keys + to * width, ks, width * 4)
             memcpy(values + to * width, vs, width * 4)
         }
         return self
     }
+}
 
-    /// The backward of `gathering`: dK[gather[g]] += dKeys[g] after zeroing dK and dV's `rows`
-    /// rows, and for prefix rows d prefix key j += dKeys[g] in `gradients` (the prefix arena's
-    /// layout): each sequence's block adds its share, so the prefix gradient sums over the batch.
-    func scatterAdd(_ gather: [Int], dKeys dK: UnsafeMutablePointer<Float>, dValues dV: UnsafeMutablePointer<Float>,
-                    rows: Int, prefix: KeyValuePrefix, layer l: Int, gradients: ParameterArena) {
-        guard let dKeys, let dValues else { preconditionFailure("blocks made without gradient buffers") }
-        dK.update(repeating: 0, count: rows * width)
-        dV.update(repeating: 0, count: rows * width)
-        let gk = prefix.keys(l, in: gradients), gv = prefix.values(l, in: gradients), stride = prefix.rowStride
-        for (from, to) in gather.enumerated() {
-            let (kd, vd) = to >= 0 ? (dK + to * width, dV + to * width) : (gk + (-1 - to) * stride, gv + (-1 - to) * stride)
-            axpy(1, dKeys + from * width, kd, width)
-            axpy(1, dValues + from * width, vd, width)
-        }
+extension KeyValuePrefix {
+    /// Prefix token j's key and value in layer l, in `a` (default: the prefix's own arena).   (W) each
+    func row(_ j: Int, layer l: Int, in a: ParameterArena? = nil) -> (key: UnsafeMutablePointer<Float>, value: UnsafeMutablePointer<Float>) {
+        (keys(l, in: a) + j * rowStride, values(l, in: a) + j * rowStride)
     }
 }
