@@ -39,6 +39,9 @@ public protocol TrainingTask: AnyObject {
 }
 
 extension TrainingTask {
+    /// A task without adapters trains its base.
+    public var baseArena: ParameterArena { arena }
+
     /// Tasks that cannot report progress evaluate in one go.
     public func evaluate(_ examples: [LabeledExample], progress: @escaping (Int, Int) -> Void) throws -> (accuracy: Double, seconds: Double) {
         try evaluate(examples)
