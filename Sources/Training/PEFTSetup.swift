@@ -20,7 +20,7 @@ public enum PEFTSetup {
         switch config.peft {
         case .none: return
         case .lora: try model.attachLoRA(config.lora!).initialise(seed: config.seed)
-        case .prefix: throw prefixNotBuilt
+        case .prefix: try PrefixSetup.attach(config, to: model)
         }
     }
 
@@ -28,9 +28,7 @@ public enum PEFTSetup {
         switch config.peft {
         case .none: return
         case .lora: try model.attachLoRA(config.lora!).initialise(seed: config.seed)
-        case .prefix: throw prefixNotBuilt
+        case .prefix: try PrefixSetup.attach(config, to: model)
         }
     }
-
-    static let prefixNotBuilt = RunError("--peft prefix (prefix tuning) is not built on this branch")
 }

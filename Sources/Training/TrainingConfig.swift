@@ -112,6 +112,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var loraRank: Int?
     public var loraAlpha: Float?
     public var loraTargets: [LoRATarget]?
+    /// Prefix tuning (`--peft prefix`): n trainable key/value vectors per layer (`KeyValuePrefix`).
+    public var prefixTokens: Int?
 
     public init() {}
 
@@ -141,6 +143,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case loraRank = "lora_rank"
         case loraAlpha = "lora_alpha"
         case loraTargets = "lora_targets"
+        case prefixTokens = "prefix_tokens"
     }
 
     /// Reads run.json files written before the backprop optimizers or the perturbation options
@@ -184,6 +187,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         loraRank = try c.decodeIfPresent(Int.self, forKey: .loraRank)
         loraAlpha = try c.decodeIfPresent(Float.self, forKey: .loraAlpha)
         loraTargets = try c.decodeIfPresent([LoRATarget].self, forKey: .loraTargets)
+        prefixTokens = try c.decodeIfPresent(Int.self, forKey: .prefixTokens)
     }
 
     /// Learning rate at 0-based step `step`.

@@ -18,6 +18,12 @@ struct PEFTOptions: ParsableArguments {
         Encoders (BERT) map q,k,v,o,up,down to query, key, value, attention.output.dense, intermediate.dense, \
         output.dense and have no gate.
         """, valueName: "q,v,...")) var loraTargets: [String] = []
+    @Option(name: .long, help: ArgumentHelp("""
+        Prefix tuning: n trainable key and value vectors in front of every sequence in every layer (default 5, \
+        as the MeZO paper), started from the keys/values of n random tokens (MeZO's init by real activations). \
+        The real tokens' positions then start at n, so prompts may hold the model's positions − n tokens. \
+        MeZO paper settings: --lr 1e-2 or 1e-3 --eps 1e-1.
+        """, valueName: "n")) var prefixTokens: Int?
 
     func validate() throws {
         let method = peft ?? .none
@@ -25,10 +31,11 @@ struct PEFTOptions: ParsableArguments {
                                               ("--lora-targets", !loraTargets.isEmpty)].first(where: { $0.1 }) {
             throw ValidationError("\(name) is a LoRA setting; give --peft lora with it")
         }
+        if method != .prefix, prefixTokens != nil { throw ValidationError("--prefix-tokens is a prefix-tuning setting; give --peft prefix with it") }
+        if let prefixTokens, prefixTokens < 1 { throw ValidationError("--prefix-tokens must be at least 1, not \(prefixTokens)") }
         if let loraRank, loraRank < 1 { throw ValidationError("--lora-rank must be at least 1, not \(loraRank)") }
         if let loraAlpha, !(loraAlpha > 0 && loraAlpha.isFinite) { throw ValidationError("--lora-alpha must be positive, not \(loraAlpha)") }
         do { _ = try targets() } catch { throw ValidationError("--lora-targets: \(error)") }
-        if method == .prefix { throw ValidationError("--peft prefix (prefix tuning) is not built on this branch") }
     }
 
     /// The targets given ("q,v" or "q v"), nil when none.
@@ -39,6 +46,7 @@ struct PEFTOptions: ParsableArguments {
     /// Sets the run's PEFT fields from the options (defaults filled in, so run.json names them).
     func apply(to c: inout TrainingConfig) {
         c.peft = peft ?? .none
+        if c.peft == .prefix { c.prefixTokens = prefixTokens ?? KeyValuePrefix.defaultTokens }
         guard c.peft == .lora else { return }
         let d = LoRASettings()
         c.loraRank = loraRank ?? d.rank
@@ -48,6 +56,7 @@ struct PEFTOptions: ParsableArguments {
 
     /// config.yaml's lines for these options (`TrainCommand.resolvedConfiguration`).
     static func resolved(_ c: TrainingConfig) -> [(String, Any?)] {
+        if let n = c.prefix { return [("peft", c.peft.rawValue), ("prefix-tokens", n)] }
         guard let lora = c.lora else { return [("peft", c.peft.rawValue)] }
         return [("peft", c.peft.rawValue), ("lora-rank", lora.rank), ("lora-alpha", lora.alpha),
                 ("lora-targets", lora.targets.map(\.rawValue))]

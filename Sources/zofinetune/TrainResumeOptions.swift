@@ -34,6 +34,7 @@ extension TrainCommand {
         check("--lora-rank", peftOptions.loraRank, c.loraRank)
         check("--lora-alpha", peftOptions.loraAlpha, c.loraAlpha)
         check("--lora-targets", try? peftOptions.targets(), c.loraTargets) { $0.map(\.rawValue).joined(separator: ",") }
+        check("--prefix-tokens", peftOptions.prefixTokens, c.prefixTokens)
         check("--weight-decay", weightDecay, c.weightDecay)
         check("--max-grad-norm", maxGradNorm, c.maxGradNorm)
         check("--beta1", beta1, c.beta1)

@@ -32,6 +32,8 @@ import Weights
 public final class KeyValuePrefix: @unchecked Sendable {
     /// peft's name for the tensor in `adapter_model.safetensors` (`get_peft_model_state_dict`).
     public static let tensorName = "prompt_embeddings"
+    /// n when not given: MeZO's (large_models/run.py, `num_prefix: int = 5`; the paper's setting).
+    public static let defaultTokens = 5
 
     /// n: the virtual tokens (peft's `num_virtual_tokens`).
     public let tokens: Int
