@@ -18,6 +18,11 @@ struct ExportCommand: ParsableCommand {
             stay f32. Either is written beside --out (every file fsync'ed) and renamed into place, so \
             an interrupted export leaves nothing half-written. A non-empty --out is refused; --force \
             replaces it.
+
+            A LoRA run (train --peft lora) exports merged weights (W + (α/r)·B·A, a plain model folder) by \
+            default, or with --adapter a peft adapter folder (adapter_config.json + adapter_model.safetensors) \
+            that `PeftModel.from_pretrained(base, DIR)` loads onto the base model and `eval/prompt --adapter DIR` \
+            reads back.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -37,6 +42,9 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, help: "hf (a Hugging Face folder, default) or gguf (one file for llama.cpp).")
     var format: ExportFormat = .hf
 
+    @Flag(name: .long, help: "A --peft lora run: write its adapters as a peft folder instead of merged weights.")
+    var adapter = false
+
     @Option(name: .long, help: ArgumentHelp("GGUF: encoding of the matrices, f32 (default), f16, bf16 or q8_0.", valueName: "f32|f16|bf16|q8_0"))
     var type: String?
 
@@ -45,6 +53,7 @@ struct ExportCommand: ParsableCommand {
     func validate() throws {
         if !force, let why = HuggingFaceExport.refusal(out: out) { throw ValidationError(why) }
         try RunOptions(run: runFolder, at: at).validate()
+        if adapter, format == .gguf { throw ValidationError("--adapter writes a peft folder; --format gguf writes merged weights (leave out --adapter)") }
         if let type {
             guard format == .gguf else { throw ValidationError("--type applies to --format gguf") }
             guard GGUFExport.types[type] != nil else { throw ValidationError("--type takes f32, f16, bf16 or q8_0, not \"\(type)\"") }
@@ -58,6 +67,7 @@ struct ExportCommand: ParsableCommand {
                 throw InputError("\(modelOptions.model) is an encoder; GGUF export writes decoders (llama.cpp runs those). Use --format hf")
             }
             let (model, tokenizer, _) = try modelOptions.load(run: runOptions)
+            try model.mergeLoRA()   // a LoRA run: W + (α/r)·B·A
             let started = Date()
             let name = ((out as NSString).lastPathComponent as NSString).deletingPathExtension
             let notes = try GGUFExport.write(model: model, tokenizer: tokenizer, baseDirectory: modelOptions.model, to: out,
@@ -67,9 +77,24 @@ struct ExportCommand: ParsableCommand {
             log(String(format: "wrote %@ (GGUF %@, %.1f MB) in %.1f s", out, type ?? "f32", Double(size) / 1e6, Date().timeIntervalSince(started)))
             return
         }
-        let arena = try EncoderConfig.isEncoder(directory: modelOptions.model)
-            ? modelOptions.loadEmbedder(run: runOptions).0.model.arena
-            : modelOptions.load(run: runOptions).0.arena
+        let encoder = try EncoderConfig.isEncoder(directory: modelOptions.model)
+        let decoder = encoder ? nil : try modelOptions.load(run: runOptions).0
+        let embedder = encoder ? try modelOptions.loadEmbedder(run: runOptions).0 : nil
+        let lora = decoder?.lora ?? embedder?.model.lora
+        if adapter {
+            guard let lora else {
+                let run = try RunFolder(path: runFolder)
+                throw InputError("--adapter exports the adapters of a --peft lora run; \(runFolder) trained "
+                                 + (run.manifest.config.peft == .none ? "the whole model (export it without --adapter)" : "--peft \(run.manifest.config.peft.rawValue)"))
+            }
+            try LoRAAdapterFolder.write(lora, baseDirectory: modelOptions.model, fingerprint: try RunFolder(path: runFolder).manifest.baseFingerprint,
+                                        to: out, metadata: ["exported_by": "zofinetune", "run": runFolder, "at": at], replace: force)
+            log("wrote \(out) (peft LoRA adapter: rank \(lora.settings.rank), alpha \(lora.settings.alpha), \(lora.modules.count) modules, \(lora.parameterCount) parameters)")
+            return
+        }
+        try decoder?.mergeLoRA()   // a LoRA run: W + (α/r)·B·A into the base weights
+        try embedder?.model.mergeLoRA()
+        let arena = decoder?.arena ?? embedder!.model.arena
         try HuggingFaceExport.write(arena: arena, baseDirectory: modelOptions.model, to: out,
                                     metadata: ["exported_by": "zofinetune", "run": runFolder, "at": at], replace: force)
         log("wrote \(out)")

@@ -39,6 +39,14 @@ extension EncoderModel {
         lora = layers
         return layers
     }
+
+    /// W + (α/r)·B·A into the base arena for every adapted projection, then the adapters removed:
+    /// the weights peft's `merge_and_unload` gives, for a plain Hugging Face export.
+    public func mergeLoRA() throws {
+        guard let lora else { return }
+        try lora.merge(into: arena)
+        self.lora = nil
+    }
 }
 
 /// Where the encoder's backward writes one block's gradients: every slot of a gradient arena with
