@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Do transformers + peft give the SST-2 dev predictions `zofinetune eval` gave for a LoRA run?
+"""Do transformers + peft give the SST-2 dev predictions `zofinetune eval` gave for a LoRA or prefix-tuning run?
 
   zofinetune eval --model BASE --run RUN --task sst2 [--limit N] --predictions-out ours.jsonl
   zofinetune export --model BASE --run RUN --adapter --out ADAPTER      # and/or: --out MERGED
   python3 tools/check_lora_adapter.py --base BASE --adapter ADAPTER --predictions ours.jsonl [--data DIR] [--min-agreement 0.995]
   python3 tools/check_lora_adapter.py --merged MERGED --predictions ours.jsonl
 
---adapter: `PeftModel.from_pretrained(base, ADAPTER)` (peft 0.21.2), the folder `export --adapter` wrote.
+--adapter: `PeftModel.from_pretrained(base, ADAPTER)` (peft 0.21.2), the folder `export --adapter` wrote
+(LoRA, or PREFIX_TUNING: a prefix run has no merged export).
 --merged: the plain Hugging Face folder `export` wrote (W + (alpha/r) B A), loaded by transformers alone.
 Decoders (Gemma-3, Llama): "<bos>{sentence} It was", prediction = the larger of the " terrible" / " great"
 logits at the last token (fp32, eager). Encoders (BERT family): mean-pooled, L2-normalised sentence

@@ -30,8 +30,13 @@ struct ModelOptions: ParsableArguments {
         var stepsApplied = 0
         if let adapter = runOptions?.adapter {
             decoder = try ModelLoader.loadDecoder(directory: model)
-            let lora = try LoRAAdapterFolder.attach(adapter, to: decoder, modelDirectory: model, threads: Threads.count)
-            log("LoRA adapter \(adapter): rank \(lora.settings.rank), alpha \(lora.settings.alpha), targets \(lora.settings.targetList)")
+            if PrefixAdapterFolder.isPrefixFolder(adapter) {
+                let prefix = try PrefixAdapterFolder.attach(adapter, to: decoder, modelDirectory: model, threads: Threads.count)
+                log("prefix-tuning adapter \(adapter): \(prefix.tokens) prefix tokens")
+            } else {
+                let lora = try LoRAAdapterFolder.attach(adapter, to: decoder, modelDirectory: model, threads: Threads.count)
+                log("LoRA adapter \(adapter): rank \(lora.settings.rank), alpha \(lora.settings.alpha), targets \(lora.settings.targetList)")
+            }
         } else if let runOptions, let runPath = runOptions.run {
             let run = try RunFolder(path: runPath)
             let (replayed, steps) = try RunReplay.load(run: run, modelDirectory: model, point: runOptions.point,
@@ -66,7 +71,7 @@ struct RunOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Which weights of the run: best (best dev evaluation), last, or a step count.", valueName: "best|last|N"))
     var at: String = "best"
 
-    @Option(name: .long, help: ArgumentHelp("A peft LoRA adapter folder (adapter_config.json + adapter_model.safetensors, e.g. from `export --adapter`) to put on --model.", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("A peft LoRA or prefix-tuning adapter folder (adapter_config.json + adapter_model.safetensors, e.g. from `export --adapter`) to put on --model.", valueName: "dir"))
     var adapter: String?
 
     func validate() throws {

@@ -46,8 +46,13 @@ extension ModelOptions {
         let embedder = try SentenceEmbedder.load(directory: model, batchSize: batchSize)
         var steps = 0
         if let adapter = runOptions?.adapter {
-            let lora = try LoRAAdapterFolder.attach(adapter, to: embedder.model, modelDirectory: model, threads: Threads.count)
-            log("LoRA adapter \(adapter): rank \(lora.settings.rank), alpha \(lora.settings.alpha), targets \(lora.settings.targetList)")
+            if PrefixAdapterFolder.isPrefixFolder(adapter) {
+                let prefix = try PrefixAdapterFolder.attach(adapter, to: embedder.model, modelDirectory: model, threads: Threads.count)
+                log("prefix-tuning adapter \(adapter): \(prefix.tokens) prefix tokens")
+            } else {
+                let lora = try LoRAAdapterFolder.attach(adapter, to: embedder.model, modelDirectory: model, threads: Threads.count)
+                log("LoRA adapter \(adapter): rank \(lora.settings.rank), alpha \(lora.settings.alpha), targets \(lora.settings.targetList)")
+            }
         } else if let runOptions, let runPath = runOptions.run {
             steps = try RunReplay.restore(run: try RunFolder(path: runPath), encoder: embedder.model,
                                               directory: model, point: runOptions.point, threads: Threads.count, log: log)

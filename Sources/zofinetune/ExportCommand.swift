@@ -23,6 +23,11 @@ struct ExportCommand: ParsableCommand {
             default, or with --adapter a peft adapter folder (adapter_config.json + adapter_model.safetensors) \
             that `PeftModel.from_pretrained(base, DIR)` loads onto the base model and `eval/prompt --adapter DIR` \
             reads back.
+
+            A prefix-tuning run (train --peft prefix) has no merged export: its prefix is extra keys and \
+            values in every layer's attention, which no weight of the base architecture can hold. Export \
+            it with --adapter: a peft PREFIX_TUNING folder (prompt_embeddings) for `PeftModel.from_pretrained` \
+            and `eval/prompt --adapter DIR`.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -42,7 +47,7 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, help: "hf (a Hugging Face folder, default) or gguf (one file for llama.cpp).")
     var format: ExportFormat = .hf
 
-    @Flag(name: .long, help: "A --peft lora run: write its adapters as a peft folder instead of merged weights.")
+    @Flag(name: .long, help: "A --peft lora or prefix run: write its adapters as a peft folder instead of merged weights (a prefix run exports only this way).")
     var adapter = false
 
     @Option(name: .long, help: ArgumentHelp("GGUF: encoding of the matrices, f32 (default), f16, bf16 or q8_0.", valueName: "f32|f16|bf16|q8_0"))
@@ -67,6 +72,7 @@ struct ExportCommand: ParsableCommand {
                 throw InputError("\(modelOptions.model) is an encoder; GGUF export writes decoders (llama.cpp runs those). Use --format hf")
             }
             let (model, tokenizer, _) = try modelOptions.load(run: runOptions)
+            if model.prefixTuning != nil { throw Self.noMergedPrefix(runFolder) }
             try model.mergeLoRA()   // a LoRA run: W + (α/r)·B·A
             let started = Date()
             let name = ((out as NSString).lastPathComponent as NSString).deletingPathExtension
@@ -81,6 +87,14 @@ struct ExportCommand: ParsableCommand {
         let decoder = encoder ? nil : try modelOptions.load(run: runOptions).0
         let embedder = encoder ? try modelOptions.loadEmbedder(run: runOptions).0 : nil
         let lora = decoder?.lora ?? embedder?.model.lora
+        if let prefix = decoder?.prefixTuning ?? embedder?.model.prefixTuning {
+            guard adapter else { throw Self.noMergedPrefix(runFolder) }
+            try PrefixAdapterFolder.write(prefix, kvHeads: decoder?.config.kvHeads ?? embedder!.model.config.heads,
+                                          taskType: decoder == nil ? "FEATURE_EXTRACTION" : "CAUSAL_LM", baseDirectory: modelOptions.model,
+                                          fingerprint: try RunFolder(path: runFolder).manifest.baseFingerprint, to: out, replace: force)
+            log("wrote \(out) (peft prefix-tuning adapter: \(prefix.tokens) prefix tokens, \(prefix.parameterCount) parameters)")
+            return
+        }
         if adapter {
             guard let lora else {
                 let run = try RunFolder(path: runFolder)
@@ -98,5 +112,12 @@ struct ExportCommand: ParsableCommand {
         try HuggingFaceExport.write(arena: arena, baseDirectory: modelOptions.model, to: out,
                                     metadata: ["exported_by": "zofinetune", "run": runFolder, "at": at], replace: force)
         log("wrote \(out)")
+    }
+
+    /// Why a prefix run cannot be merged into the base weights, and what to do instead.
+    static func noMergedPrefix(_ run: String) -> InputError {
+        InputError("\(run) trained a prefix (--peft prefix): prefix tuning adds keys and values to every layer's attention "
+                   + "instead of changing weights, so no merged model folder or GGUF file can hold it. Export it with --adapter "
+                   + "(a peft folder that PeftModel.from_pretrained and eval/prompt --adapter load)")
     }
 }

@@ -3,6 +3,7 @@
 // AdamW prefix run snapshots only the prefix and its moments, and bad prefix options fail clearly.
 
 import Foundation
+import TestSupport
 import XCTest
 
 final class PrefixTrainCLITests: XCTestCase {
@@ -60,6 +61,98 @@ final class PrefixTrainCLITests: XCTestCase {
         XCTAssertFalse(optimizer.contains("model.layers"), "AdamW keeps moments of the base weights: \(optimizer)")
         let evaluated = try CLI.run(["eval"] + common + ["--run", run, "--at", "last", "--json"])
         _ = singleJSONObject(evaluated)
+    }
+
+    /// export: no merged folder or GGUF for a prefix run (a clear error); `--adapter` writes a peft
+    /// folder that `eval --adapter` reads back to the run's exact scores; a folder for another base
+    /// (other weights, or another shape) is refused.
+    func testPrefixExportsOnlyAsAnAdapterThatReadsBack() throws {
+        let (model, data, runs) = try setUpRun()
+        let common = ["--model", model.path, "--task", "sst2", "--data", data.path]
+        let run = runs.path + "/run", adapter = runs.path + "/adapter"
+        _ = singleJSONObject(try CLI.run(["train"] + common + ["--peft", "prefix", "--prefix-tokens", "2", "--lr", "1e-2", "--eps", "1e-1",
+                                         "--steps", "3", "--batch-size", "2", "--train-examples", "6", "--eval-every", "0",
+                                         "--out", run, "--json"]))
+        for format in [["--format", "hf"], ["--format", "gguf"]] {
+            assertCleanFailure(try CLI.run(["export", "--model", model.path, "--run", run, "--at", "last", "--out", runs.path + "/merged"] + format),
+                               mentions: ["--peft prefix", "no merged model folder or GGUF file can hold it", "--adapter"])
+        }
+        XCTAssertEqual(try CLI.run(["export", "--model", model.path, "--run", run, "--at", "last", "--adapter", "--out", adapter]).status, 0)
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: adapter + "/adapter_config.json"))) as! [String: Any]
+        XCTAssertEqual(config["peft_type"] as? String, "PREFIX_TUNING")
+        XCTAssertEqual(config["num_virtual_tokens"] as? Int, 2)
+        XCTAssertEqual(config["token_dim"] as? Int, 16)   // tiny-gemma3: 1 key/value head of 16
+
+        let fromRun = runs.path + "/run.jsonl", fromAdapter = runs.path + "/adapter.jsonl"
+        _ = singleJSONObject(try CLI.run(["eval"] + common + ["--run", run, "--at", "last", "--predictions-out", fromRun, "--json"]))
+        let read = try CLI.run(["eval"] + common + ["--adapter", adapter, "--predictions-out", fromAdapter, "--json"])
+        _ = singleJSONObject(read)
+        XCTAssertTrue(read.stderr.contains("prefix-tuning adapter"), read.summary)
+        XCTAssertEqual(try String(contentsOfFile: fromRun, encoding: .utf8), try String(contentsOfFile: fromAdapter, encoding: .utf8))
+        let prompted = try CLI.run(["prompt", "--model", model.path, "--adapter", adapter, "a b", "--candidates", " a", " b"])
+        XCTAssertEqual(prompted.status, 0, prompted.summary)
+
+        // On other weights: refused, naming both fingerprints.
+        let other = try TinyModelFolder("prefix-other")
+        removeAtTearDown(other.remove)
+        var weights = try Data(contentsOf: URL(fileURLWithPath: other.weightsPath))
+        weights[weights.count - 4] ^= 1   // the last weight's lowest mantissa bit
+        try weights.write(to: URL(fileURLWithPath: other.weightsPath))
+        assertCleanFailure(try CLI.run(["eval", "--model", other.path, "--adapter", adapter, "--task", "sst2", "--data", data.path]),
+                           mentions: ["fingerprint", "another base model"])
+        // A prefix for a model of another shape (here: one more layer): refused before any value is read.
+        var edited = config
+        edited["num_layers"] = 5
+        try JSONSerialization.data(withJSONObject: edited).write(to: URL(fileURLWithPath: adapter + "/adapter_config.json"))
+        assertCleanFailure(try CLI.run(["eval"] + common + ["--adapter", adapter]), mentions: ["5 layers", "another base model"])
+    }
+
+    /// A short MeZO-prefix run on the real Gemma-3-270M and all-MiniLM-L6-v2: the exported peft
+    /// folder loaded by transformers + peft (`PeftModel.from_pretrained`) gives the SST-2 dev
+    /// predictions `eval --run` gave (first 24 dev sentences, ≥ 99.5%, tools/check_lora_adapter.py,
+    /// which loads any peft folder). The whole dev set: tools/prefix_curves.sh, numbers in the README.
+    func testRealModelsExportedPrefixLoadsInPeftWithTheSamePredictions() throws {
+        let probe = try python(["-c", "import peft, transformers, torch"])
+        if probe.status != 0 {
+            if MissingResource.inCI { XCTFail("python3 with peft, transformers and torch is needed (tools/setup.sh)") }
+            throw XCTSkip("python3 with peft not available")
+        }
+        let sst2 = URL(fileURLWithPath: try Repo.requireSST2()).standardizedFileURL.path
+        let runs = try TemporaryFolder("prefix-real")
+        removeAtTearDown(runs.remove)
+        for (i, model) in [try Repo.requireGemma(), try Repo.requireMiniLM()].enumerated() {
+            let run = runs.path + "/run-\(i)", adapter = runs.path + "/adapter-\(i)", predictions = runs.path + "/predictions-\(i).jsonl"
+            let common = ["--model", model, "--task", "sst2", "--data", sst2]
+            let trained = try CLI.run(["train"] + common + ["--peft", "prefix", "--lr", "1e-3", "--eps", "1e-1", "--steps", "1",
+                                                            "--batch-size", "8", "--train-examples", "64", "--eval-every", "0",
+                                                            "--out", run], timeout: 300)
+            XCTAssertEqual(trained.status, 0, trained.summary)
+            XCTAssertEqual(try CLI.run(["eval"] + common + ["--run", run, "--at", "last", "--limit", "24",
+                                                            "--predictions-out", predictions]).status, 0)
+            XCTAssertEqual(try CLI.run(["export", "--model", model, "--run", run, "--at", "last", "--adapter", "--out", adapter]).status, 0)
+            let result = try python(["tools/check_lora_adapter.py", "--predictions", predictions, "--data", sst2,
+                                     "--base", model, "--adapter", adapter])
+            XCTAssertEqual(result.status, 0, result.output)
+            let line = result.output.split(separator: "\n").last.map(String.init) ?? ""
+            let agreement = (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["agreement"] as? Double ?? 0
+            print("\((model as NSString).lastPathComponent) prefix adapter in peft: \(line)")
+            XCTAssertGreaterThanOrEqual(agreement, 0.995, result.output)
+        }
+    }
+
+    /// python3 ARGS from the repository root; status and stdout + stderr.
+    func python(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3"] + arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: Repo.root)
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     func testBadPrefixOptionsFailClearly() throws {
