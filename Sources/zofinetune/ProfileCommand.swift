@@ -35,7 +35,7 @@ struct ProfileCommand: ParsableCommand {
     @Option(name: .long, help: "Tokens per prompt.") var seqLen = 64
     @Option(name: .long, help: "Steps per method (the median time is reported).") var steps = 3
     @Option(name: .long, parsing: .upToNextOption,
-            help: "Methods, in order: inference, mezo, sgd, adamw (the default four), zo-sign, zo-momentum, zo-adam, zo-cons, fzoo, hizoo, lozo, sparse-mezo (commas or spaces).")
+            help: "Methods, in order: inference, mezo, sgd, adamw (the default four), zo-sign, zo-momentum, zo-adam, zo-cons, fzoo, hizoo, lozo, sparse-mezo, lora-mezo, lora-sgd, lora-adamw (LoRA rank 8, α 16 on q,v; commas or spaces).")
     var methods: [String] = [ProfileMethod.defaults.map(\.rawValue).joined(separator: ",")]
 
     /// --methods as given, split at commas.
@@ -203,6 +203,7 @@ struct ProfileWorkerCommand: ParsableCommand {
         if let kept = profileBatch.task {
             let prompt = try TaskPrompt(spec: kept.spec, origin: kept.origin)
             let decoder = try ModelLoader.loadDecoder(directory: model)
+            if let lora = method.lora { try decoder.attachLoRA(lora).initialise(seed: 0) }
             task = prompt.spec.objective == .classify
                 ? try ClassifyTask(model: decoder, tokenizer: tokenizer, prompt: prompt)
                 : CompleteTask(model: decoder, tokenizer: tokenizer, prompt: prompt)
@@ -212,9 +213,12 @@ struct ProfileWorkerCommand: ParsableCommand {
             let embedder = try SentenceEmbedder(model: try ModelLoader.loadEncoder(directory: model), tokenizer: tokenizer,
                                                 maxSequenceLength: length,
                                                 batchSize: profileBatch.sequences.count + TaskName.sst2.labelDescriptions.texts.count)
+            if let lora = method.lora { try embedder.model.attachLoRA(lora).initialise(seed: 0) }
             task = EncoderTask(scorer: try LabelDescriptionScorer(embedder: embedder, descriptions: TaskName.sst2.labelDescriptions))
         } else {
-            task = try DecoderTask(model: try ModelLoader.loadDecoder(directory: model), tokenizer: tokenizer, prompt: .sst2)
+            let decoder = try ModelLoader.loadDecoder(directory: model)
+            if let lora = method.lora { try decoder.attachLoRA(lora).initialise(seed: 0) }
+            task = try DecoderTask(model: decoder, tokenizer: tokenizer, prompt: .sst2)
         }
         result.stepSeconds = try ProfileWorkload.run(method, task: task, batch: profileBatch, steps: steps, threads: threads)
         result.peakRSSBytes = ProcessMemory.peakResidentBytes

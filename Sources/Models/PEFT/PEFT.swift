@@ -60,3 +60,27 @@ public struct LoRASettings: Codable, Sendable, Equatable {
 
     public var targetList: String { targets.map(\.rawValue).joined(separator: ",") }
 }
+
+extension LoRASettings {
+    /// (in, out) of every projection these targets adapt in a decoder with `c`, all layers.
+    public func shapes(decoder c: DecoderConfig) -> [(in: Int, out: Int)] {
+        let C = c.hiddenSize, I = c.intermediateSize, qw = c.queryHeads * c.headDim, kvw = c.kvHeads * c.headDim
+        let one: [LoRATarget: (Int, Int)] = [.q: (C, qw), .k: (C, kvw), .v: (C, kvw), .o: (qw, C),
+                                             .gate: (C, I), .up: (C, I), .down: (I, C)]
+        return Array(repeating: targets.map { one[$0]! }, count: c.layers).flatMap { $0 }
+    }
+
+    /// The same for an encoder with `c` (no gate).
+    public func shapes(encoder c: EncoderConfig) -> [(in: Int, out: Int)] {
+        let C = c.hiddenSize, I = c.intermediateSize
+        let one: [LoRATarget: (Int, Int)] = [.q: (C, C), .k: (C, C), .v: (C, C), .o: (C, C), .up: (C, I), .down: (I, C)]
+        return Array(repeating: targets.compactMap { one[$0] }, count: c.layers).flatMap { $0 }
+    }
+
+    /// Floats of the adapters' arena (A: r·in, B: out·r per projection, each slot aligned as
+    /// `ParameterArena` aligns it): for memory predictions.
+    public func arenaFloats(_ shapes: [(in: Int, out: Int)]) -> Int {
+        func aligned(_ n: Int) -> Int { (n + 15) / 16 * 16 }
+        return shapes.reduce(0) { $0 + aligned(rank * $1.in) + aligned($1.out * rank) }
+    }
+}
