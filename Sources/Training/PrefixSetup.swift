@@ -12,17 +12,24 @@ extension TrainingConfig {
 /// n token ids drawn uniformly from the whole vocabulary, run alone through the base model, and
 /// their keys and values become the prefix (`initialisePrefixFromActivations`). The draw comes
 /// from the run's seed, so replay, resume and `eval --run` rebuild the same start.
-enum PrefixSetup {
+public enum PrefixSetup {
     static func attach(_ config: TrainingConfig, to model: DecoderModel) throws {
-        let n = config.prefix!
-        try model.attachPrefix(tokens: n)
-        model.initialisePrefixFromActivations(of: initialTokens(count: n, vocabulary: model.config.vocabSize, seed: config.seed))
+        try attach(config.prefix!, seed: config.seed, to: model)
     }
 
     static func attach(_ config: TrainingConfig, to model: EncoderModel) throws {
-        let n = config.prefix!
+        try attach(config.prefix!, seed: config.seed, to: model)
+    }
+
+    /// An n-token prefix on `model`, started from the activations of n tokens drawn from `seed`.
+    public static func attach(_ n: Int, seed: UInt64, to model: DecoderModel) throws {
         try model.attachPrefix(tokens: n)
-        model.initialisePrefixFromActivations(of: initialTokens(count: n, vocabulary: model.config.vocabSize, seed: config.seed))
+        model.initialisePrefixFromActivations(of: initialTokens(count: n, vocabulary: model.config.vocabSize, seed: seed))
+    }
+
+    public static func attach(_ n: Int, seed: UInt64, to model: EncoderModel) throws {
+        try model.attachPrefix(tokens: n)
+        model.initialisePrefixFromActivations(of: initialTokens(count: n, vocabulary: model.config.vocabSize, seed: seed))
     }
 
     /// n ids uniform in 0..<vocabulary (MeZO: `torch.randint(low=0, high=vocab_size, size=(1, num_prefix))`),
