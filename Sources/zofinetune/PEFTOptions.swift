@@ -11,7 +11,7 @@ struct PEFTOptions: ParsableArguments {
         --lora-targets; the base weights stay read-only) or prefix (prefix tuning). Works with every optimizer: \
         zeroth-order ones perturb only the adapters, sgd/adamw backpropagate to them only.
         """, valueName: "none|lora|prefix")) var peft: PEFTMethod?
-    @Option(name: .long, help: "LoRA rank r (default 8, as peft and the MeZO paper).") var loraRank: Int?
+    @Option(name: .long, help: "LoRA rank r (default 8, as the MeZO paper). Without --lr/--eps a LoRA run starts from the paper's settings: MeZO lr 1e-4, eps 1e-2; sgd/adamw lr 1e-4.") var loraRank: Int?
     @Option(name: .long, help: "LoRA α; B·A is scaled by α/r (default 16).") var loraAlpha: Float?
     @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("""
         Projections LoRA adapts, comma-separated: q,k,v,o,gate,up,down (default q,v as in the MeZO paper). \
@@ -44,10 +44,13 @@ struct PEFTOptions: ParsableArguments {
     }
 
     /// Sets the run's PEFT fields from the options (defaults filled in, so run.json names them).
-    func apply(to c: inout TrainingConfig) {
+    /// A LoRA run without --lr / --eps starts from the MeZO paper's LoRA settings (`LoRASettings.mezoLR`).
+    func apply(to c: inout TrainingConfig, lrGiven: Bool, epsGiven: Bool) {
         c.peft = peft ?? .none
         if c.peft == .prefix { c.prefixTokens = prefixTokens ?? KeyValuePrefix.defaultTokens }
         guard c.peft == .lora else { return }
+        if !lrGiven { c.lr = c.optimizer.usesBackprop ? LoRASettings.backpropLR : LoRASettings.mezoLR }
+        if !epsGiven, !c.optimizer.usesBackprop { c.eps = LoRASettings.mezoEps }
         let d = LoRASettings()
         c.loraRank = loraRank ?? d.rank
         c.loraAlpha = loraAlpha ?? d.alpha

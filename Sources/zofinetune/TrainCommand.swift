@@ -187,7 +187,7 @@ struct TrainCommand: ParsableCommand {
         if let evalEvery { c.evalEvery = evalEvery }
         c.evalExamples = evalExamples
         if !c.optimizer.usesBackprop { c.microBatch = microBatch ?? Self.ranks.map { (c.batchSize + $0 - 1) / $0 } }
-        peftOptions.apply(to: &c)
+        peftOptions.apply(to: &c, lrGiven: lr != nil, epsGiven: eps != nil)
         return c
     }
 

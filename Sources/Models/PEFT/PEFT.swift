@@ -36,9 +36,10 @@ public enum LoRATarget: String, Codable, Sendable, CaseIterable {
     }
 }
 
-/// LoRA's settings, with the defaults of peft's `LoraConfig` as the MeZO paper used it
-/// (princeton-nlp/MeZO, large_models/lora.py: `LoRA(model, r=8, alpha=16, float16=...)` on
-/// q_proj and v_proj): rank 8, α 16, targets q and v, no dropout.
+/// LoRA's settings, with the MeZO paper's defaults (princeton-nlp/MeZO, large_models/run.py:
+/// `lora_r: int = 8`, `lora_alpha: int = 16`; large_models/lora.py, class `LoRA.__init__`: adapters
+/// on every attention's q_proj and v_proj, `LoRALinear` with no dropout): rank 8, α 16, targets q
+/// and v. peft's `LoraConfig` scales the same way (α/r).
 public struct LoRASettings: Codable, Sendable, Equatable {
     public var rank: Int = 8
     public var alpha: Float = 16
@@ -48,7 +49,7 @@ public struct LoRASettings: Codable, Sendable, Equatable {
         (self.rank, self.alpha, self.targets) = (rank, alpha, targets)
     }
 
-    /// α / r: what B·A is scaled by (peft's `scaling`, not rank-stabilised).
+    /// α / r: what B·A is scaled by (peft's `scaling`, MeZO's `LoRALinear.scaling`; not rank-stabilised).
     public var scale: Float { alpha / Float(rank) }
 
     /// Refuses a rank or α that is not positive, and an empty target list, naming the value.
@@ -59,6 +60,10 @@ public struct LoRASettings: Codable, Sendable, Equatable {
     }
 
     public var targetList: String { targets.map(\.rawValue).joined(separator: ",") }
+
+    /// The MeZO paper's starting point for MeZO on LoRA (princeton-nlp/MeZO, large_models/README.md,
+    /// "LoRA 1e-4/5e-5, eps 1e-2"; the fine-tuning baseline with LoRA used lr 1e-4).
+    public static let mezoLR: Float = 1e-4, mezoEps: Float = 1e-2, backpropLR: Float = 1e-4
 }
 
 extension LoRASettings {
