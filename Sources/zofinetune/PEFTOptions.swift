@@ -22,7 +22,7 @@ struct PEFTOptions: ParsableArguments {
         Prefix tuning: n trainable key and value vectors in front of every sequence in every layer (default 5, \
         as the MeZO paper), started from the keys/values of n random tokens (MeZO's init by real activations). \
         The real tokens' positions then start at n, so prompts may hold the model's positions − n tokens. \
-        MeZO paper settings: --lr 1e-2 or 1e-3 --eps 1e-1.
+        Without --lr/--eps a prefix run starts from the MeZO paper's settings: MeZO lr 1e-3, eps 1e-1; sgd/adamw lr 1e-2.
         """, valueName: "n")) var prefixTokens: Int?
 
     func validate() throws {
@@ -47,7 +47,11 @@ struct PEFTOptions: ParsableArguments {
     /// A LoRA run without --lr / --eps starts from the MeZO paper's LoRA settings (`LoRASettings.mezoLR`).
     func apply(to c: inout TrainingConfig, lrGiven: Bool, epsGiven: Bool) {
         c.peft = peft ?? .none
-        if c.peft == .prefix { c.prefixTokens = prefixTokens ?? KeyValuePrefix.defaultTokens }
+        if c.peft == .prefix {   // the MeZO paper's prefix settings unless given (KeyValuePrefix.mezoLR)
+            c.prefixTokens = prefixTokens ?? KeyValuePrefix.defaultTokens
+            if !lrGiven { c.lr = c.optimizer.usesBackprop ? KeyValuePrefix.backpropLR : KeyValuePrefix.mezoLR }
+            if !epsGiven, !c.optimizer.usesBackprop { c.eps = KeyValuePrefix.mezoEps }
+        }
         guard c.peft == .lora else { return }
         if !lrGiven { c.lr = c.optimizer.usesBackprop ? LoRASettings.backpropLR : LoRASettings.mezoLR }
         if !epsGiven, !c.optimizer.usesBackprop { c.eps = LoRASettings.mezoEps }

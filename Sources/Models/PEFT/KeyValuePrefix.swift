@@ -34,6 +34,10 @@ public final class KeyValuePrefix: @unchecked Sendable {
     public static let tensorName = "prompt_embeddings"
     /// n when not given: MeZO's (large_models/run.py, `num_prefix: int = 5`; the paper's setting).
     public static let defaultTokens = 5
+    /// The MeZO paper's starting point for prefix tuning (princeton-nlp/MeZO, large_models/README.md:
+    /// "Prefix-tuning 1e-2/1e-3, eps 1e-1", its SST-2 example `MODE=prefix LR=1e-3 EPS=1e-1 bash mezo.sh`;
+    /// the backprop baseline `MODE=prefix LR=1e-2 bash finetune.sh`).
+    public static let mezoLR: Float = 1e-3, mezoEps: Float = 1e-1, backpropLR: Float = 1e-2
 
     /// n: the virtual tokens (peft's `num_virtual_tokens`).
     public let tokens: Int
