@@ -62,7 +62,8 @@ public enum MemoryPlan {
         if let lora = method.lora {
             return MemoryPlan.adapted(lora, arenaBytes: lora.arenaFloats(lora.shapes(encoder: c)) * f, weights: weights,
                                       inference: workspace, method: method, tokens: W) {
-                (stored: N * ((1 + L + 1 + 2) * C + L * (7 * C + I)) * f, scratch: N * (7 * C + 2 * I) * f + 2 * C * f)
+                // The embedder's workspace stays beside the stored activations (as in the full plan).
+                (stored: workspace + N * ((1 + L + 1 + 2) * C + L * (7 * C + I)) * f, scratch: N * (7 * C + 2 * I) * f + 2 * C * f)
             }
         }
         if method != .sgd, method != .adamw {
