@@ -70,7 +70,8 @@ public enum MemoryPlan {
         if let lora = method.lora {
             return MemoryPlan.adapted(lora, arenaBytes: lora.arenaFloats(lora.shapes(encoder: c)) * f, weights: weights,
                                       inference: workspace, method: method, tokens: W) {
-                (stored: stored, scratch: scratch + 2 * C * f)
+                // The embedder's workspace stays beside the stored activations (as in the full plan).
+                (stored: workspace + stored, scratch: scratch + 2 * C * f)
             }
         }
         if let n = method.prefixTokens {

@@ -154,6 +154,28 @@ final class LoRACLITests: XCTestCase {
         }
     }
 
+    /// `profile --methods lora-mezo,lora-adamw` on all-MiniLM-L6-v2: each peak within 5% of its
+    /// MemoryPlan, and LoRA-AdamW's gradients and moments of the adapters' size (< 1% of the weights).
+    func testLoRAProfileMatchesItsPlan() throws {
+        let model = Repo.minilmDirectory
+        guard FileManager.default.fileExists(atPath: model + "/model.safetensors") else { return XCTFail("\(model) missing") }
+        let sst2 = URL(fileURLWithPath: try Repo.requireSST2()).standardizedFileURL.path
+        let out = try TemporaryFolder("lora-profile")
+        removeAtTearDown(out.remove)
+        let result = try CLI.run(["profile", "--model", model, "--task", "sst2", "--data", sst2, "--batch-size", "16", "--seq-len", "64",
+                                  "--steps", "1", "--methods", "lora-mezo,lora-adamw", "--json", out.path + "/p.json"], timeout: 300)
+        XCTAssertEqual(result.status, 0, result.summary)
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: out.file("p.json"))) as! [String: Any]
+        for m in report["methods"] as! [[String: Any]] {
+            let name = m["method"] as! String
+            let above = Double((m["peak_rss_bytes"] as! Int) - (m["baseline_bytes"] as! Int))
+            let predicted = Double((m["predicted"] as! [String: Int]).values.reduce(0, +))
+            XCTAssertLessThanOrEqual(abs(predicted - above) / above, 0.05, "\(name): predicted \(predicted) vs measured \(above)")
+            let tagged = m["tagged"] as! [String: Int]
+            XCTAssertLessThan(Double((tagged["gradients"] ?? 0) + (tagged["optimizer"] ?? 0)), 0.01 * Double(tagged["weights"]!), name)
+        }
+    }
+
     func requirePeft() throws {
         let probe = try python(["-c", "import peft, transformers, torch"])
         if probe.status != 0 {
