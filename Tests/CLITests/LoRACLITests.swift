@@ -105,7 +105,6 @@ final class LoRACLITests: XCTestCase {
         assertCleanFailure(try CLI.run(common + ["--peft", "lora", "--lora-alpha", "0"]), mentions: ["--lora-alpha", "not 0"])
         assertCleanFailure(try CLI.run(common + ["--peft", "lora", "--lora-targets", "q,wq"]), mentions: ["\"wq\""])
         assertCleanFailure(try CLI.run(common + ["--lora-rank", "4"]), mentions: ["--lora-rank", "--peft lora"])
-        assertCleanFailure(try CLI.run(common + ["--peft", "prefix"]), mentions: ["prefix"])
         if let minilm = Optional(Repo.minilmDirectory), FileManager.default.fileExists(atPath: minilm + "/model.safetensors") {
             assertCleanFailure(try CLI.run(["train", "--model", minilm, "--task", "sst2", "--data", data.path, "--steps", "1",
                                             "--peft", "lora", "--lora-targets", "q,gate"]), mentions: ["\"gate\"", "no gate projection"])
