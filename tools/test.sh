@@ -56,6 +56,22 @@ if [[ ! -f models/reference/minilm_sst2_grads.safetensors ]]; then
         --out models/reference/minilm_sst2_grads.safetensors
 fi
 
+if [[ ! -f models/reference/gemma-3-270m-sst2-lora.safetensors || ! -f models/reference/minilm-sst2-lora.safetensors ]]; then
+    echo "== peft LoRA losses and adapter gradients on one SST-2 batch, Gemma-3-270M and all-MiniLM-L6-v2 (once, ~1 min)" >&2
+    python3 tools/reference_lora.py gemma --model models/gemma-3-270m --data "$SST2" \
+        --out models/reference/gemma-3-270m-sst2-lora.safetensors
+    python3 tools/reference_lora.py minilm --model models/all-minilm-l6-v2 --data "$SST2" \
+        --out models/reference/minilm-sst2-lora.safetensors
+fi
+
+if [[ ! -f models/reference/gemma-3-270m-sst2-prefix.safetensors || ! -f models/reference/minilm-sst2-prefix.safetensors ]]; then
+    echo "== peft prefix-tuning losses and prefix gradients on one SST-2 batch, Gemma-3-270M and all-MiniLM-L6-v2 (once, ~1 min)" >&2
+    python3 tools/reference_prefix.py gemma --model models/gemma-3-270m --data "$SST2" \
+        --out models/reference/gemma-3-270m-sst2-prefix.safetensors
+    python3 tools/reference_prefix.py minilm --model models/all-minilm-l6-v2 --data "$SST2" \
+        --out models/reference/minilm-sst2-prefix.safetensors
+fi
+
 if [[ ! -f models/reference/bpe-gpt2-sst2-token-ids.json || ! -f models/reference/bpe-llama3-sst2-token-ids.json || ! -f models/reference/bpe-qwen2-sst2-token-ids.json || ! -f models/reference/bpe-smollm-sst2-token-ids.json ]]; then
     echo "== transformers ids of SST-2 dev + 5,000 train for the byte-level BPE fixtures (once, ~3 s)" >&2
     python3 tools/make_bpe_reference.py reference --data "$SST2" --out models/reference

@@ -36,10 +36,10 @@ extension DecoderModel {
     }
 
     private func generateGroup(_ prompts: [[Int32]], maxNewTokens: Int, stop: Set<Int32>) -> [[Int32]] {
-        precondition(prompts.allSatisfy { !$0.isEmpty && $0.count < maxPositions },
-                     "prompts need 1 to \(maxPositions - 1) tokens")
+        precondition(prompts.allSatisfy { !$0.isEmpty && prefixTokens + $0.count < maxPositions },
+                     "prompts need 1 to \(maxPositions - prefixTokens - 1) tokens")
         let S = prompts.count, V = config.vocabSize
-        let capacity = min(maxPositions, prompts.map(\.count).max()! + maxNewTokens)
+        let capacity = min(maxPositions, prefixTokens + prompts.map(\.count).max()! + maxNewTokens)   // the prefix's positions first
         let cache = KVCache(config: config, capacity: capacity, sequences: S)
         let ws = DecoderWorkspace(config: config, maxTokens: max(S, prompts.reduce(0) { $0 + $1.count }))
         var generated = [[Int32]](repeating: [], count: S)

@@ -13,14 +13,13 @@ extension DecoderTrainer {
     /// Training forward on prompts with their continuations (each prompt run once, as scoring does),
     /// then backward for `loss` of the continuations' log-probabilities.
     /// - Parameters:
-    ///   - gradients: an arena laid out like `model.arena`; receives d loss / d parameter.
+    ///   - gradients: an arena laid out like `model.trainableArena`; receives d loss / d parameter.
     ///   - accumulate: add to `gradients` instead of overwriting them.
     /// - Returns: the loss `loss` computed.
     @discardableResult
     public func lossAndGradients(continuations batch: ContinuationBatch, loss: ContinuationLoss,
                                  gradients: ParameterArena, accumulate: Bool = false) -> Float {
-        precondition(gradients.count == model.arena.count && gradients.slots.count == model.arena.slots.count,
-                     "the gradient arena must have the model's layout (DecoderModel.makeArena)")
+        checkGradientLayout(gradients)
         let N = batch.tokenCount
         precondition(N <= maxTokens, "batch of \(N) tokens exceeds the trainer (\(maxTokens))")
         precondition(batch.positions.allSatisfy { $0 < model.maxPositions }, "sequence longer than \(model.maxPositions)")
@@ -28,15 +27,19 @@ extension DecoderTrainer {
             let g = gradients.storage
             parallelFor(gradients.count, minChunk: 1 << 16) { r in (g + r.lowerBound).update(repeating: 0, count: r.count) }
         }
-        let (gather, spans) = batch.disjointKeyBlocks()
-        if (keyBlocks?.capacity ?? 0) < gather.count {
-            keyBlocks = TrainingKeyBlocks(config: model.config, capacity: max(gather.count, 2 * (keyBlocks?.capacity ?? 0)))
+        var (gather, spans) = batch.disjointKeyBlocks()
+        var positions = batch.positions
+        if let prefix = model.prefixTuning {   // the prefix in front of every block, positions from n
+            let layout = PrefixedKeyLayout(prefixTokens: prefix.tokens, gather: gather, spans: spans)
+            (gather, spans) = (layout.gather, layout.spans)
+            positions = positions.map { $0 + prefix.tokens }
+            precondition(positions.allSatisfy { $0 < model.maxPositions }, "sequence longer than \(model.maxPositions)")
         }
-        forward(tokens: batch.tokens, positions: batch.positions, spans: spans, gather: gather)
-        let dHead = model.config.tieWordEmbeddings
-            ? gradients[DecoderLayout.embedding] : gradients[DecoderLayout.outputHead]
+        reserveKeyBlocks(gather.count)
+        forward(tokens: batch.tokens, positions: positions, spans: spans, gather: gather)
+        let dHead = headGradient(gradients)
         let value = continuationHead(batch, loss: loss, dHidden: scratch.dBranch, dHead: dHead)
-        backward(tokens: batch.tokens, positions: batch.positions, spans: spans, gather: gather, gradients: gradients)
+        backward(tokens: batch.tokens, positions: positions, spans: spans, gather: gather, gradients: gradients)
         return Float(value)
     }
 
@@ -46,7 +49,7 @@ extension DecoderTrainer {
     /// log-probabilities (the loss's derivative depends on all of them), a second for the gradient,
     /// which recomputes the logits unless every row fitted in one chunk.
     func continuationHead(_ batch: ContinuationBatch, loss: ContinuationLoss,
-                          dHidden: UnsafeMutablePointer<Float>, dHead: UnsafeMutablePointer<Float>) -> Double {
+                          dHidden: UnsafeMutablePointer<Float>, dHead: UnsafeMutablePointer<Float>?) -> Double {
         let C = model.config.hiddenSize, V = model.config.vocabSize, N = batch.tokenCount
         let softcap = model.config.finalLogitSoftcap
         let (rows, reads) = batch.tokenReads
@@ -141,9 +144,14 @@ final class TrainingKeyBlocks {
     let dValues: UnsafeMutablePointer<Float>   // (capacity, Hkv·D)
     private let buffer: TaggedBuffer
 
-    init(config c: DecoderConfig, capacity: Int) {
+    convenience init(config c: DecoderConfig, capacity: Int) {
+        self.init(width: c.kvHeads * c.headDim, capacity: capacity)
+    }
+
+    /// - Parameter width: floats of one key (Hkv·D).
+    init(width: Int, capacity: Int) {
         self.capacity = capacity
-        width = c.kvHeads * c.headDim
+        self.width = width
         let views: [UnsafeMutablePointer<Float>]
         (buffer, views) = TaggedBuffer.carved([Int](repeating: capacity * width, count: 4), tag: .scratch)
         (keys, values, dKeys, dValues) = (views[0], views[1], views[2], views[3])
@@ -152,23 +160,35 @@ final class TrainingKeyBlocks {
     var byteCount: Int { buffer.byteCount }
 
     /// Copies row gather[g] of `keys` / `values` (rows, Hkv·D) into block row g; returns self.
-    func gathering(_ gather: [Int], keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>) -> TrainingKeyBlocks {
+    /// With prefix tuning an entry −1 − j is prefix token j of `layer` (`PrefixedKeyLayout`).
+    func gathering(_ gather: [Int], keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>,
+                   prefix: KeyValuePrefix? = nil, layer: Int = 0) -> TrainingKeyBlocks {
         precondition(gather.count <= capacity, "gathered keys exceed their buffer")
         for (to, from) in gather.enumerated() {
-            memcpy(keys + to * width, k + from * width, width * 4)
-            memcpy(values + to * width, v + from * width, width * 4)
+            var ks = k + from * width, vs = v + from * width
+            if from < 0 {
+                let r = prefix!.row(-1 - from, layer: layer)
+                (ks, vs) = (UnsafePointer(r.key), UnsafePointer(r.value))
+            }
+            memcpy(keys + to * width, ks, width * 4)
+            memcpy(values + to * width, vs, width * 4)
         }
         return self
     }
 
     /// dK[gather[g]] += dKeys[g] (and the same for values), after zeroing dK and dV's `rows` rows:
-    /// a prompt's key feeds every block it was copied into.
-    func scatterAdd(_ gather: [Int], dKeys dK: UnsafeMutablePointer<Float>, dValues dV: UnsafeMutablePointer<Float>, rows: Int) {
+    /// a prompt's key feeds every block it was copied into. A prefix row's gradient is added to
+    /// prefix token j of `layer` in `prefixGradients` (the prefix arena's layout): every
+    /// sequence's block adds its share, so it sums over the batch.
+    func scatterAdd(_ gather: [Int], dKeys dK: UnsafeMutablePointer<Float>, dValues dV: UnsafeMutablePointer<Float>, rows: Int,
+                    prefix: KeyValuePrefix? = nil, layer: Int = 0, prefixGradients: ParameterArena? = nil) {
         dK.update(repeating: 0, count: rows * width)
         dV.update(repeating: 0, count: rows * width)
         for (from, to) in gather.enumerated() {
-            axpy(1, dKeys + from * width, dK + to * width, width)
-            axpy(1, dValues + from * width, dV + to * width, width)
+            var kd = dK + to * width, vd = dV + to * width
+            if to < 0 { (kd, vd) = prefix!.row(-1 - to, layer: layer, in: prefixGradients!) }
+            axpy(1, dKeys + from * width, kd, width)
+            axpy(1, dValues + from * width, vd, width)
         }
     }
 }

@@ -15,6 +15,16 @@ public final class DecoderModel: @unchecked Sendable {
     let activation: GateActivation
     /// bf16 copies of the block matrices, keyed by the fp32 weight's address (nil: fp32 products).
     private(set) var lowPrecision: LowPrecisionProducts?
+    /// LoRA adapters added to the block products (`attachLoRA`, PEFT/DecoderLoRA.swift); nil: none.
+    public internal(set) var lora: LoRALayers?
+
+    /// The parameters a run trains: the adapters' arena when adapters are attached (the base
+    /// arena is then read-only), else the whole model's.
+    public var trainableArena: ParameterArena { lora?.arena ?? prefixTuning?.arena ?? arena }
+    /// True when a run trains adapters only and the base weights get no gradient.
+    public var baseIsFrozen: Bool { trainableArena !== arena }
+    /// Prefix tuning's keys and values in front of every sequence (`attachPrefix`, PEFT/DecoderPrefix.swift); nil: none.
+    public internal(set) var prefixTuning: KeyValuePrefix?
 
     /// An arena laid out for `config`, zero-filled (fill it with `arena.load(from:)`).
     public static func makeArena(config: DecoderConfig, touch: Bool = true) -> ParameterArena {
@@ -87,9 +97,17 @@ public final class DecoderModel: @unchecked Sendable {
             let slots = cacheSlots ?? Array(0..<batch.sequenceCount)
             precondition(slots.count == batch.sequenceCount && slots.allSatisfy { (0..<cache.sequences).contains($0) }
                          && Set(slots).count == slots.count, "one distinct cache sequence per batch sequence")
+            if let prefixTuning { prefixTuning.fill(cache, slots: slots) }   // a new sequence's block starts with the prefix
             offsets = slots.map { cache.lengths[$0] }
             precondition(zip(offsets, batch.lengths).allSatisfy { $0 + $1 <= cache.capacity }, "KV cache full")
             cache.feeding = slots
+        }
+        // Without a cache, the prefix is past positions 0…n−1 of every sequence (PrefixedKeyLayout).
+        var prefixed: (all: PrefixedKeyLayout, last: PrefixedKeyLayout)?
+        if cache == nil, let prefix = prefixTuning {
+            offsets = [Int](repeating: prefix.tokens, count: batch.sequenceCount)
+            prefixed = (PrefixedKeyLayout(prefixTokens: prefix.tokens, batch: batch),
+                        PrefixedKeyLayout(prefixTokens: prefix.tokens, batch: batch, lastTokenOnly: true))
         }
         precondition(zip(offsets, batch.lengths).allSatisfy { $0 + $1 <= maxPositions }, "sequence longer than \(maxPositions)")
 
@@ -102,7 +120,7 @@ public final class DecoderModel: @unchecked Sendable {
         for l in 0..<c.layers {
             let compact = outputs == .lastTokenOfEachSequence && l == c.layers - 1
             rows = block(l, batch: batch, positions: positions, compactToLastTokens: compact,
-                         workspace: ws, cache: cache, sharedPrefix: nil)
+                         workspace: ws, cache: cache, sharedPrefix: nil, prefixed: compact ? prefixed?.last : prefixed?.all)
         }
         if let cache {
             for (s, slot) in cache.feeding.enumerated() { cache.lengths[slot] += batch.lengths[s] }
@@ -120,12 +138,16 @@ public final class DecoderModel: @unchecked Sendable {
         let N = batch.tokenCount, C = c.hiddenSize
         precondition(N <= ws.maxTokens, "batch of \(N) tokens exceeds the workspace (\(ws.maxTokens))")
         precondition(batch.gatherRows.count <= gathered.capacity, "gathered keys exceed their buffer")
-        precondition(batch.positions.allSatisfy { $0 < maxPositions }, "sequence longer than \(maxPositions)")
+        // With a prefix every block starts with it, and every position moves up by n.
+        let n = prefixTuning?.tokens ?? 0
+        let prefixed = prefixTuning.map { PrefixedKeyLayout(prefixTokens: $0.tokens, gather: batch.gatherRows, spans: batch.spans) }
+        let positions = n == 0 ? batch.positions : batch.positions.map { $0 + n }
+        precondition(positions.allSatisfy { $0 < maxPositions }, "sequence longer than \(maxPositions)")
         embed(batch.tokens, into: ws.x)
         let packed = PackedBatch(sequences: [batch.tokens])   // rows only: spans come from `batch`
         for l in 0..<c.layers {
-            _ = block(l, batch: packed, positions: batch.positions, compactToLastTokens: false,
-                      workspace: ws, cache: nil, sharedPrefix: (batch, gathered))
+            _ = block(l, batch: packed, positions: positions, compactToLastTokens: false,
+                      workspace: ws, cache: nil, sharedPrefix: (batch, gathered), prefixed: prefixed)
         }
         rmsNormForward(ws.xn, ws.x, finalNorm, rows: N, dim: C, eps: c.rmsNormEps, offset: c.normOffset)
         return ws.xn
@@ -143,9 +165,12 @@ public final class DecoderModel: @unchecked Sendable {
 
     /// One transformer block on the residual stream ws.x. Returns the rows it leaves in ws.x:
     /// N, or S when `compactToLastTokens` gathers each sequence's last row first.
+    /// - Parameter prefixed: with prefix tuning and no cache, the blocks of keys that attention
+    ///   reads (prefix rows, then the batch's); it replaces `sharedPrefix`'s own gathering.
     func block(_ l: Int, batch: PackedBatch, positions: [Int], compactToLastTokens compact: Bool,
                workspace ws: DecoderWorkspace, cache: KVCache?,
-               sharedPrefix: (batch: ContinuationBatch, gathered: GatheredKeyValues)?) -> Int {
+               sharedPrefix: (batch: ContinuationBatch, gathered: GatheredKeyValues)?,
+               prefixed: PrefixedKeyLayout? = nil) -> Int {
         let c = config, w = layers[l]
         let N = batch.tokenCount, C = c.hiddenSize, D = c.headDim, I = c.intermediateSize
         let qWidth = c.queryHeads * D, kvWidth = c.kvHeads * D
@@ -185,7 +210,12 @@ public final class DecoderModel: @unchecked Sendable {
         // Keys/values source: this batch, or the cache after appending this batch's rows.
         var keys = UnsafePointer(ws.k), values = UnsafePointer(ws.v)
         var spans: [AttentionSpan] = []
-        if let (shared, gathered) = sharedPrefix {
+        if let prefixed, let prefix = prefixTuning {
+            let blocks = prefix.inferenceBlocks(rows: prefixed.gather.count)
+                .gathering(prefixed.gather, keys: ws.k, values: ws.v, prefix: prefix, layer: l)
+            keys = UnsafePointer(blocks.keys); values = UnsafePointer(blocks.values)
+            spans = prefixed.spans
+        } else if let (shared, gathered) = sharedPrefix {
             // Each continuation's keys: a copy of its prompt's rows followed by its own rows.
             for (to, from) in shared.gatherRows.enumerated() {
                 memcpy(gathered.keys + to * kvWidth, ws.k + from * kvWidth, kvWidth * 4)
@@ -254,6 +284,7 @@ public final class DecoderModel: @unchecked Sendable {
                 _ y: UnsafeMutablePointer<Float>, rows: Int, out: Int, in: Int, accumulate: Bool = false,
                 sameInput: Bool = false) {
         product(lowPrecision, x, w, y, rows: rows, out: out, in: `in`, accumulate: accumulate, sameInput: sameInput)
+        lora?.add(x, weight: w, to: y, rows: rows)   // + s·(x·Aᵀ)·Bᵀ in fp32 when w is adapted
         if let b { addRows(y, b, rows: rows, width: out) }
     }
 

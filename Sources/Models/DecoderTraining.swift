@@ -31,6 +31,8 @@ public final class DecoderTrainer {
     /// Keys, values and their gradients copied per attention block, for continuation batches only
     /// (`TrainingKeyBlocks`; allocated on first use, grown when a batch needs more rows).
     var keyBlocks: TrainingKeyBlocks?
+    /// With the base frozen (LoRA): where the norms' unused weight gradients go.   (max(C, D))
+    let frozenSink: TaggedBuffer?
 
     /// Bytes of activations and backward scratch (with the logits chunk once `.nextToken` used it).
     public var byteCount: Int {
@@ -44,23 +46,37 @@ public final class DecoderTrainer {
         scratch = DecoderGradientScratch(config: model.config, maxTokens: maxTokens)
         // ≤ 16 M floats (64 MB) of logits at a time: 64 rows of Gemma's 262,144-word vocabulary.
         headRows = max(1, min(maxTokens, (1 << 24) / model.config.vocabSize))
+        frozenSink = model.baseIsFrozen ? TaggedBuffer(floats: max(model.config.hiddenSize, model.config.headDim), tag: .scratch) : nil
+    }
+
+    /// Checks `gradients` has the layout of what trains (`model.trainableArena`).
+    func checkGradientLayout(_ gradients: ParameterArena) {
+        let arena = model.trainableArena
+        precondition(gradients.count == arena.count && gradients.slots.count == arena.slots.count
+                     && zip(gradients.slots, arena.slots).allSatisfy { $0.name == $1.name && $0.offset == $1.offset },
+                     "the gradient arena must have the layout of the trained parameters (model.trainableArena)")
+    }
+
+    /// The output head's gradient: nil when the base is frozen.   (V, C)
+    func headGradient(_ gradients: ParameterArena) -> UnsafeMutablePointer<Float>? {
+        guard !model.baseIsFrozen else { return nil }
+        return model.config.tieWordEmbeddings ? gradients[DecoderLayout.embedding] : gradients[DecoderLayout.outputHead]
     }
 
     /// Runs the training forward on `batch`, then backward for `target`.
     /// - Parameters:
-    ///   - gradients: an arena laid out like `model.arena`; receives d loss / d parameter.
+    ///   - gradients: an arena laid out like `model.trainableArena` (the model's, or its adapters'
+    ///     when the base is frozen); receives d loss / d parameter.
     ///   - accumulate: add to `gradients` instead of overwriting them (micro-batches).
     /// - Returns: the loss (mean over its terms, see `TrainingTarget`).
     @discardableResult
     public func lossAndGradients(batch: PackedBatch, target: TrainingTarget, gradients: ParameterArena,
                                  accumulate: Bool = false) -> Float {
-        let arena = model.arena
-        precondition(gradients.count == arena.count && gradients.slots.count == arena.slots.count
-                     && zip(gradients.slots, arena.slots).allSatisfy { $0.name == $1.name && $0.offset == $1.offset },
-                     "the gradient arena must have the model's layout (DecoderModel.makeArena)")
+        checkGradientLayout(gradients)
         let N = batch.tokenCount
         precondition(N <= maxTokens, "batch of \(N) tokens exceeds the trainer (\(maxTokens))")
-        precondition(batch.lengths.allSatisfy { $0 <= model.maxPositions }, "sequence longer than \(model.maxPositions)")
+        precondition(batch.lengths.allSatisfy { $0 + model.prefixTokens <= model.maxPositions },
+                     "sequence longer than \(model.maxPositions - model.prefixTokens)")
         if !accumulate {
             let g = gradients.storage
             parallelFor(gradients.count, minChunk: 1 << 16) { r in (g + r.lowerBound).update(repeating: 0, count: r.count) }
@@ -73,19 +89,33 @@ public final class DecoderTrainer {
             for i in 0..<n { positions[start + i] = i }
             spans.append(AttentionSpan(queryRow: start, queryCount: n, firstQueryPosition: 0, keyRow: start, keyCount: n))
         }
+        // Prefix tuning: each sequence's keys in a block behind the prefix's, positions from n.
+        var gather: [Int]? = nil
+        if let prefix = model.prefixTuning {
+            let layout = PrefixedKeyLayout(prefixTokens: prefix.tokens, batch: batch)
+            (gather, spans) = (layout.gather, layout.spans)
+            positions = positions.map { $0 + prefix.tokens }
+            reserveKeyBlocks(layout.gather.count)
+        }
 
-        forward(tokens: batch.tokens, positions: positions, spans: spans, gather: nil)
+        forward(tokens: batch.tokens, positions: positions, spans: spans, gather: gather)
         let loss: Double
-        let dHead = model.config.tieWordEmbeddings
-            ? gradients[DecoderLayout.embedding] : gradients[DecoderLayout.outputHead]
+        let dHead = headGradient(gradients)
         switch target {
         case .nextToken:
             loss = nextTokenHead(batch, dHidden: scratch.dBranch, dHead: dHead)
         case .candidates(let ids, let labels):
             loss = candidateHead(batch, ids: ids, labels: labels, dHidden: scratch.dBranch, dHead: dHead)
         }
-        backward(tokens: batch.tokens, positions: positions, spans: spans, gather: nil, gradients: gradients)
+        backward(tokens: batch.tokens, positions: positions, spans: spans, gather: gather, gradients: gradients)
         return Float(loss)
+    }
+
+    /// Makes `keyBlocks` hold at least `rows` gathered key rows.
+    func reserveKeyBlocks(_ rows: Int) {
+        if (keyBlocks?.capacity ?? 0) < rows {
+            keyBlocks = TrainingKeyBlocks(config: model.config, capacity: max(rows, 2 * (keyBlocks?.capacity ?? 0)))
+        }
     }
 
     // MARK: - Forward, keeping activations
@@ -116,7 +146,7 @@ public final class DecoderTrainer {
         model.linear(t.normed, w.v, w.vBias, a.v[l], rows: N, out: kvw, in: C)
         rotatedQueriesAndKeys(l, rows: N, positions: positions)
         if let gather {
-            let blocks = keyBlocks!.gathering(gather, keys: t.k, values: a.v[l])
+            let blocks = keyBlocks!.gathering(gather, keys: t.k, values: a.v[l], prefix: model.prefixTuning, layer: l)
             attentionForward(a.attention[l], q: t.q, k: blocks.keys, v: blocks.values, spans: spans, geometry: geometry(l))
         } else {
             attentionForward(a.attention[l], q: t.q, k: t.k, v: a.v[l], spans: spans, geometry: geometry(l))
@@ -127,8 +157,7 @@ public final class DecoderTrainer {
             rmsNormForward(t.normed, proj, pn, rows: N, dim: C, eps: eps, offset: off)
             addForward(mid, mid, t.normed, count: N * C)
         } else {
-            BLAS.linear(a.attention[l], w.o, mid, m: N, n: C, k: qw, accumulate: true)
-            if let b = w.oBias { model.addRows(mid, b, rows: N, width: C) }
+            model.linear(a.attention[l], w.o, w.oBias, mid, rows: N, out: C, in: qw, accumulate: true)
         }
 
         // MLP sub-block: next = mid + [postNorm](down(act(gate(h)) ⊙ up(h))), h = preMLPNorm(mid)
@@ -142,8 +171,7 @@ public final class DecoderTrainer {
             rmsNormForward(t.normed, proj, pn, rows: N, dim: C, eps: eps, offset: off)
             addForward(next, next, t.normed, count: N * C)
         } else {
-            BLAS.linear(t.activated, w.down, next, m: N, n: C, k: I, accumulate: true)
-            if let b = w.downBias { model.addRows(next, b, rows: N, width: C) }
+            model.linear(t.activated, w.down, w.downBias, next, rows: N, out: C, in: I, accumulate: true)
         }
     }
 
@@ -182,7 +210,7 @@ public final class DecoderTrainer {
     /// Full-vocabulary logits, `headRows` rows at a time: logits, softmax cross-entropy and both
     /// gradients per chunk, so memory stays bounded for a 262k vocabulary.
     func nextTokenHead(_ batch: PackedBatch, dHidden: UnsafeMutablePointer<Float>,
-                       dHead: UnsafeMutablePointer<Float>) -> Double {
+                       dHead: UnsafeMutablePointer<Float>?) -> Double {
         let N = batch.tokenCount, C = c.hiddenSize, V = c.vocabSize
         var targets = [Int32](repeating: -1, count: N)   // (N) next token, −1 at each sequence's end
         for (s, start) in batch.starts.enumerated() {
@@ -213,7 +241,7 @@ public final class DecoderTrainer {
     /// Only the K candidate rows of the output head, at each sequence's last row (DESIGN.md,
     /// decision 4): z = h · W[ids]ᵀ, loss = mean_s (logΣexp(z_s) − z_s[label_s]).
     func candidateHead(_ batch: PackedBatch, ids: [Int32], labels: [Int], dHidden: UnsafeMutablePointer<Float>,
-                       dHead: UnsafeMutablePointer<Float>) -> Double {
+                       dHead: UnsafeMutablePointer<Float>?) -> Double {
         let N = batch.tokenCount, C = c.hiddenSize, K = ids.count, S = batch.sequenceCount
         precondition(K > 0 && ids.allSatisfy { $0 >= 0 && Int($0) < c.vocabSize }, "candidate ids outside the vocabulary")
         precondition(labels.count == S, "one label per sequence (\(labels.count) labels, \(S) sequences)")
@@ -239,7 +267,7 @@ public final class DecoderTrainer {
                 var dz = Float((e[k] / sum - (k == labels[s] ? 1 : 0)) / Double(S))
                 if c.finalLogitSoftcap != nil { dz *= 1 - t[k] * t[k] }
                 axpy(dz, head + Int(ids[k]) * C, dHidden + r * C, C)
-                axpy(dz, h, dHead + Int(ids[k]) * C, C)
+                if let dHead { axpy(dz, h, dHead + Int(ids[k]) * C, C) }
             }
         }
         return total / Double(S)
@@ -249,22 +277,31 @@ public final class DecoderTrainer {
 
     func backward(tokens: [Int32], positions: [Int], spans: [AttentionSpan], gather: [Int]?, gradients: ParameterArena) {
         let a = activations, t = scratch, N = tokens.count, C = c.hiddenSize
+        let frozen = frozenSink?.base   // non-nil: only the adapters (in `gradients`) train
         // d hidden (in dBranch) → d residual stream entering the final norm
-        rmsNormBackward(dx: t.dStream, dw: gradients[DecoderLayout.finalNorm], dy: t.dBranch,
+        rmsNormBackward(dx: t.dStream, dw: frozen ?? gradients[DecoderLayout.finalNorm], dy: t.dBranch,
                         x: a.layerInput[c.layers], w: model.finalNorm, rows: N, dim: C,
                         eps: c.rmsNormEps, offset: c.normOffset)
         for l in (0..<c.layers).reversed() {
-            let g = DecoderLayerWeights(arena: gradients, names: DecoderLayerNames(config: c, layer: l))
-            backwardLayer(l, rows: N, positions: positions, spans: spans, gather: gather, gradients: g)
+            let g = frozen.map { DecoderLayerGradients(frozen: model.layers[l], sink: $0) }
+                ?? DecoderLayerGradients(arena: gradients, names: DecoderLayerNames(config: c, layer: l))
+            backwardLayer(l, rows: N, positions: positions, spans: spans, gather: gather, gradients: g, adapters: gradients)
         }
-        embeddingBackward(dEmbedding: gradients[DecoderLayout.embedding], dx: t.dStream, tokens: tokens,
-                          dim: C, scale: c.embeddingScale)
+        if frozen == nil {
+            embeddingBackward(dEmbedding: gradients[DecoderLayout.embedding], dx: t.dStream, tokens: tokens,
+                              dim: C, scale: c.embeddingScale)
+        }
     }
 
     /// t.dStream: d loss / d (output of layer l) in, d loss / d (input of layer l) out.
+    /// - Parameter adapters: the gradient arena, where LoRA's dA, dB go (`LoRALayers.backward`).
     func backwardLayer(_ l: Int, rows N: Int, positions: [Int], spans: [AttentionSpan], gather: [Int]?,
-                       gradients g: DecoderLayerWeights) {
+                       gradients g: DecoderLayerGradients, adapters: ParameterArena) {
         let a = activations, t = scratch, w = model.layers[l]
+        // The adapter term of a product (nothing without LoRA); after the base dx, which it adds to.
+        func lora(_ weight: UnsafePointer<Float>, dy: UnsafePointer<Float>, x: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+            model.lora?.backward(weight: weight, dy: dy, x: x, dx: dx, rows: N, gradients: adapters)
+        }
         let C = c.hiddenSize, I = c.intermediateSize, D = c.headDim, H = c.queryHeads, KV = c.kvHeads
         let qw = H * D, kvw = KV * D, eps = c.rmsNormEps, off = c.normOffset
 
@@ -277,13 +314,16 @@ public final class DecoderTrainer {
         gatedActivationForward(t.activated, gate: a.gate[l], up: a.up[l], count: N * I, activation: model.activation)
         linearBackward(dx: t.dGate, dw: g.down, db: g.downBias, dy: dDown, x: t.activated, w: w.down,
                        rows: N, out: C, in: I)
+        lora(w.down, dy: dDown, x: t.activated, dx: t.dGate)
         gatedActivationBackward(dGate: t.dGate, dUp: t.dUp, dOut: t.dGate, gate: a.gate[l], up: a.up[l],
                                 count: N * I, activation: model.activation)
         rmsNormForward(t.normed, a.middle[l], w.preMLPNorm, rows: N, dim: C, eps: eps, offset: off)
         linearBackward(dx: t.dBranch, dw: g.gate, db: g.gateBias, dy: t.dGate, x: t.normed, w: w.gate,
                        rows: N, out: I, in: C)
+        lora(w.gate, dy: t.dGate, x: t.normed, dx: t.dBranch)
         linearBackward(dx: t.dBranch, dw: g.up, db: g.upBias, dy: t.dUp, x: t.normed, w: w.up,
                        rows: N, out: I, in: C, accumulateInput: true)
+        lora(w.up, dy: t.dUp, x: t.normed, dx: t.dBranch)
         rmsNormBackward(dx: t.dStream, dw: g.preMLPNorm, dy: t.dBranch, x: a.middle[l], w: w.preMLPNorm,
                         rows: N, dim: C, eps: eps, offset: off, accumulate: true)
 
@@ -295,13 +335,16 @@ public final class DecoderTrainer {
         }
         linearBackward(dx: t.dAttention, dw: g.o, db: g.oBias, dy: dProjection, x: a.attention[l], w: w.o,
                        rows: N, out: C, in: qw)
+        lora(w.o, dy: dProjection, x: a.attention[l], dx: t.dAttention)
         rotatedQueriesAndKeys(l, rows: N, positions: positions)
         if let gather {
             // Per-block key gradients, then each summed into the row its key was copied from.
-            let blocks = keyBlocks!.gathering(gather, keys: t.k, values: a.v[l])
+            let blocks = keyBlocks!.gathering(gather, keys: t.k, values: a.v[l], prefix: model.prefixTuning, layer: l)
             attentionBackward(dQ: t.dQ, dK: blocks.dKeys, dV: blocks.dValues, dOut: t.dAttention, q: t.q,
                               k: blocks.keys, v: blocks.values, spans: spans, geometry: geometry(l))
-            blocks.scatterAdd(gather, dKeys: t.dK, dValues: t.dV, rows: N)
+            // Prefix rows' key/value gradients go to the prefix (in `adapters`: the prefix arena's layout).
+            blocks.scatterAdd(gather, dKeys: t.dK, dValues: t.dV, rows: N, prefix: model.prefixTuning, layer: l,
+                              prefixGradients: adapters)
         } else {
             attentionBackward(dQ: t.dQ, dK: t.dK, dV: t.dV, dOut: t.dAttention, q: t.q, k: t.k, v: a.v[l],
                               spans: spans, geometry: geometry(l))
@@ -321,10 +364,13 @@ public final class DecoderTrainer {
         }
         rmsNormForward(t.normed, a.layerInput[l], w.inputNorm, rows: N, dim: C, eps: eps, offset: off)
         linearBackward(dx: t.dBranch, dw: g.q, db: g.qBias, dy: t.dQ, x: t.normed, w: w.q, rows: N, out: qw, in: C)
+        lora(w.q, dy: t.dQ, x: t.normed, dx: t.dBranch)
         linearBackward(dx: t.dBranch, dw: g.k, db: g.kBias, dy: t.dK, x: t.normed, w: w.k, rows: N, out: kvw, in: C,
                        accumulateInput: true)
+        lora(w.k, dy: t.dK, x: t.normed, dx: t.dBranch)
         linearBackward(dx: t.dBranch, dw: g.v, db: g.vBias, dy: t.dV, x: t.normed, w: w.v, rows: N, out: kvw, in: C,
                        accumulateInput: true)
+        lora(w.v, dy: t.dV, x: t.normed, dx: t.dBranch)
         rmsNormBackward(dx: t.dStream, dw: g.inputNorm, dy: t.dBranch, x: a.layerInput[l], w: w.inputNorm,
                         rows: N, dim: C, eps: eps, offset: off, accumulate: true)
     }

@@ -30,8 +30,8 @@ extension DecoderModel {
     /// - Returns: the generated ids.
     public func generateGreedy(prompt: [Int32], maxNewTokens: Int, stop: Set<Int32>,
                                onToken: (Int32) -> Void = { _ in }) -> [Int32] {
-        let capacity = min(maxPositions, prompt.count + maxNewTokens)
-        precondition(prompt.count < capacity, "prompt longer than the model's \(maxPositions) positions")
+        let capacity = min(maxPositions, prefixTokens + prompt.count + maxNewTokens)   // the prefix's positions first
+        precondition(prefixTokens + prompt.count < capacity, "prompt longer than the model's \(maxPositions) positions")
         let cache = KVCache(config: config, capacity: capacity)
         let ws = DecoderWorkspace(config: config, maxTokens: prompt.count)
         var input = prompt

@@ -17,6 +17,15 @@ public final class EncoderModel: @unchecked Sendable {
     let layers: [EncoderLayerWeights]
     /// bf16 copies of the block matrices (nil: fp32 products).
     private(set) var lowPrecision: LowPrecisionProducts?
+    /// LoRA adapters added to the block products (`attachLoRA`, PEFT/EncoderLoRA.swift); nil: none.
+    public internal(set) var lora: LoRALayers?
+
+    /// The parameters a run trains: the adapters' arena when attached (the base is then read-only).
+    public var trainableArena: ParameterArena { lora?.arena ?? prefixTuning?.arena ?? arena }
+    /// True when a run trains adapters only and the base weights get no gradient.
+    public var baseIsFrozen: Bool { trainableArena !== arena }
+    /// Prefix tuning's keys and values in front of every sequence (`attachPrefix`, PEFT/EncoderPrefix.swift); nil: none.
+    public internal(set) var prefixTuning: KeyValuePrefix?
     let words: UnsafeMutablePointer<Float>        // (V, C)
     let positions: UnsafeMutablePointer<Float>    // (maxPositions, C)
     let tokenTypes: UnsafeMutablePointer<Float>   // (typeVocab, C); row 0 used
@@ -57,8 +66,9 @@ public final class EncoderModel: @unchecked Sendable {
         embeddingNormBias = arena[e.normBias]
     }
 
-    /// Longest sequence (in tokens, [CLS] and [SEP] included) the position table covers.
-    public var maxSequenceLength: Int { config.maxSequenceLength }
+    /// Longest sequence (in tokens, [CLS] and [SEP] included) the position table covers (after the
+    /// prefix's n positions when prefix tuning).
+    public var maxSequenceLength: Int { config.maxSequenceLength - prefixTokens }
 
     /// Runs the embeddings and every block.
     /// - Returns: the last hidden states (N, C), valid until the workspace is used again.
@@ -84,8 +94,9 @@ public final class EncoderModel: @unchecked Sendable {
     }
 
     /// x[r] = LayerNorm(W[token r] + P[offset + position r] + T[0]).   out: (N, C)
+    /// With a prefix the positions start at n, as in transformers (`past_key_values_length`).
     func embed(_ batch: PackedBatch, into out: UnsafeMutablePointer<Float>) {
-        let C = config.hiddenSize, V = config.vocabSize, offset = config.positionOffset
+        let C = config.hiddenSize, V = config.vocabSize, offset = config.positionOffset + prefixTokens
         for s in 0..<batch.sequenceCount {
             let start = batch.starts[s]
             for i in 0..<batch.lengths[s] {
@@ -120,15 +131,26 @@ public final class EncoderModel: @unchecked Sendable {
         linear(ws.x, w.q, w.qBias, ws.q, rows: N, out: C, in: C)
         linear(ws.x, w.k, w.kBias, ws.k, rows: N, out: C, in: C, sameInput: true)
         linear(ws.x, w.v, w.vBias, ws.v, rows: N, out: C, in: C, sameInput: true)
-        bidirectionalAttentionForward(ws.context, q: ws.q, k: ws.k, v: ws.v, spans: spans(batch), geometry: geometry)
+        if let prefix = prefixTuning {
+            // Each sequence's block: the prefix's keys and values, then its own (PrefixedKeyLayout).
+            let layout = PrefixedKeyLayout(prefixTokens: prefix.tokens, batch: batch)
+            let blocks = prefix.inferenceBlocks(rows: layout.gather.count)
+                .gathering(layout.gather, keys: ws.k, values: ws.v, prefix: prefix, layer: l)
+            bidirectionalAttentionForward(ws.context, q: ws.q, k: blocks.keys, v: blocks.values, spans: layout.spans,
+                                          geometry: geometry)
+        } else {
+            bidirectionalAttentionForward(ws.context, q: ws.q, k: ws.k, v: ws.v, spans: spans(batch), geometry: geometry)
+        }
         // The residual add for free: sgemm accumulates into the stream (beta = 1), then bias and norm.
         product(lowPrecision, ws.context, w.attentionOut, ws.x, rows: N, out: C, in: C, accumulate: true)
+        lora?.add(ws.context, weight: w.attentionOut, to: ws.x, rows: N)
         addRows(ws.x, w.attentionOutBias, rows: N, width: C)
         layerNormForward(ws.x, ws.x, w.attentionNorm, w.attentionNormBias, rows: N, dim: C, eps: c.layerNormEps)
 
         linear(ws.x, w.intermediate, w.intermediateBias, ws.intermediate, rows: N, out: I, in: C)
         geluForward(ws.intermediate, ws.intermediate, count: N * I)
         product(lowPrecision, ws.intermediate, w.output, ws.x, rows: N, out: C, in: I, accumulate: true)
+        lora?.add(ws.intermediate, weight: w.output, to: ws.x, rows: N)
         addRows(ws.x, w.outputBias, rows: N, width: C)
         layerNormForward(ws.x, ws.x, w.outputNorm, w.outputNormBias, rows: N, dim: C, eps: c.layerNormEps)
     }
@@ -137,6 +159,7 @@ public final class EncoderModel: @unchecked Sendable {
     func linear(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                 _ y: UnsafeMutablePointer<Float>, rows: Int, out: Int, in: Int, sameInput: Bool = false) {
         product(lowPrecision, x, w, y, rows: rows, out: out, in: `in`, sameInput: sameInput)
+        lora?.add(x, weight: w, to: y, rows: rows)   // + s·(x·Aᵀ)·Bᵀ in fp32 when w is adapted
         addRows(y, b, rows: rows, width: out)
     }
 

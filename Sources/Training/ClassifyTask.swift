@@ -35,7 +35,8 @@ public final class ClassifyTask: TrainingTask {
         return ids.allSatisfy { $0.count == 1 && $0[0].count == 1 } ? ids.map { $0[0][0] } : nil
     }
 
-    public var arena: ParameterArena { model.arena }
+    public var arena: ParameterArena { model.trainableArena }
+    public var baseArena: ParameterArena { model.arena }
 
     /// The label words' token ids when each is one token, the same for every example (nil otherwise).
     public var singleTokenLabelIDs: [Int32]? { fixedCandidates }

@@ -26,7 +26,8 @@ public final class CompleteTask: TrainingTask {
         (self.model, self.tokenizer, self.prompt) = (model, tokenizer, prompt)
     }
 
-    public var arena: ParameterArena { model.arena }
+    public var arena: ParameterArena { model.trainableArena }
+    public var baseArena: ParameterArena { model.arena }
 
     /// Prompt ids followed by the target's (`ClassifyInput` with one label of one word).
     public func inputs(_ examples: [LabeledExample]) throws -> [[Int32]] {

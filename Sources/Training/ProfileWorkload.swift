@@ -93,12 +93,12 @@ public enum ProfileWorkload {
         let tokens = batch.tokenCount
         var config = TrainingConfig()
         let body: () -> Void
-        switch method {
-        case .inference:
+        switch method.optimizer {
+        case nil:   // inference
             try task.prepare(maxTokens: tokens)
             body = { _ = task.loss(batch.sequences, labels: batch.labels) }
-        case .sgd, .adamw:
-            config.optimizer = method == .sgd ? .sgd : .adamw
+        case .sgd?, .adamw?:   // on the whole model, or on adapters the worker attached (lora-sgd, lora-adamw)
+            config.optimizer = method.optimizer!
             // lr 0: the same work and memory as training, the weights stay as loaded.
             let backprop = BackpropMethod(task: task, maxTokens: tokens, config: config)
             var index = 0

@@ -23,15 +23,34 @@ public enum RunReplay {
                             log: (String) -> Void = { _ in }) throws -> (DecoderModel, Int) {
         let directory = modelDirectory ?? run.manifest.baseModel
         let model = try ModelLoader.loadDecoder(directory: directory)
-        return (model, try restore(run: run, arena: model.arena, directory: directory, point: point, threads: threads, log: log))
+        try PEFTSetup.attach(run.manifest.config, to: model)   // a PEFT run's adapters at their start
+        return (model, try restore(run: run, arena: model.arena, trainable: model.trainableArena, directory: directory,
+                                   point: point, threads: threads, log: log))
+    }
+
+    /// Brings a freshly loaded encoder to `point` of the run: its adapters attached first when the
+    /// run trained some (`PEFTSetup`), then `restore` onto what the run trained.
+    public static func restore(run: RunFolder, encoder: EncoderModel, directory: String, point: RunPoint, threads: Int,
+                               log: (String) -> Void = { _ in }) throws -> Int {
+        try PEFTSetup.attach(run.manifest.config, to: encoder)
+        return try restore(run: run, arena: encoder.arena, trainable: encoder.trainableArena, directory: directory,
+                           point: point, threads: threads, log: log)
     }
 
     /// Brings freshly loaded base weights (`arena`, from `directory`) to `point` of the run:
     /// checks they are the run's base, then loads a snapshot and/or replays the seed log.
+    /// - Parameter trainable: what the run trained, when not the base itself: its adapters
+    ///   (`PEFTSetup.attach`, already at their initial values); snapshots and the seed log apply to them.
     /// - Returns: the number of the run's steps now in the weights.
-    public static func restore(run: RunFolder, arena: ParameterArena, directory: String, point: RunPoint, threads: Int,
+    public static func restore(run: RunFolder, arena base: ParameterArena, trainable: ParameterArena? = nil,
+                               directory: String, point: RunPoint, threads: Int,
                                log: (String) -> Void = { _ in }) throws -> Int {
-        let fingerprint = arena.fingerprint(threads: threads)
+        let arena = trainable ?? base
+        guard (trainable != nil && trainable !== base) == (run.manifest.config.peft != .none) else {
+            throw RunError("\(run.path) trained \(run.manifest.config.peft == .none ? "the whole model" : "--peft \(run.manifest.config.peft.rawValue) adapters"); "
+                           + "its weights must be rebuilt on a model \(run.manifest.config.peft == .none ? "without" : "with") those adapters attached (PEFTSetup.attach)")
+        }
+        let fingerprint = base.fingerprint(threads: threads)
         guard fingerprint == run.manifest.baseFingerprint else {
             throw RunError("""
                 \(directory): these weights (fingerprint \(fingerprint)) are not the base of run \(run.path) \

@@ -11,8 +11,9 @@ public final class SentenceEmbedder {
     public let tokenizer: WordPieceTokenizer
     public let workspace: EncoderWorkspace
     /// Tokens per sentence, [CLS] and [SEP] included (sentence_bert_config.json's max_seq_length,
-    /// else the position table's length).
-    public let maxSequenceLength: Int
+    /// else the position table's length; less a prefix's positions once one is attached).
+    public var maxSequenceLength: Int { min(requestedLength, model.maxSequenceLength) }
+    let requestedLength: Int
     public let batchSize: Int
     /// Tokens per forward pass: room for `batchSize` sentences of 64 tokens, and always for one of
     /// `maxSequenceLength`. A batch of longer sentences is split (sequences are independent, so the
@@ -34,9 +35,9 @@ public final class SentenceEmbedder {
         }
         self.model = model
         self.tokenizer = wordPiece
-        self.maxSequenceLength = min(maxSequenceLength, model.maxSequenceLength)
+        requestedLength = min(maxSequenceLength, model.maxSequenceLength)
         self.batchSize = batchSize
-        maxTokens = max(self.maxSequenceLength, batchSize * 64)
+        maxTokens = max(requestedLength, batchSize * 64)
         workspace = EncoderWorkspace(config: model.config, maxTokens: maxTokens)
     }
 

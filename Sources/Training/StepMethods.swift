@@ -71,7 +71,8 @@ final class MeZOMethod: StepMethod {
         let seeds = (0..<config.perturbations).map {
             SeedSchedule.seed(run: config.seed, step: index, perturbation: $0)
         }
-        let rows = config.embeddingPerturbation == .batch ? task.embeddingRows(batch) : nil   // nil: every row
+        // nil: every row; adapters (PEFT) have no embedding table to restrict.
+        let rows = config.embeddingPerturbation == .batch && optimizer.arena === task.baseArena ? task.embeddingRows(batch) : nil
         // In micro-batches when --micro-batch is set: the passes a data-parallel rank makes (MicroBatches).
         func loss() -> Float { MicroBatches.loss(task, batch, labels: labels, size: config.microBatch) }
         guard var auto else {

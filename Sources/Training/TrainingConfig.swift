@@ -104,6 +104,16 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// micro-batches, so its passes, and therefore its bits, are those of a single process with
     /// the same micro-batch (BLAS kernels round a row differently depending on the rows beside it).
     public var microBatch: Int?
+    /// Which parameters train (`PEFTMethod`): the whole model, or adapters over a read-only base.
+    /// The settings of the chosen method are set with it and absent otherwise (run.json stays flat:
+    /// `train --config run.json` reads each key as a flag).
+    public var peft: PEFTMethod = .none
+    /// LoRA (`--peft lora`): rank r, α and the adapted projections (see `LoRASettings`, `lora`).
+    public var loraRank: Int?
+    public var loraAlpha: Float?
+    public var loraTargets: [LoRATarget]?
+    /// Prefix tuning (`--peft prefix`): n trainable key/value vectors per layer (`KeyValuePrefix`).
+    public var prefixTokens: Int?
 
     public init() {}
 
@@ -129,6 +139,11 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case lozoInterval = "lozo_interval"
         case sparseQuantile = "sparse_quantile"
         case microBatch = "micro_batch"
+        case peft
+        case loraRank = "lora_rank"
+        case loraAlpha = "lora_alpha"
+        case loraTargets = "lora_targets"
+        case prefixTokens = "prefix_tokens"
     }
 
     /// Reads run.json files written before the backprop optimizers or the perturbation options
@@ -168,6 +183,11 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         lozoInterval = try c.decodeIfPresent(Int.self, forKey: .lozoInterval) ?? d.lozoInterval
         sparseQuantile = try c.decodeIfPresent(Float.self, forKey: .sparseQuantile) ?? d.sparseQuantile
         microBatch = try c.decodeIfPresent(Int.self, forKey: .microBatch)
+        peft = try c.decodeIfPresent(PEFTMethod.self, forKey: .peft) ?? .none
+        loraRank = try c.decodeIfPresent(Int.self, forKey: .loraRank)
+        loraAlpha = try c.decodeIfPresent(Float.self, forKey: .loraAlpha)
+        loraTargets = try c.decodeIfPresent([LoRATarget].self, forKey: .loraTargets)
+        prefixTokens = try c.decodeIfPresent(Int.self, forKey: .prefixTokens)
     }
 
     /// Learning rate at 0-based step `step`.

@@ -8,7 +8,10 @@ import Weights
 /// example's model input, the batch loss (MeZO), the loss with gradients (SGD/AdamW) and dev
 /// accuracy. The decoder answers with candidate label words, the encoder with label descriptions.
 public protocol TrainingTask: AnyObject {
+    /// What trains: the model's arena, or its adapters' (`PEFTSetup`) over a read-only base.
     var arena: ParameterArena { get }
+    /// The base model's weights (the same as `arena` without adapters): a run's fingerprint.
+    var baseArena: ParameterArena { get }
     /// Token ids of each example's input.
     func inputs(_ examples: [LabeledExample]) throws -> [[Int32]]
     /// Prepares the forward buffers for batches of at most `maxTokens` input tokens.
@@ -36,6 +39,9 @@ public protocol TrainingTask: AnyObject {
 }
 
 extension TrainingTask {
+    /// A task without adapters trains its base.
+    public var baseArena: ParameterArena { arena }
+
     /// Tasks that cannot report progress evaluate in one go.
     public func evaluate(_ examples: [LabeledExample], progress: @escaping (Int, Int) -> Void) throws -> (accuracy: Double, seconds: Double) {
         try evaluate(examples)
@@ -61,7 +67,8 @@ public final class DecoderTask: TrainingTask {
         candidates = try prompt.labelTokenIDs(tokenizer: tokenizer)
     }
 
-    public var arena: ParameterArena { model.arena }
+    public var arena: ParameterArena { model.trainableArena }
+    public var baseArena: ParameterArena { model.arena }
 
     public func inputs(_ examples: [LabeledExample]) throws -> [[Int32]] {
         try examples.map { try prompt.tokenIDs(for: $0.text, tokenizer: tokenizer) }
@@ -109,7 +116,8 @@ public final class EncoderTask: TrainingTask {
 
     public init(scorer: LabelDescriptionScorer) { self.scorer = scorer }
 
-    public var arena: ParameterArena { embedder.model.arena }
+    public var arena: ParameterArena { embedder.model.trainableArena }
+    public var baseArena: ParameterArena { embedder.model.arena }
 
     public func inputs(_ examples: [LabeledExample]) throws -> [[Int32]] {
         try embedder.tokenIDs(examples.map(\.text))

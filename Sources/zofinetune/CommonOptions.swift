@@ -28,7 +28,16 @@ struct ModelOptions: ParsableArguments {
         let started = Date()
         let decoder: DecoderModel
         var stepsApplied = 0
-        if let runOptions, let runPath = runOptions.run {
+        if let adapter = runOptions?.adapter {
+            decoder = try ModelLoader.loadDecoder(directory: model)
+            if PrefixAdapterFolder.isPrefixFolder(adapter) {
+                let prefix = try PrefixAdapterFolder.attach(adapter, to: decoder, modelDirectory: model, threads: Threads.count)
+                log("prefix-tuning adapter \(adapter): \(prefix.tokens) prefix tokens")
+            } else {
+                let lora = try LoRAAdapterFolder.attach(adapter, to: decoder, modelDirectory: model, threads: Threads.count)
+                log("LoRA adapter \(adapter): rank \(lora.settings.rank), alpha \(lora.settings.alpha), targets \(lora.settings.targetList)")
+            }
+        } else if let runOptions, let runPath = runOptions.run {
             let run = try RunFolder(path: runPath)
             let (replayed, steps) = try RunReplay.load(run: run, modelDirectory: model, point: runOptions.point,
                                                        threads: Threads.count, log: log)
@@ -53,6 +62,7 @@ struct RunOptions: ParsableArguments {
     init(run: String?, at: String) {
         self.run = run
         self.at = at
+        self.adapter = nil
     }
 
     @Option(name: .long, help: ArgumentHelp("A training run folder: use its weights (MeZO: base model + replayed seed log; sgd/adamw: its snapshots).", valueName: "dir"))
@@ -61,7 +71,11 @@ struct RunOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Which weights of the run: best (best dev evaluation), last, or a step count.", valueName: "best|last|N"))
     var at: String = "best"
 
+    @Option(name: .long, help: ArgumentHelp("A peft LoRA or prefix-tuning adapter folder (adapter_config.json + adapter_model.safetensors, e.g. from `export --adapter`) to put on --model.", valueName: "dir"))
+    var adapter: String?
+
     func validate() throws {
+        if adapter != nil, run != nil { throw ValidationError("give --run or --adapter, not both") }
         if at != "best", at != "last", Int(at).map({ $0 >= 0 }) != true {
             throw ValidationError("--at takes best, last or a non-negative step count, not \"\(at)\"")
         }

@@ -45,8 +45,16 @@ extension ModelOptions {
         let started = Date()
         let embedder = try SentenceEmbedder.load(directory: model, batchSize: batchSize)
         var steps = 0
-        if let runOptions, let runPath = runOptions.run {
-            steps = try RunReplay.restore(run: try RunFolder(path: runPath), arena: embedder.model.arena,
+        if let adapter = runOptions?.adapter {
+            if PrefixAdapterFolder.isPrefixFolder(adapter) {
+                let prefix = try PrefixAdapterFolder.attach(adapter, to: embedder.model, modelDirectory: model, threads: Threads.count)
+                log("prefix-tuning adapter \(adapter): \(prefix.tokens) prefix tokens")
+            } else {
+                let lora = try LoRAAdapterFolder.attach(adapter, to: embedder.model, modelDirectory: model, threads: Threads.count)
+                log("LoRA adapter \(adapter): rank \(lora.settings.rank), alpha \(lora.settings.alpha), targets \(lora.settings.targetList)")
+            }
+        } else if let runOptions, let runPath = runOptions.run {
+            steps = try RunReplay.restore(run: try RunFolder(path: runPath), encoder: embedder.model,
                                               directory: model, point: runOptions.point, threads: Threads.count, log: log)
             log("weights of run \(runPath) after \(steps) steps")
         }

@@ -18,6 +18,16 @@ struct ExportCommand: ParsableCommand {
             stay f32. Either is written beside --out (every file fsync'ed) and renamed into place, so \
             an interrupted export leaves nothing half-written. A non-empty --out is refused; --force \
             replaces it.
+
+            A LoRA run (train --peft lora) exports merged weights (W + (α/r)·B·A, a plain model folder) by \
+            default, or with --adapter a peft adapter folder (adapter_config.json + adapter_model.safetensors) \
+            that `PeftModel.from_pretrained(base, DIR)` loads onto the base model and `eval/prompt --adapter DIR` \
+            reads back.
+
+            A prefix-tuning run (train --peft prefix) has no merged export: its prefix is extra keys and \
+            values in every layer's attention, which no weight of the base architecture can hold. Export \
+            it with --adapter: a peft PREFIX_TUNING folder (prompt_embeddings) for `PeftModel.from_pretrained` \
+            and `eval/prompt --adapter DIR`.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -37,6 +47,9 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .long, help: "hf (a Hugging Face folder, default) or gguf (one file for llama.cpp).")
     var format: ExportFormat = .hf
 
+    @Flag(name: .long, help: "A --peft lora or prefix run: write its adapters as a peft folder instead of merged weights (a prefix run exports only this way).")
+    var adapter = false
+
     @Option(name: .long, help: ArgumentHelp("GGUF: encoding of the matrices, f32 (default), f16, bf16 or q8_0.", valueName: "f32|f16|bf16|q8_0"))
     var type: String?
 
@@ -45,6 +58,7 @@ struct ExportCommand: ParsableCommand {
     func validate() throws {
         if !force, let why = HuggingFaceExport.refusal(out: out) { throw ValidationError(why) }
         try RunOptions(run: runFolder, at: at).validate()
+        if adapter, format == .gguf { throw ValidationError("--adapter writes a peft folder; --format gguf writes merged weights (leave out --adapter)") }
         if let type {
             guard format == .gguf else { throw ValidationError("--type applies to --format gguf") }
             guard GGUFExport.types[type] != nil else { throw ValidationError("--type takes f32, f16, bf16 or q8_0, not \"\(type)\"") }
@@ -58,6 +72,8 @@ struct ExportCommand: ParsableCommand {
                 throw InputError("\(modelOptions.model) is an encoder; GGUF export writes decoders (llama.cpp runs those). Use --format hf")
             }
             let (model, tokenizer, _) = try modelOptions.load(run: runOptions)
+            if model.prefixTuning != nil { throw Self.noMergedPrefix(runFolder) }
+            try model.mergeLoRA()   // a LoRA run: W + (α/r)·B·A
             let started = Date()
             let name = ((out as NSString).lastPathComponent as NSString).deletingPathExtension
             let notes = try GGUFExport.write(model: model, tokenizer: tokenizer, baseDirectory: modelOptions.model, to: out,
@@ -67,11 +83,41 @@ struct ExportCommand: ParsableCommand {
             log(String(format: "wrote %@ (GGUF %@, %.1f MB) in %.1f s", out, type ?? "f32", Double(size) / 1e6, Date().timeIntervalSince(started)))
             return
         }
-        let arena = try EncoderConfig.isEncoder(directory: modelOptions.model)
-            ? modelOptions.loadEmbedder(run: runOptions).0.model.arena
-            : modelOptions.load(run: runOptions).0.arena
+        let encoder = try EncoderConfig.isEncoder(directory: modelOptions.model)
+        let decoder = encoder ? nil : try modelOptions.load(run: runOptions).0
+        let embedder = encoder ? try modelOptions.loadEmbedder(run: runOptions).0 : nil
+        let lora = decoder?.lora ?? embedder?.model.lora
+        if let prefix = decoder?.prefixTuning ?? embedder?.model.prefixTuning {
+            guard adapter else { throw Self.noMergedPrefix(runFolder) }
+            try PrefixAdapterFolder.write(prefix, kvHeads: decoder?.config.kvHeads ?? embedder!.model.config.heads,
+                                          taskType: decoder == nil ? "FEATURE_EXTRACTION" : "CAUSAL_LM", baseDirectory: modelOptions.model,
+                                          fingerprint: try RunFolder(path: runFolder).manifest.baseFingerprint, to: out, replace: force)
+            log("wrote \(out) (peft prefix-tuning adapter: \(prefix.tokens) prefix tokens, \(prefix.parameterCount) parameters)")
+            return
+        }
+        if adapter {
+            guard let lora else {
+                let run = try RunFolder(path: runFolder)
+                throw InputError("--adapter exports the adapters of a --peft lora run; \(runFolder) trained "
+                                 + (run.manifest.config.peft == .none ? "the whole model (export it without --adapter)" : "--peft \(run.manifest.config.peft.rawValue)"))
+            }
+            try LoRAAdapterFolder.write(lora, baseDirectory: modelOptions.model, fingerprint: try RunFolder(path: runFolder).manifest.baseFingerprint,
+                                        to: out, metadata: ["exported_by": "zofinetune", "run": runFolder, "at": at], replace: force)
+            log("wrote \(out) (peft LoRA adapter: rank \(lora.settings.rank), alpha \(lora.settings.alpha), \(lora.modules.count) modules, \(lora.parameterCount) parameters)")
+            return
+        }
+        try decoder?.mergeLoRA()   // a LoRA run: W + (α/r)·B·A into the base weights
+        try embedder?.model.mergeLoRA()
+        let arena = decoder?.arena ?? embedder!.model.arena
         try HuggingFaceExport.write(arena: arena, baseDirectory: modelOptions.model, to: out,
                                     metadata: ["exported_by": "zofinetune", "run": runFolder, "at": at], replace: force)
         log("wrote \(out)")
+    }
+
+    /// Why a prefix run cannot be merged into the base weights, and what to do instead.
+    static func noMergedPrefix(_ run: String) -> InputError {
+        InputError("\(run) trained a prefix (--peft prefix): prefix tuning adds keys and values to every layer's attention "
+                   + "instead of changing weights, so no merged model folder or GGUF file can hold it. Export it with --adapter "
+                   + "(a peft folder that PeftModel.from_pretrained and eval/prompt --adapter load)")
     }
 }

@@ -35,7 +35,7 @@ struct ProfileCommand: ParsableCommand {
     @Option(name: .long, help: "Tokens per prompt.") var seqLen = 64
     @Option(name: .long, help: "Steps per method (the median time is reported).") var steps = 3
     @Option(name: .long, parsing: .upToNextOption,
-            help: "Methods, in order: inference, mezo, sgd, adamw (the default four), zo-sign, zo-momentum, zo-adam, zo-cons, fzoo, hizoo, lozo, sparse-mezo (commas or spaces).")
+            help: "Methods, in order: inference, mezo, sgd, adamw (the default four), zo-sign, zo-momentum, zo-adam, zo-cons, fzoo, hizoo, lozo, sparse-mezo, lora-mezo, lora-sgd, lora-adamw (LoRA rank 8, α 16 on q,v), prefix-mezo, prefix-adamw (5 prefix tokens; commas or spaces).")
     var methods: [String] = [ProfileMethod.defaults.map(\.rawValue).joined(separator: ",")]
 
     /// --methods as given, split at commas.
@@ -79,7 +79,8 @@ struct ProfileCommand: ParsableCommand {
             let tokens = batch.tokenCount + descriptions.reduce(0) { $0 + $1.count }
             // The worker's embedder takes the whole batch in one pass (SentenceEmbedder.maxTokens).
             let workspace = max(seqLen, (batchSize + descriptions.count) * 64)
-            predict = { MemoryPlan.predict(encoder: config, method: $0, tokens: tokens, workspaceTokens: workspace) }
+            predict = { MemoryPlan.predict(encoder: config, method: $0, tokens: tokens, workspaceTokens: workspace,
+                                           sequences: batch.sequences.count + descriptions.count) }
         } else {
             let config = try DecoderConfig.load(directory: modelOptions.model)
             batch = try ProfileBatch.make(examples: train, batchSize: batchSize, length: seqLen,
@@ -87,7 +88,7 @@ struct ProfileCommand: ParsableCommand {
             guard batch.sequences.allSatisfy({ $0.allSatisfy { Int($0) < config.vocabSize } }) else {
                 throw InputError("\(modelOptions.model): the tokenizer's ids exceed the model's vocab_size \(config.vocabSize)")
             }
-            predict = { MemoryPlan.predict(config: config, method: $0, tokens: batch.tokenCount) }
+            predict = { MemoryPlan.predict(config: config, method: $0, tokens: batch.tokenCount, sequences: batch.sequences.count) }
         }
         try measure(batch: batch, seqLen: seqLen, predict: predict)
     }
@@ -153,7 +154,7 @@ struct ProfileCommand: ParsableCommand {
                                           prompt: prompt, tokenizer: tokenizer)
         log("\(prompt.origin): \(batch.sequences.count) training examples, \(batch.rowCount) rows (--seq-len is for sst2's fixed-length batch)")
         try measure(batch: batch, seqLen: batch.rowCount / max(1, batch.sequences.count)) {
-            MemoryPlan.predict(config: config, method: $0, tokens: batch.rowCount)
+            MemoryPlan.predict(config: config, method: $0, tokens: batch.rowCount, sequences: batch.sequences.count)
         }
     }
 
@@ -203,6 +204,8 @@ struct ProfileWorkerCommand: ParsableCommand {
         if let kept = profileBatch.task {
             let prompt = try TaskPrompt(spec: kept.spec, origin: kept.origin)
             let decoder = try ModelLoader.loadDecoder(directory: model)
+            if let lora = method.lora { try decoder.attachLoRA(lora).initialise(seed: 0) }
+            if let n = method.prefixTokens { try PrefixSetup.attach(n, seed: 0, to: decoder) }
             task = prompt.spec.objective == .classify
                 ? try ClassifyTask(model: decoder, tokenizer: tokenizer, prompt: prompt)
                 : CompleteTask(model: decoder, tokenizer: tokenizer, prompt: prompt)
@@ -212,9 +215,14 @@ struct ProfileWorkerCommand: ParsableCommand {
             let embedder = try SentenceEmbedder(model: try ModelLoader.loadEncoder(directory: model), tokenizer: tokenizer,
                                                 maxSequenceLength: length,
                                                 batchSize: profileBatch.sequences.count + TaskName.sst2.labelDescriptions.texts.count)
+            if let lora = method.lora { try embedder.model.attachLoRA(lora).initialise(seed: 0) }
+            if let n = method.prefixTokens { try PrefixSetup.attach(n, seed: 0, to: embedder.model) }
             task = EncoderTask(scorer: try LabelDescriptionScorer(embedder: embedder, descriptions: TaskName.sst2.labelDescriptions))
         } else {
-            task = try DecoderTask(model: try ModelLoader.loadDecoder(directory: model), tokenizer: tokenizer, prompt: .sst2)
+            let decoder = try ModelLoader.loadDecoder(directory: model)
+            if let lora = method.lora { try decoder.attachLoRA(lora).initialise(seed: 0) }
+            if let n = method.prefixTokens { try PrefixSetup.attach(n, seed: 0, to: decoder) }
+            task = try DecoderTask(model: decoder, tokenizer: tokenizer, prompt: .sst2)
         }
         result.stepSeconds = try ProfileWorkload.run(method, task: task, batch: profileBatch, steps: steps, threads: threads)
         result.peakRSSBytes = ProcessMemory.peakResidentBytes

@@ -48,6 +48,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var taskOptions: TaskOptions
     @OptionGroup var encoderOptions: EncoderTaskOptions
+    @OptionGroup(title: "Parameter-efficient fine-tuning") var peftOptions: PEFTOptions
 
     @Option(name: .long, help: "Optimizer: mezo (default), zo-sign, zo-momentum, zo-adam, zo-cons, fzoo, hizoo, lozo, sparse-mezo (zeroth-order; papers below), sgd or adamw.") var optimizer: TrainingConfig.Optimizer?
     @Option(name: .long, help: "What a step minimises: loss (cross-entropy, default), accuracy (minus the batch accuracy; a completion task: exact match of greedy generations) or f1 (minus the batch macro-F1; a completion task: SQuAD F1). accuracy and f1 have no gradient: MeZO only.") var objective: TrainingConfig.Objective?
@@ -135,6 +136,9 @@ struct TrainCommand: ParsableCommand {
         if objective == .f1, microBatch != nil || distributed != nil {
             throw ValidationError("--objective f1 is a property of the whole batch, not a sum over its examples: it cannot be split by --micro-batch or --distributed")
         }
+        if let distributed, let peft = peftOptions.peft, peft != .none {
+            throw ValidationError("--peft \(peft.rawValue) is not built for --distributed \(distributed.rawValue) runs")
+        }
         if let distributed, !(optimizer ?? .mezo).usesBackprop {
             if let optimizer, optimizer != .mezo {
                 throw ValidationError("--distributed \(distributed.rawValue) runs MeZO (and sgd/adamw data parallel), not \(optimizer.rawValue)")
@@ -183,6 +187,7 @@ struct TrainCommand: ParsableCommand {
         if let evalEvery { c.evalEvery = evalEvery }
         c.evalExamples = evalExamples
         if !c.optimizer.usesBackprop { c.microBatch = microBatch ?? Self.ranks.map { (c.batchSize + $0 - 1) / $0 } }
+        peftOptions.apply(to: &c, lrGiven: lr != nil, epsGiven: eps != nil)
         return c
     }
 
@@ -250,7 +255,7 @@ struct TrainCommand: ParsableCommand {
             log("interrupted after step \(summary.stepsDone); weights saved. Continue with: zofinetune train --model \(modelOptions.model) --resume \(run.path)")
         }
         if let peak = summary.peakResidentBytes {
-            log(String(format: "peak RSS %.2f GB (f32 weights %.2f GB)", Double(peak) / 1e9, Double(task.arena.byteCount) / 1e9))
+            log(String(format: "peak RSS %.2f GB (f32 weights %.2f GB)", Double(peak) / 1e9, Double(task.baseArena.byteCount) / 1e9))
         }
         try logOutcome(run, summary)
         if json { try printJSON(out) }
@@ -302,7 +307,7 @@ struct TrainCommand: ParsableCommand {
         formatter.dateFormat = "yyyyMMdd-HHmmss"
         let path = out ?? "runs/\(taskOptions.taskName)-\(formatter.string(from: Date()))"
         let manifest = RunManifest(baseModel: URL(fileURLWithPath: modelOptions.model).standardizedFileURL.path,
-                                   baseFingerprint: task.arena.fingerprint(threads: Threads.count),
+                                   baseFingerprint: task.baseArena.fingerprint(threads: Threads.count),
                                    config: config, threads: Threads.count)
         return (task, try RunFolder.create(path: path, manifest: manifest), 0)
     }
@@ -315,6 +320,7 @@ struct TrainCommand: ParsableCommand {
                 throw InputError("\(prompt.origin): an encoder has no completion objective; use a decoder")
             }
             let (embedder, steps) = try modelOptions.loadEmbedder(run: run)
+            if run == nil { try PEFTSetup.attach(config, to: embedder.model) }   // a run's come with its replay
             let descriptions = try config.labelDescriptions.map(LabelDescriptions.init) ?? encoderOptions.descriptions(task: taskOptions.taskName)
             let scorer = try LabelDescriptionScorer(embedder: embedder, descriptions: descriptions,
                                                     temperature: config.temperature ?? LabelDescriptionScorer.defaultTemperature)
@@ -325,12 +331,15 @@ struct TrainCommand: ParsableCommand {
         }
         if prompt.spec.objective == .complete {
             let (model, tokenizer, steps) = try modelOptions.load(run: run)
+            if run == nil { try PEFTSetup.attach(config, to: model) }
             let task = CompleteTask(model: model, tokenizer: tokenizer, prompt: prompt)
             task.trainingObjective = config.objective
             return (task, steps)
         }
         let (model, tokenizer, steps) = try modelOptions.load(run: run)
-        if config.precision == .bf16 { try model.useBF16Products(weightsChange: true) }
+        if run == nil { try PEFTSetup.attach(config, to: model) }
+        // With adapters the base never changes: its bf16 copies are made once (LowPrecisionProducts).
+        if config.precision == .bf16 { try model.useBF16Products(weightsChange: config.peft == .none) }
         let task = try ClassifyTask(model: model, tokenizer: tokenizer, prompt: prompt)
         task.trainingObjective = config.objective
         return (task, steps)

@@ -137,6 +137,7 @@ extension TrainCommand {
         }
         pairs += [(c.kShot == nil ? "train-examples" : "k-shot", c.kShot ?? c.trainExamples), ("seed", c.seed),
                   ("eval-every", c.evalEvery), ("eval-examples", c.evalExamples)]
+        pairs += PEFTOptions.resolved(c)
         return pairs
     }
 

@@ -30,6 +30,11 @@ extension TrainCommand {
         check("--perturbation", perturbation, c.perturbation) { $0.rawValue }
         check("--embedding-perturbation", embeddingPerturbation, c.embeddingPerturbation) { $0.rawValue }
         check("--precision", precision, c.precision) { $0.rawValue }
+        check("--peft", peftOptions.peft, c.peft) { $0.rawValue }
+        check("--lora-rank", peftOptions.loraRank, c.loraRank)
+        check("--lora-alpha", peftOptions.loraAlpha, c.loraAlpha)
+        check("--lora-targets", try? peftOptions.targets(), c.loraTargets) { $0.map(\.rawValue).joined(separator: ",") }
+        check("--prefix-tokens", peftOptions.prefixTokens, c.prefixTokens)
         check("--weight-decay", weightDecay, c.weightDecay)
         check("--max-grad-norm", maxGradNorm, c.maxGradNorm)
         check("--beta1", beta1, c.beta1)

@@ -3,11 +3,12 @@
 ///   dy: (rows, out)   x: (rows, in)   w: (out, in)
 ///   dx: (rows, in)    dx = dy · W            overwritten, or added to when `accumulateInput`
 ///                                            (several projections of one input: q, k, v; gate, up)
-///   dw: (out, in)     dw += dyᵀ · x          always accumulated: the caller zeroes gradients once
+///   dw: (out, in)     dw += dyᵀ · x          always accumulated: the caller zeroes gradients once;
+///                                            nil for a frozen weight (LoRA): no product, no buffer
 ///   db: (out)         db += Σ_rows dy        accumulated
 ///
 /// Both products go through sgemm (they are two thirds of a training step's FLOPs).
-public func linearBackward(dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>,
+public func linearBackward(dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?,
                            db: UnsafeMutablePointer<Float>?, dy: UnsafePointer<Float>,
                            x: UnsafePointer<Float>, w: UnsafePointer<Float>,
                            rows: Int, out: Int, in: Int, accumulateInput: Bool = false) {
@@ -18,8 +19,10 @@ public func linearBackward(dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePo
                   beta: accumulateInput ? 1 : 0, dx, ldc: `in`)
     }
     // dw (out, in) += dyᵀ (out, rows) · x (rows, in)
-    BLAS.gemm(transA: true, transB: false, m: out, n: `in`, k: rows, dy, lda: out, x, ldb: `in`,
-              beta: 1, dw, ldc: `in`)
+    if let dw {
+        BLAS.gemm(transA: true, transB: false, m: out, n: `in`, k: rows, dy, lda: out, x, ldb: `in`,
+                  beta: 1, dw, ldc: `in`)
+    }
     if let db { columnSums(db, dy, rows: rows, width: out) }
 }
 
