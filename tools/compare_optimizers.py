@@ -14,6 +14,9 @@ docs/optimizers-<model>.svg (accuracy against forward passes and against seconds
     nice -n 10 python3 tools/compare_optimizers.py --model models/all-minilm-l6-v2 --budget 1000
     nice -n 10 python3 tools/compare_optimizers.py --model models/gemma-3-270m --budget 200 \\
         --eval-examples 200 --optimizers mezo,zo-sign,fzoo,adamw
+    # LoRA and prefix tuning (issue 14) beside full-parameter MeZO and AdamW:
+    nice -n 10 python3 tools/compare_optimizers.py --model models/all-minilm-l6-v2 --budget 1000 \\
+        --optimizers mezo,mezo-lora,mezo-prefix,adamw,adamw-lora,adamw-prefix
 """
 import argparse
 import json
@@ -24,10 +27,20 @@ import sys
 import time
 
 FORWARDS = {"mezo": 2, "zo-sign": 2, "zo-momentum": 2, "zo-adam": 2, "zo-cons": 5, "fzoo": 9, "hizoo": 3,
-            "lozo": 2, "sparse-mezo": 2, "adamw": 3, "sgd": 3}
+            "lozo": 2, "sparse-mezo": 2, "adamw": 3, "sgd": 3,
+            "mezo-lora": 2, "adamw-lora": 3, "mezo-prefix": 2, "adamw-prefix": 3,
+            "mezo-lora-auto": 2.1, "mezo-prefix-auto": 2.1}
+# Parameter-efficient methods (issue 14): the optimizer over a LoRA or prefix arena, the engine's defaults for
+# it (the MeZO paper's settings: LoRA r 8, alpha 16 on q,v; 5 prefix tokens; their lr and eps), and MeZO on
+# them with --lr auto (its clean forward every 10th step makes ~2.1 forwards a step).
+PEFT = {"mezo-lora": ("mezo", "lora", []), "adamw-lora": ("adamw", "lora", []),
+        "mezo-prefix": ("mezo", "prefix", []), "adamw-prefix": ("adamw", "prefix", []),
+        "mezo-lora-auto": ("mezo", "lora", ["--lr", "auto"]), "mezo-prefix-auto": ("mezo", "prefix", ["--lr", "auto"])}
 # Extra memory each method holds beyond inference (the memory plan; `zofinetune profile` measures it).
 EXTRA = {"zo-momentum": "+1x weights", "zo-adam": "+2x weights", "hizoo": "+1x weights",
-         "sparse-mezo": "+1/32x weights", "adamw": "+3x weights + activations", "sgd": "+1x weights + activations"}
+         "sparse-mezo": "+1/32x weights", "adamw": "+3x weights + activations", "sgd": "+1x weights + activations",
+         "mezo-lora": "+adapters", "adamw-lora": "+3x adapters + activations", "mezo-prefix": "+prefix",
+         "adamw-prefix": "+3x prefix + activations", "mezo-lora-auto": "+adapters", "mezo-prefix-auto": "+prefix"}
 ALL = ["mezo", "zo-sign", "zo-momentum", "zo-adam", "zo-cons", "fzoo", "hizoo", "lozo", "sparse-mezo", "adamw"]
 # Default lr per model family: the engine's Gemma defaults, and for MiniLM MeZO's best (README: 5e-5)
 # with the others scaled by the same 25x; AdamW 1e-5 (Gemma, README) and 1e-4 (MiniLM).
@@ -50,14 +63,17 @@ def budget_of(args, opt):
 
 
 def run_one(args, opt, lr, folder):
-    steps = max(1, budget_of(args, opt) // FORWARDS[opt])
+    steps = max(1, int(budget_of(args, opt) // FORWARDS[opt]))
     every = max(1, steps // args.points)
-    cmd = [args.binary, "train", "--model", args.model, "--task", "sst2", "--data", args.data, "--optimizer", opt,
+    optimizer, peft, peft_args = PEFT.get(opt, (opt, None, []))
+    cmd = [args.binary, "train", "--model", args.model, "--task", "sst2", "--data", args.data, "--optimizer", optimizer,
            "--steps", str(steps), "--eval-every", str(every), "--seed", str(args.seed), "--out", folder, "--json"]
     if lr is not None:
         cmd += ["--lr", str(lr)]
     if args.eval_examples:
         cmd += ["--eval-examples", str(args.eval_examples)]
+    if peft:
+        cmd += ["--peft", peft] + peft_args
     if opt not in args.extra_except.split(","):
         cmd += args.extra.split()
     print(" ".join(cmd), file=sys.stderr, flush=True)
@@ -105,7 +121,7 @@ def svg(results, title):
             pts = [(x0 + pw * (p[key] / maxx if maxx else 0), H - pad - (H - 2 * pad) * (p[2] - lo) / (hi - lo))
                    for p in r["curve"]]
             color = COLORS[i % len(COLORS)]
-            dash = ' stroke-dasharray="6,3"' if r["optimizer"] == "adamw" else ""
+            dash = ' stroke-dasharray="6,3"' if r["optimizer"].startswith("adamw") else ""
             out.append(f'<polyline fill="none" stroke="{color}" stroke-width="2"{dash} points="'
                        + " ".join(f"{x:.1f},{y:.1f}" for x, y in pts) + '"/>')
         return out
@@ -136,7 +152,7 @@ def main():
     ap.add_argument("--opt-budget", action="append", default=[],
                     help="another budget for one optimizer, e.g. --opt-budget adamw=300 (repeatable)")
     ap.add_argument("--extra", default="", help="more train options for every run, e.g. '--precision bf16'")
-    ap.add_argument("--extra-except", default="adamw,sgd", help="optimizers that do not get --extra")
+    ap.add_argument("--extra-except", default="adamw,sgd,adamw-lora,adamw-prefix", help="optimizers that do not get --extra")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--runs", default="runs/compare")
     ap.add_argument("--binary", default=".build/release/zofinetune")

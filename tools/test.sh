@@ -4,7 +4,8 @@
 # Needs tools/setup.sh first (model, SST-2, Python tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SST2="${SST2_DIR:-data/sst2}"
+# Absolute: the CLI tests run the binary from a scratch folder, where a relative path would not resolve.
+SST2="$(cd "${SST2_DIR:-data/sst2}" 2>/dev/null && pwd || echo "${SST2_DIR:-data/sst2}")"
 
 if [[ ! -f models/reference/gemma-3-270m-sst2-dev20.safetensors || ! -f models/reference/gemma-3-270m-sst2-dev-zeroshot.json ]]; then
     echo "== transformers reference for Gemma-3-270M on SST-2 dev (once, ~2-5 min)" >&2
