@@ -89,6 +89,11 @@ def run_one(args, opt, lr, folder):
     return summary
 
 
+def lr_text(result):
+    """A run's lr for the table and legend; --lr auto runs are recorded with lr 0."""
+    return "auto" if result["lr"] == 0 else f"{result['lr']:g}"
+
+
 def curve(folder, opt):
     """(forward passes, seconds of steps so far, accuracy) at each evaluation."""
     points, seconds = [], 0.0
@@ -135,7 +140,7 @@ def svg(results, title):
     for i, r in enumerate(results):
         x, y = pad + (i % 5) * 180, H + 10 + 20 * (i // 5)
         parts.append(f'<rect x="{x}" y="{y - 9}" width="14" height="4" fill="{COLORS[i % len(COLORS)]}"/>'
-                     f'<text x="{x + 20}" y="{y - 4}" font-size="11">{r["optimizer"]} (lr {r["lr"]:g})</text>')
+                     f'<text x="{x + 20}" y="{y - 4}" font-size="11">{r["optimizer"]} (lr {lr_text(r)})</text>')
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -203,7 +208,7 @@ def main():
              "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         c = r["curve"]
-        lines.append(f"| {r['optimizer']} | {r['lr']:g} | {r['steps']} | {c[0][2] * 100:.1f}% | {r['best'] * 100:.1f}% | "
+        lines.append(f"| {r['optimizer']} | {lr_text(r)} | {r['steps']} | {c[0][2] * 100:.1f}% | {r['best'] * 100:.1f}% | "
                      f"{r['last'] * 100:.1f}% | {r['step_seconds']:.0f} | "
                      f"{(r['peak_rss'] or 0) / 1e9:.2f} | {EXTRA.get(r['optimizer'], 'none')} |")
     lines += ["", f"![curves](optimizers-{name}.svg)", ""]
