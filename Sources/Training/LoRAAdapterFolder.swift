@@ -11,10 +11,9 @@ import Weights
 /// or one made by peft, onto a base model (`eval/prompt --adapter`), refusing one whose modules or
 /// shapes are not the base's, or whose recorded base fingerprint is another model's.
 public enum LoRAAdapterFolder {
-    static let configName = "adapter_config.json", weightsName = "adapter_model.safetensors"
+    static let configName = PeftAdapterFolder.configName, weightsName = PeftAdapterFolder.weightsName
     static let keyPrefix = "base_model.model."
-    /// adapter_model.safetensors metadata: the base weights' `ParameterArena.fingerprint()`.
-    static let fingerprintKey = "zofinetune_base_fingerprint"
+    static let fingerprintKey = PeftAdapterFolder.fingerprintKey
 
     /// Writes `lora` (its current A and B) as a peft folder `out`, atomically (as HuggingFaceExport).
     /// - Parameters:
@@ -22,44 +21,29 @@ public enum LoRAAdapterFolder {
     ///   - fingerprint: the base arena's fingerprint, kept in the safetensors metadata.
     public static func write(_ lora: LoRALayers, baseDirectory: String, fingerprint: String, to out: String,
                              metadata: [String: String] = [:], replace: Bool = false) throws {
-        let fm = FileManager.default
-        if !replace, let why = HuggingFaceExport.refusal(out: out) { throw RunError(why) }
-        HuggingFaceExport.removeAbandonedStaging(for: out)
-        let staging = AtomicFile.temporaryPath(for: out)
-        try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
-        do {
-            let entries = lora.arena.entries.map { SafeTensorsWriter.Entry(name: keyPrefix + $0.name, shape: $0.shape, data: $0.data) }
-            try SafeTensorsWriter.write(path: staging + "/" + weightsName, entries: entries,
-                                        metadata: metadata.merging(["format": "pt", fingerprintKey: fingerprint]) { a, _ in a })
-            let config: [String: Any] = [
-                "peft_type": "LORA",
-                "base_model_name_or_path": URL(fileURLWithPath: baseDirectory).standardizedFileURL.path,
-                "r": lora.settings.rank,
-                "lora_alpha": Double(lora.settings.alpha),
-                "lora_dropout": 0.0,
-                // Full module names: matched exactly (a bare "output.dense" would also match BERT's
-                // attention.output.dense, peft matching by suffix).
-                "target_modules": lora.modules.map(\.module),
-                "bias": "none",
-                "fan_in_fan_out": false,
-                "inference_mode": true,
-                "init_lora_weights": true,
-                "use_rslora": false,
-                "use_dora": false,
-                "modules_to_save": NSNull(),
-                "task_type": NSNull(),
-                "rank_pattern": [String: Any](),
-                "alpha_pattern": [String: Any](),
-            ]
-            let json = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            try AtomicFile.write(json, to: staging + "/" + configName)
-            try AtomicFile.syncDirectory(staging)
-            try HuggingFaceExport.moveIntoPlace(staging, out)
-            try AtomicFile.syncDirectory(containing: out)
-        } catch {
-            try? fm.removeItem(atPath: staging)
-            throw error
-        }
+        let entries = lora.arena.entries.map { SafeTensorsWriter.Entry(name: keyPrefix + $0.name, shape: $0.shape, data: $0.data) }
+        let config: [String: Any] = [
+            "peft_type": "LORA",
+            "base_model_name_or_path": URL(fileURLWithPath: baseDirectory).standardizedFileURL.path,
+            "r": lora.settings.rank,
+            "lora_alpha": Double(lora.settings.alpha),
+            "lora_dropout": 0.0,
+            // Full module names: matched exactly (a bare "output.dense" would also match BERT's
+            // attention.output.dense, peft matching by suffix).
+            "target_modules": lora.modules.map(\.module),
+            "bias": "none",
+            "fan_in_fan_out": false,
+            "inference_mode": true,
+            "init_lora_weights": true,
+            "use_rslora": false,
+            "use_dora": false,
+            "modules_to_save": NSNull(),
+            "task_type": NSNull(),
+            "rank_pattern": [String: Any](),
+            "alpha_pattern": [String: Any](),
+        ]
+        try PeftAdapterFolder.write(to: out, replace: replace, entries: entries, fingerprint: fingerprint,
+                                    metadata: metadata, config: config)
     }
 
     /// What an adapter folder says about itself.

@@ -14,10 +14,8 @@ import Weights
 /// attention, not a change of any weight, so no Hugging Face checkpoint of the base architecture
 /// can hold it (`export` without `--adapter` refuses a prefix run, saying so).
 public enum PrefixAdapterFolder {
-    static let configName = "adapter_config.json", weightsName = "adapter_model.safetensors"
-    /// adapter_model.safetensors metadata: the base weights' `ParameterArena.fingerprint()` (peft
-    /// ignores safetensors metadata; an extra key in adapter_config.json would make it warn).
-    static let fingerprintKey = "zofinetune_base_fingerprint"
+    static let configName = PeftAdapterFolder.configName, weightsName = PeftAdapterFolder.weightsName
+    static let fingerprintKey = PeftAdapterFolder.fingerprintKey
 
     /// Writes `prefix` (its current values) as a peft folder `out`, atomically (as HuggingFaceExport).
     /// - Parameters:
@@ -26,44 +24,28 @@ public enum PrefixAdapterFolder {
     ///   - taskType: peft's task type: CAUSAL_LM for decoders, FEATURE_EXTRACTION for encoders.
     public static func write(_ prefix: KeyValuePrefix, kvHeads: Int, taskType: String, baseDirectory: String,
                              fingerprint: String, to out: String, replace: Bool = false) throws {
-        let fm = FileManager.default
-        if !replace, let why = HuggingFaceExport.refusal(out: out) { throw RunError(why) }
-        HuggingFaceExport.removeAbandonedStaging(for: out)
-        let staging = AtomicFile.temporaryPath(for: out)
-        try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
-        do {
-            let slot = prefix.arena.slots[0]
-            let entry = SafeTensorsWriter.Entry(name: KeyValuePrefix.tensorName, shape: slot.shape,
-                                                data: UnsafeBufferPointer(prefix.arena.buffer(slot)))
-            try SafeTensorsWriter.write(path: staging + "/" + weightsName, entries: [entry],
-                                        metadata: ["format": "pt", fingerprintKey: fingerprint])
-            let config: [String: Any] = [
-                "peft_type": "PREFIX_TUNING",
-                "task_type": taskType,
-                "base_model_name_or_path": URL(fileURLWithPath: baseDirectory).standardizedFileURL.path,
-                "num_virtual_tokens": prefix.tokens,
-                "num_layers": prefix.layers,
-                "token_dim": prefix.width,
-                "num_attention_heads": kvHeads,
-                "encoder_hidden_size": prefix.width,
-                "num_transformer_submodules": 1,
-                "prefix_projection": false,
-                "inference_mode": true,
-                "init_weights": NSNull(),
-                "modules_to_save": NSNull(),
-                "auto_mapping": NSNull(),
-                "revision": NSNull(),
-                "peft_version": "0.21.2",
-            ]
-            let json = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            try AtomicFile.write(json, to: staging + "/" + configName)
-            try AtomicFile.syncDirectory(staging)
-            try HuggingFaceExport.moveIntoPlace(staging, out)
-            try AtomicFile.syncDirectory(containing: out)
-        } catch {
-            try? fm.removeItem(atPath: staging)
-            throw error
-        }
+        let slot = prefix.arena.slots[0]
+        let entry = SafeTensorsWriter.Entry(name: KeyValuePrefix.tensorName, shape: slot.shape,
+                                            data: UnsafeBufferPointer(prefix.arena.buffer(slot)))
+        let config: [String: Any] = [
+            "peft_type": "PREFIX_TUNING",
+            "task_type": taskType,
+            "base_model_name_or_path": URL(fileURLWithPath: baseDirectory).standardizedFileURL.path,
+            "num_virtual_tokens": prefix.tokens,
+            "num_layers": prefix.layers,
+            "token_dim": prefix.width,
+            "num_attention_heads": kvHeads,
+            "encoder_hidden_size": prefix.width,
+            "num_transformer_submodules": 1,
+            "prefix_projection": false,
+            "inference_mode": true,
+            "init_weights": NSNull(),
+            "modules_to_save": NSNull(),
+            "auto_mapping": NSNull(),
+            "revision": NSNull(),
+            "peft_version": "0.21.2",
+        ]
+        try PeftAdapterFolder.write(to: out, replace: replace, entries: [entry], fingerprint: fingerprint, config: config)
     }
 
     /// True when `directory` holds a peft config naming prefix tuning.

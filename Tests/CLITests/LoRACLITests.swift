@@ -116,7 +116,7 @@ final class LoRACLITests: XCTestCase {
     /// ≥ 99.5%, tools/check_lora_adapter.py); on all-MiniLM-L6-v2 the same for the merged export.
     /// (The whole dev set, both exports of both models: tools/check_lora_adapter.py, numbers in the README.)
     func testRealModelsExportedAdaptersLoadInPeftWithTheSamePredictions() throws {
-        try requirePeft()
+        try PeftPython.require()
         let sst2 = URL(fileURLWithPath: try Repo.requireSST2()).standardizedFileURL.path   // the CLI runs elsewhere
         let runs = try TemporaryFolder("lora-real")
         removeAtTearDown(runs.remove)
@@ -142,7 +142,7 @@ final class LoRACLITests: XCTestCase {
                 checks.append(["--base", model, "--adapter", adapter])
             }
             for check in checks {
-                let result = try python(["tools/check_lora_adapter.py", "--predictions", predictions, "--data", sst2] + check)
+                let result = try PeftPython.run(["tools/check_lora_adapter.py", "--predictions", predictions, "--data", sst2] + check)
                 XCTAssertEqual(result.status, 0, "\(check): \(result.output)")
                 let line = result.output.split(separator: "\n").last.map(String.init) ?? ""
                 let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
@@ -173,29 +173,6 @@ final class LoRACLITests: XCTestCase {
             let tagged = m["tagged"] as! [String: Int]
             XCTAssertLessThan(Double((tagged["gradients"] ?? 0) + (tagged["optimizer"] ?? 0)), 0.01 * Double(tagged["weights"]!), name)
         }
-    }
-
-    func requirePeft() throws {
-        let probe = try python(["-c", "import peft, transformers, torch"])
-        if probe.status != 0 {
-            if ProcessInfo.processInfo.environment["CI"] != nil { XCTFail("python3 with peft, transformers and torch is needed (tools/setup.sh)") }
-            throw XCTSkip("python3 with peft not available")
-        }
-    }
-
-    /// python3 ARGS from the repository root; status and stdout + stderr.
-    func python(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: Repo.root)
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     /// Two prediction files agree: same predictions, scores within `tolerance`.

@@ -112,11 +112,7 @@ final class PrefixTrainCLITests: XCTestCase {
     /// predictions `eval --run` gave (first 24 dev sentences, ≥ 99.5%, tools/check_lora_adapter.py,
     /// which loads any peft folder). The whole dev set: tools/prefix_curves.sh, numbers in the README.
     func testRealModelsExportedPrefixLoadsInPeftWithTheSamePredictions() throws {
-        let probe = try python(["-c", "import peft, transformers, torch"])
-        if probe.status != 0 {
-            if MissingResource.inCI { XCTFail("python3 with peft, transformers and torch is needed (tools/setup.sh)") }
-            throw XCTSkip("python3 with peft not available")
-        }
+        try PeftPython.require()
         let sst2 = URL(fileURLWithPath: try Repo.requireSST2()).standardizedFileURL.path
         let runs = try TemporaryFolder("prefix-real")
         removeAtTearDown(runs.remove)
@@ -130,7 +126,7 @@ final class PrefixTrainCLITests: XCTestCase {
             XCTAssertEqual(try CLI.run(["eval"] + common + ["--run", run, "--at", "last", "--limit", "24",
                                                             "--predictions-out", predictions]).status, 0)
             XCTAssertEqual(try CLI.run(["export", "--model", model, "--run", run, "--at", "last", "--adapter", "--out", adapter]).status, 0)
-            let result = try python(["tools/check_lora_adapter.py", "--predictions", predictions, "--data", sst2,
+            let result = try PeftPython.run(["tools/check_lora_adapter.py", "--predictions", predictions, "--data", sst2,
                                      "--base", model, "--adapter", adapter])
             XCTAssertEqual(result.status, 0, result.output)
             let line = result.output.split(separator: "\n").last.map(String.init) ?? ""
@@ -138,21 +134,6 @@ final class PrefixTrainCLITests: XCTestCase {
             print("\((model as NSString).lastPathComponent) prefix adapter in peft: \(line)")
             XCTAssertGreaterThanOrEqual(agreement, 0.995, result.output)
         }
-    }
-
-    /// python3 ARGS from the repository root; status and stdout + stderr.
-    func python(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: Repo.root)
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     func testBadPrefixOptionsFailClearly() throws {
