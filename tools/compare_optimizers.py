@@ -189,7 +189,7 @@ def main():
         # A run longer than this comparison's budget (linked from a larger one) counts up to the budget.
         c = [p for p in curve(folder, opt) if p[0] <= budget_of(args, opt)]
         results.append(dict(optimizer=opt, lr=run_json["config"]["lr"] if not run_json["config"].get("lr_auto") else 0,
-                            curve=c, peak_rss=summary.get("peak_rss_bytes"), steps=summary.get("steps"),
+                            curve=c, peak_rss=summary.get("peak_rss_bytes"), steps=min(summary.get("steps") or 0, int(budget_of(args, opt) // FORWARDS[opt])) or summary.get("steps"),
                             best=max(p[2] for p in c) if c else None, last=c[-1][2] if c else None,
                             step_seconds=c[-1][1] if c else None))
     if not results:
