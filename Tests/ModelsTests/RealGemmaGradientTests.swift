@@ -29,18 +29,9 @@ final class RealGemmaGradientTests: XCTestCase {
         let reference = try SafeTensorsFile(path: path)
         let model = try ModelLoader.loadDecoder(directory: dir, maxPositions: 256)
         let tokenizer = try TokenizerLoader.load(modelDirectory: dir)
-        let labels = try reference.floats("labels").map { Int($0) }
-        let examples = Array(try TaskData.load(directory: sst2, split: .train).prefix(labels.count))
-        XCTAssertEqual(examples.map(\.label), labels, "labels differ from train.tsv")
-        let candidates = try CandidatePrompt.sst2.labelTokenIDs(tokenizer: tokenizer)
-        XCTAssertEqual(candidates, try reference.floats("candidate_ids").map { Int32($0) })
-        var prompts: [[Int32]] = []
-        for (k, example) in examples.enumerated() {
-            let ids = try CandidatePrompt.sst2.tokenIDs(for: example.text, tokenizer: tokenizer)
-            XCTAssertEqual(ids, try reference.floats("input_ids_\(k)").map { Int32($0) }, "prompt \(k) ids")
-            prompts.append(ids)
-        }
-        let batch = PackedBatch(sequences: prompts)
+        let sst2Batch = try ReferenceCandidateBatch(reference: reference, tokenizer: tokenizer, sst2: sst2)
+        let (batch, candidates, labels) = (sst2Batch.batch, sst2Batch.candidates, sst2Batch.labels)
+        XCTAssertEqual(sst2Batch.examples.map(\.label), labels, "labels differ from train.tsv")
         let trainer = DecoderTrainer(model: model, maxTokens: batch.tokenCount)
         let grads = DecoderModel.makeArena(config: model.config)
         var seconds: [Double] = []

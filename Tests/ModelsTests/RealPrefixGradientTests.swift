@@ -29,17 +29,8 @@ final class RealPrefixGradientTests: XCTestCase {
         let prefix = try model.attachPrefix(tokens: tokens.count)
         model.initialisePrefixFromActivations(of: tokens)
         try Self.checkInitialisation(prefix, file, "Gemma-3-270M")
-        let labels = try file.floats("labels").map { Int($0) }
-        let examples = Array(try TaskData.load(directory: sst2, split: .train).prefix(labels.count))
-        let candidates = try CandidatePrompt.sst2.labelTokenIDs(tokenizer: tokenizer)
-        XCTAssertEqual(candidates, try file.floats("candidate_ids").map { Int32($0) })
-        var prompts: [[Int32]] = []
-        for (k, example) in examples.enumerated() {
-            let ids = try CandidatePrompt.sst2.tokenIDs(for: example.text, tokenizer: tokenizer)
-            XCTAssertEqual(ids, try file.floats("input_ids_\(k)").map { Int32($0) }, "prompt \(k) ids")
-            prompts.append(ids)
-        }
-        let batch = PackedBatch(sequences: prompts)
+        let sst2Batch = try ReferenceCandidateBatch(reference: file, tokenizer: tokenizer, sst2: sst2)
+        let (batch, candidates, labels) = (sst2Batch.batch, sst2Batch.candidates, sst2Batch.labels)
         let trainer = DecoderTrainer(model: model, maxTokens: batch.tokenCount)
         let grads = prefix.arena.sameLayout(tag: .gradients)
         let start = DispatchTime.now().uptimeNanoseconds
