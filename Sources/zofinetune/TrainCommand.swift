@@ -54,6 +54,8 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "What a step minimises: loss (cross-entropy, default), accuracy (minus the batch accuracy; a completion task: exact match of greedy generations) or f1 (minus the batch macro-F1; a completion task: SQuAD F1). accuracy and f1 have no gradient: MeZO only.") var objective: TrainingConfig.Objective?
     @Option(name: .long, help: "Steps in the run (with --resume: extend the run to this many).") var steps: Int?
     @Option(name: .long, help: "Examples per batch (default 16).") var batchSize: Int?
+    @Option(name: .long, help: ArgumentHelp("sgd/adamw: refuse to start when the memory plan predicts more than this many GB (default: MemAvailable).", valueName: "GB"))
+    var memoryLimit: Double?
     @Option(name: .long, help: "Learning rate, or auto (mezo, sparse-mezo, zo-cons: a fraction of the measured stability limit; see below) (default: mezo 2e-6, sgd 1e-4, adamw 1e-5).") var lr: LearningRateOption?
     @Option(name: .long, help: "--lr auto: lr = this fraction of the stability limit 2q/tr(H) (default 0.05).") var autoFraction: Float?
     @Option(name: .long, help: "zo-momentum: the momentum μ (default: --beta1's 0.9).") var momentum: Float?
@@ -97,6 +99,9 @@ struct TrainCommand: ParsableCommand {
         """) var microBatch: Int?
 
     func validate() throws {
+        if let memoryLimit, !(memoryLimit > 0 && memoryLimit <= 1e6) {
+            throw ValidationError("--memory-limit must be a number of GB in (0, 1000000]")
+        }
         if let maxGradNorm, !(maxGradNorm > 0) { throw ValidationError("--max-grad-norm must be positive") }
         for (name, value) in [("--beta1", beta1), ("--beta2", beta2)] {
             if let value, !(value >= 0 && value < 1) { throw ValidationError("\(name) must be in [0, 1)") }
@@ -209,6 +214,7 @@ struct TrainCommand: ParsableCommand {
         let train = try taskOptions.examples(.train, prompt: prompt, run: kept)
         let dev = try taskOptions.examples(.dev, prompt: prompt, run: kept)
         prompt.chooseDemonstrations(from: train)
+        if communicator == nil { try admit(prompt: prompt, train: train) }
         var pipeline: PipelineModel?
         let (task, run, start): (TrainingTask, RunFolder, Int)
         if mode == .pipeline, let communicator {

@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+import Models
+import Profiling
+import Tasks
+import Tokenizers
+import Training
+
+extension TrainCommand {
+    /// Refuses a backprop run whose predicted peak exceeds the memory available (MemAvailable, or
+    /// --memory-limit), before the model is loaded (`MemoryAdmission`). The batch the plan is
+    /// computed for is made of the `batchSize` longest training texts, so no batch of the run is
+    /// larger. Decoders only: encoders (MiniLM-sized) train with backprop in well under 1 GB.
+    func admit(prompt: TaskPrompt, train: [LabeledExample]) throws {
+        let config = try resume.map { try RunFolder(path: $0).manifest.config } ?? newConfig()
+        guard config.optimizer.usesBackprop, !(try EncoderConfig.isEncoder(directory: modelOptions.model)) else { return }
+        let name = config.peft == .none ? config.optimizer.rawValue : "\(config.peft.rawValue)-\(config.optimizer.rawValue)"
+        guard let method = ProfileMethod(rawValue: name) else { return }
+        let (available, source): (Int?, String) = memoryLimit.map { (Int($0 * 1e9), "--memory-limit") }
+            ?? (ProcessMemory.availableBytes, "MemAvailable in /proc/meminfo")
+        guard let available else { return }
+        let decoder = try DecoderConfig.load(directory: modelOptions.model)
+        let longest = train.sorted { $0.text.utf8.count > $1.text.utf8.count }
+        let batch = try ProfileBatch.make(examples: Array(longest.prefix(config.batchSize)), batchSize: config.batchSize,
+                                          task: taskOptions.runTask(prompt), prompt: prompt,
+                                          tokenizer: TokenizerLoader.load(modelDirectory: modelOptions.model))
+        let sequences = batch.sequences.count
+        do {
+            try MemoryAdmission.check(method: method, tokens: batch.rowCount, batchSize: config.batchSize, available: available,
+                                      limitSource: source) {
+                MemoryPlan.predict(config: decoder, method: $0, tokens: $1, sequences: sequences)
+            }
+        } catch let refusal as MemoryAdmission.Refusal {
+            throw InputError("\(modelOptions.model): \(refusal.description)")
+        }
+    }
+}
