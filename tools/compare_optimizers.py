@@ -9,7 +9,7 @@ step times in the log (evaluations excluded) and peak RSS is the run's VmHWM.
 
 A run folder that already finished is read, not rerun, so the script is rerunnable and
 resumable (delete a folder to redo it). Results: docs/optimizers-<model>.md (table) and
-docs/optimizers-<model>.svg (accuracy against forward passes and against seconds).
+docs/assets/optimizers-<model>.svg (accuracy against forward passes and against seconds).
 
     nice -n 10 python3 tools/compare_optimizers.py --model models/all-minilm-l6-v2 --budget 1000
     nice -n 10 python3 tools/compare_optimizers.py --model models/gemma-3-270m --budget 200 \\
@@ -194,10 +194,10 @@ def main():
                             step_seconds=c[-1][1] if c else None))
     if not results:
         return
-    os.makedirs(args.docs, exist_ok=True)
+    os.makedirs(os.path.join(args.docs, "assets"), exist_ok=True)
     subset = f"first {args.eval_examples} dev examples" if args.eval_examples else "all 872 dev examples"
     title = f"SST-2 dev accuracy, {name}, {args.budget} forward passes per optimizer ({subset})"
-    with open(os.path.join(args.docs, f"optimizers-{name}.svg"), "w") as fh:
+    with open(os.path.join(args.docs, "assets", f"optimizers-{name}.svg"), "w") as fh:
         fh.write(svg(results, title))
     lines = [f"# {title}", "",
              "Made by `tools/compare_optimizers.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]) + "` (seed "
@@ -211,7 +211,7 @@ def main():
         lines.append(f"| {r['optimizer']} | {lr_text(r)} | {r['steps']} | {c[0][2] * 100:.1f}% | {r['best'] * 100:.1f}% | "
                      f"{r['last'] * 100:.1f}% | {r['step_seconds']:.0f} | "
                      f"{(r['peak_rss'] or 0) / 1e9:.2f} | {EXTRA.get(r['optimizer'], 'none')} |")
-    lines += ["", f"![curves](optimizers-{name}.svg)", ""]
+    lines += ["", f"![curves](assets/optimizers-{name}.svg)", ""]
     with open(os.path.join(args.docs, f"optimizers-{name}.md"), "w") as fh:
         fh.write("\n".join(lines))
     print("\n".join(lines))

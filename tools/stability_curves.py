@@ -3,7 +3,7 @@
 batch loss (log scale) and dev accuracy against steps, one line per run folder.
 
     python3 tools/stability_curves.py runs/stability/gemma-x2 runs/stability/gemma-x0.5 \\
-        runs/stability/gemma-x0.1 --out docs/lr-auto/gemma-60-steps.svg
+        runs/stability/gemma-x0.1 --out docs/assets/lr-auto/gemma-60-steps.svg
 """
 import argparse
 import json

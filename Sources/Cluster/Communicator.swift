@@ -7,7 +7,7 @@ public struct ClusterError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// The ranks of a distributed run and the few collectives training needs (DESIGN.md,
+/// The ranks of a distributed run and the few collectives training needs (docs/ARCHITECTURE.md,
 /// "Distribution is a transport of scalars and activations"). A single process is rank 0 of 1 and
 /// every collective returns at once without touching MPI (llm.c's `zero.cuh` does the same), so
 /// the sharding logic runs and is tested without Open MPI; `Communicator.mpi()` opens Open MPI at

@@ -2,7 +2,7 @@ import Foundation
 import Tensors
 
 /// What the training forward keeps for the backward pass, for at most `maxTokens` packed tokens
-/// (the difference from inference, which reuses one layer's buffers: DESIGN.md, decision 5).
+/// (the difference from inference, which reuses one layer's buffers: docs/ARCHITECTURE.md, decision 5).
 ///
 /// Stored per layer: the inputs of the sub-blocks and the pre-norm / pre-activation values whose
 /// backward needs them. Cheap recomputations are not stored: normalised inputs (one dot product per

@@ -1,7 +1,7 @@
 import Weights
 
 /// The Hugging Face tensor names and shapes of a decoder, in arena order: the one table that maps
-/// checkpoint names to the engine's parameters (DESIGN.md, decision 7).
+/// checkpoint names to the engine's parameters (docs/ARCHITECTURE.md, decision 7).
 ///
 /// Quirks, each a why:
 /// - Gemma-3 has four norms per block: `input_layernorm` (before attention),

@@ -7,7 +7,7 @@ public enum TrainingTarget: Sendable {
     /// Mean next-token cross-entropy over every token that has a successor in its sequence
     /// (N − S terms for N tokens in S sequences): Hugging Face's causal-LM loss with labels = ids.
     case nextToken
-    /// The SST-2 loss (DESIGN.md, decision 4): at each sequence's last token only the logits of the
+    /// The SST-2 loss (docs/ARCHITECTURE.md, decision 4): at each sequence's last token only the logits of the
     /// K candidate ids enter a K-way softmax; loss = mean over sequences of −log softmax(z)[label].
     /// Only those K rows of the output head get a gradient. `labels` index into `ids`, one per sequence.
     case candidates(ids: [Int32], labels: [Int])
@@ -238,7 +238,7 @@ public final class DecoderTrainer {
         return total / Double(terms)
     }
 
-    /// Only the K candidate rows of the output head, at each sequence's last row (DESIGN.md,
+    /// Only the K candidate rows of the output head, at each sequence's last row (docs/ARCHITECTURE.md,
     /// decision 4): z = h · W[ids]ᵀ, loss = mean_s (logΣexp(z_s) − z_s[label_s]).
     func candidateHead(_ batch: PackedBatch, ids: [Int32], labels: [Int], dHidden: UnsafeMutablePointer<Float>,
                        dHead: UnsafeMutablePointer<Float>?) -> Double {

@@ -1,7 +1,7 @@
 import Tensors
 
 /// Activation buffers for one forward pass over at most `maxTokens` packed tokens, reused by every
-/// layer (DESIGN.md, decision 5): the forward pass itself allocates nothing.
+/// layer (docs/ARCHITECTURE.md, decision 5): the forward pass itself allocates nothing.
 public final class DecoderWorkspace {
     public let maxTokens: Int
     let x: UnsafeMutablePointer<Float>       // (maxTokens, C)      residual stream

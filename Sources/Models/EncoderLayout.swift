@@ -1,7 +1,7 @@
 import Weights
 
 /// The Hugging Face tensor names and shapes of a BERT-family encoder, in arena order: the one
-/// table that maps checkpoint names to the engine's parameters (DESIGN.md, decision 7).
+/// table that maps checkpoint names to the engine's parameters (docs/ARCHITECTURE.md, decision 7).
 ///
 /// Quirks, each a why:
 /// - Checkpoints saved from `BertModel` (sentence-transformers, all-MiniLM-L6-v2) have bare names

@@ -1,7 +1,7 @@
 import Tensors
 
 /// Activation buffers for one encoder forward pass over at most `maxTokens` packed tokens, reused
-/// by every layer (DESIGN.md, decision 5): the forward pass allocates nothing.
+/// by every layer (docs/ARCHITECTURE.md, decision 5): the forward pass allocates nothing.
 public final class EncoderWorkspace {
     public let maxTokens: Int
     let x: UnsafeMutablePointer<Float>            // (maxTokens, C)  residual stream (post-norm: normalised)

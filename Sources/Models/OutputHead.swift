@@ -15,7 +15,7 @@ extension DecoderModel {
         return out
     }
 
-    /// Logits of the `candidates` rows of the output embedding only (DESIGN.md, decision 4): for
+    /// Logits of the `candidates` rows of the output embedding only (docs/ARCHITECTURE.md, decision 4): for
     /// comparisons between a few label words the softmax normaliser cancels.
     ///   hidden: (rows, C) → (rows, candidates.count)
     public func candidateLogits(hidden: UnsafePointer<Float>, rows: Int, candidates: [Int32]) -> [Float] {

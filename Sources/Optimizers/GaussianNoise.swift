@@ -1,7 +1,7 @@
 import Dispatch
 
 /// z_i = Normal(seed, i): a standard normal for every element index i, computed from (seed, i)
-/// alone (DESIGN.md, decision 2). MeZO perturbs the whole parameter arena with it and never stores z.
+/// alone (docs/ARCHITECTURE.md, decision 2). MeZO perturbs the whole parameter arena with it and never stores z.
 ///
 /// Definition (every path below computes exactly this, bit for bit):
 /// - n = i / 4; (x0, x1, x2, x3) = Philox4x32-10 keyed by `seed` (k0 = low word, k1 = high word)

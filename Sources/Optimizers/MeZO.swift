@@ -1,7 +1,7 @@
 import Foundation
 import Weights
 
-/// One step of a MeZO run as the seed log records it (DESIGN.md, decision 8): with the base
+/// One step of a MeZO run as the seed log records it (docs/ARCHITECTURE.md, decision 8): with the base
 /// weights, these records are the whole trajectory.
 public struct MeZOStep: Codable, Sendable, Equatable {
     public var step: Int
@@ -40,7 +40,7 @@ public struct MeZOStep: Codable, Sendable, Equatable {
 }
 
 /// MeZO (Malladi et al. 2023, Algorithm 1) over a parameter arena, in place, with no buffer of the
-/// arena's size: z is regenerated from each seed for every pass (DESIGN.md, decisions 2 and 3).
+/// arena's size: z is regenerated from each seed for every pass (docs/ARCHITECTURE.md, decisions 2 and 3).
 /// z is Gaussian (the paper) or Rademacher (`Perturbation`); a step may perturb only the
 /// token-embedding rows its batch reads (`PerturbedRegion`).
 ///

@@ -7,7 +7,7 @@
 //
 // with the key bumped by the Weyl constants (W0, W1) before every round but the first.
 // The output is a pure function of (key, counter): that is what lets MeZO regenerate z for any
-// slice of the arena on any thread, in any order (DESIGN.md, decision 2).
+// slice of the arena on any thread, in any order (docs/ARCHITECTURE.md, decision 2).
 //
 // Two implementations live here:
 // - `Philox4x32_10.block(_:)`, the scalar reference, checked against Random123's known answers;

@@ -1,7 +1,7 @@
 import Dispatch
 import Weights
 
-/// What every zeroth-order optimizer offers the training loop (DESIGN.md, "an optimizer is one
+/// What every zeroth-order optimizer offers the training loop (docs/ARCHITECTURE.md, "an optimizer is one
 /// file"): a step from forward losses only, a replay of a logged step that reproduces the run's
 /// weights (and state) bit for bit, and the state arenas a snapshot must keep.
 ///

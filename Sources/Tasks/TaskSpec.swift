@@ -1,6 +1,6 @@
 import Foundation
 
-/// A task described in data (DESIGN.md, "A task is data"): the prompt, what the model must produce
+/// A task described in data (docs/ARCHITECTURE.md, "A task is data"): the prompt, what the model must produce
 /// after it, and how the result is scored. Read from a task file (JSON, the keys below) or built
 /// from the CLI's one-off flags; the built-in tasks are files of this form (`BuiltinTasks`).
 ///

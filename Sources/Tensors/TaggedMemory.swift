@@ -1,6 +1,6 @@
 import Foundation
 
-/// What a large buffer is for, in memory reports (DESIGN.md, decision 6).
+/// What a large buffer is for, in memory reports (docs/ARCHITECTURE.md, decision 6).
 public enum MemoryTag: String, CaseIterable, Codable, Sendable {
     /// The parameter arena.
     case weights

@@ -96,7 +96,7 @@ public enum MemoryPlan {
         let f = MemoryLayout<Float>.size
         let weights = DecoderModel.parameterCount(config: c) * f
         // Inference and MeZO reuse one layer's buffers: stream, normed input, q, k, v, attention
-        // output, projection, gate, up (DESIGN.md, decision 5).
+        // output, projection, gate, up (docs/ARCHITECTURE.md, decision 5).
         let oneLayer = N * (3 * C + 2 * qw + 2 * kvw + 2 * I) * f
         if let lora = method.lora {
             return MemoryPlan.adapted(lora, arenaBytes: lora.arenaFloats(lora.shapes(decoder: c)) * f, weights: weights,

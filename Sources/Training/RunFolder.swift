@@ -3,7 +3,7 @@ import Optimizers
 import Weights
 
 /// What `run.json` holds: the base model and the configuration. With the step records in
-/// `log.jsonl` this is the whole run (DESIGN.md, decision 8).
+/// `log.jsonl` this is the whole run (docs/ARCHITECTURE.md, decision 8).
 public struct RunManifest: Codable, Sendable {
     public var version = 1
     /// Absolute path of the base model folder.

@@ -4,7 +4,7 @@ import Weights
 
 /// The zeroth-order optimizers as the training loop, `profile` and `train --help` see them: how to
 /// build each from a run's configuration, its paper, its forward passes per step and the memory it
-/// adds to inference. The loop itself never switches on the name (DESIGN.md).
+/// adds to inference. The loop itself never switches on the name (docs/ARCHITECTURE.md).
 public enum ZerothOrderMethods {
     /// The optimizer of `config` over `arena`.
     public static func make(_ config: TrainingConfig, arena: ParameterArena, threads: Int) -> ZerothOrderOptimizer {

@@ -28,7 +28,7 @@ public struct ParameterSlot: Sendable {
     public var count: Int { spec.shape.reduce(1, *) }
 }
 
-/// Every trainable parameter of a model in one contiguous Float buffer (DESIGN.md, decision 1), in
+/// Every trainable parameter of a model in one contiguous Float buffer (docs/ARCHITECTURE.md, decision 1), in
 /// the order the model declares them, each slot starting on a 64-byte boundary. MeZO's perturbation
 /// and update are single loops over `storage`; gradients and optimizer moments reuse the layout.
 /// The few alignment gaps are zero-initialised and never read by the model.
@@ -89,7 +89,7 @@ public final class ParameterArena: @unchecked Sendable {
         UnsafeMutableBufferPointer(start: pointer(slot), count: slot.count)
     }
 
-    /// Fills every slot from `files`, strictly (DESIGN.md, decision 7): each slot must be found in
+    /// Fills every slot from `files`, strictly (docs/ARCHITECTURE.md, decision 7): each slot must be found in
     /// exactly one file with the declared shape, and every tensor in the files must fill a slot or
     /// appear in `ignoring` (name → why it is not needed).
     public func load(from files: [SafeTensorsFile], ignoring: [String: String] = [:]) throws {

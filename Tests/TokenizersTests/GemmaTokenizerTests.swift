@@ -52,7 +52,7 @@ final class GemmaTokenizerTests: XCTestCase {
         XCTAssertEqual(tokenizer.piece(for: 2), "<bos>")
         XCTAssertEqual(tokenizer.piece(for: 3), "<unk>")
         XCTAssertTrue(tokenizer.isControl(0) && tokenizer.isControl(1) && tokenizer.isControl(2))
-        // DESIGN.md: the rebuilt model must type <unk> as UNKNOWN, not as a control piece.
+        // docs/ARCHITECTURE.md: the rebuilt model must type <unk> as UNKNOWN, not as a control piece.
         XCTAssertTrue(tokenizer.isUnknown(3))
         XCTAssertFalse(tokenizer.isControl(3))
         // Byte fallback: every byte has its piece.

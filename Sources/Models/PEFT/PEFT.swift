@@ -1,6 +1,6 @@
 import Foundation
 
-/// Which parameters a run trains (DESIGN.md, "adapters are a second arena"): the whole model, or
+/// Which parameters a run trains (docs/ARCHITECTURE.md, "adapters are a second arena"): the whole model, or
 /// a small set of adapter parameters over a read-only base model. The adapters live in their own
 /// `ParameterArena`, so every optimizer, the seed log, snapshots, replay and resume work on them
 /// exactly as they work on a whole model.

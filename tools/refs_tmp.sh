@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): makes the transformers reference dumps the real-model tests
+# compare against (once; they go to models/reference/), then runs the whole Swift test suite.
+# Needs tools/setup.sh first (model, SST-2, Python tools).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# Absolute: the CLI tests run the binary from a scratch folder, where a relative path would not resolve.
+SST2="$(cd "${SST2_DIR:-data/sst2}" 2>/dev/null && pwd || echo "${SST2_DIR:-data/sst2}")"
+
+if [[ ! -f models/reference/gemma-3-270m-sst2-dev20.safetensors || ! -f models/reference/gemma-3-270m-sst2-dev-zeroshot.json ]]; then
+    echo "== transformers reference for Gemma-3-270M on SST-2 dev (once, ~2-5 min)" >&2
+    mkdir -p models/reference
+    python3 tools/reference_real_model.py --model models/gemma-3-270m --data "$SST2" \
+        --out models/reference/gemma-3-270m-sst2-dev20.safetensors \
+        --predictions models/reference/gemma-3-270m-sst2-dev-zeroshot.json
+fi
+
+if [[ ! -f models/reference/gemma-3-270m-sst2-token-ids.json ]]; then
+    echo "== transformers token ids for SST-2 dev + 5,000 train (once, ~15 s)" >&2
+    python3 tools/reference_token_ids.py --model models/gemma-3-270m --data "$SST2" \
+        --out models/reference/gemma-3-270m-sst2-token-ids.json
+fi
+
+if [[ ! -f models/reference/gemma-3-270m-sst2-grads.safetensors ]]; then
+    echo "== transformers gradient of the SST-2 candidate loss on one batch (once, ~1 min)" >&2
+    python3 tools/reference_real_gradients.py --model models/gemma-3-270m --data "$SST2" --repeats 1
+fi
+
+if [[ ! -f models/reference/gemma-3-270m-multitoken-logprobs.json ]]; then
+    echo "== transformers log-probabilities of multi-token candidates after 20 SST-2 prompts (once, ~1-2 min)" >&2
+    python3 tools/reference_multitoken.py --model models/gemma-3-270m --data "$SST2" \
+        --out models/reference/gemma-3-270m-multitoken-logprobs.json
+fi
+
+if [[ ! -f models/reference/gemma-3-270m-task-grads.safetensors ]]; then
+    echo "== transformers losses and gradients of the completion and multi-token classify losses, 4 SST-2 examples (once, ~2 min)" >&2
+    python3 tools/reference_task_gradients.py --model models/gemma-3-270m --data "$SST2" \
+        --out models/reference/gemma-3-270m-task-grads.safetensors
+fi
+
+if [[ ! -f models/reference/minilm_token_ids.json ]]; then
+    echo "== transformers BertTokenizer ids of SST-2 dev + 5,000 train for all-MiniLM-L6-v2 (once, ~5 s)" >&2
+    python3 tools/reference_encoder_token_ids.py --model models/all-minilm-l6-v2 --data "$SST2" \
+        --out models/reference/minilm_token_ids.json
+fi
+
+if [[ ! -f models/reference/minilm_dev_embeddings.safetensors || ! -f models/reference/minilm_sst2_zeroshot.json ]]; then
+    echo "== sentence-transformers embeddings and zero-shot predictions of all-MiniLM-L6-v2 on SST-2 dev (once, ~40 s)" >&2
+    python3 tools/reference_encoder.py --model models/all-minilm-l6-v2 --data "$SST2" \
+        --out models/reference/minilm_dev_embeddings.safetensors \
+        --zero-shot models/reference/minilm_sst2_zeroshot.json
+fi
+
+if [[ ! -f models/reference/minilm_sst2_grads.safetensors ]]; then
+    echo "== PyTorch gradient of the all-MiniLM-L6-v2 label-description loss on one SST-2 batch (once, ~10 s)" >&2
+    python3 tools/reference_encoder_gradients.py --model models/all-minilm-l6-v2 --data "$SST2" \
+        --out models/reference/minilm_sst2_grads.safetensors
+fi
+
+if [[ ! -f models/reference/gemma-3-270m-sst2-lora.safetensors || ! -f models/reference/minilm-sst2-lora.safetensors ]]; then
+    echo "== peft LoRA losses and adapter gradients on one SST-2 batch, Gemma-3-270M and all-MiniLM-L6-v2 (once, ~1 min)" >&2
+    python3 tools/reference_lora.py gemma --model models/gemma-3-270m --data "$SST2" \
+        --out models/reference/gemma-3-270m-sst2-lora.safetensors
+    python3 tools/reference_lora.py minilm --model models/all-minilm-l6-v2 --data "$SST2" \
+        --out models/reference/minilm-sst2-lora.safetensors
+fi
+
+if [[ ! -f models/reference/gemma-3-270m-sst2-prefix.safetensors || ! -f models/reference/minilm-sst2-prefix.safetensors ]]; then
+    echo "== peft prefix-tuning losses and prefix gradients on one SST-2 batch, Gemma-3-270M and all-MiniLM-L6-v2 (once, ~1 min)" >&2
+    python3 tools/reference_prefix.py gemma --model models/gemma-3-270m --data "$SST2" \
+        --out models/reference/gemma-3-270m-sst2-prefix.safetensors
+    python3 tools/reference_prefix.py minilm --model models/all-minilm-l6-v2 --data "$SST2" \
+        --out models/reference/minilm-sst2-prefix.safetensors
+fi
+
+if [[ ! -f models/reference/bpe-gpt2-sst2-token-ids.json || ! -f models/reference/bpe-llama3-sst2-token-ids.json || ! -f models/reference/bpe-qwen2-sst2-token-ids.json || ! -f models/reference/bpe-smollm-sst2-token-ids.json ]]; then
+    echo "== transformers ids of SST-2 dev + 5,000 train for the byte-level BPE fixtures (once, ~3 s)" >&2
+    python3 tools/make_bpe_reference.py reference --data "$SST2" --out models/reference
+fi
+
+export SST2_DIR="$SST2"
