@@ -24,13 +24,13 @@ enum LearningRateOption: ExpressibleByArgument, Equatable {
 struct OptimizerOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(Self.optimizerHelp, valueName: "name")) var optimizer: TrainingConfig.Optimizer?
     @Option(name: .long, help: ArgumentHelp(Self.lrHelp)) var lr: LearningRateOption?
-    @Option(name: .long, help: "--lr auto: lr = this fraction of the stability limit 2q/tr(H) (default 0.05).") var autoFraction: Float?
-    @Option(name: .long, help: "zo-momentum: the momentum μ (default: --beta1's 0.9).") var momentum: Float?
-    @Option(name: .long, help: "hizoo: smoothing α of the Hessian estimate (default 1e-8, the reference's).") var hessianSmooth: Float?
-    @Option(name: .long, help: "lozo: rank r of U·Vᵀ (default 2).") var lozoRank: Int?
-    @Option(name: .long, help: "lozo: steps ν that V is kept (default 50).") var lozoInterval: Int?
-    @Option(name: .long, help: "sparse-mezo: fraction of each tensor's weights, smallest |θ| first, that are perturbed (default 0.75).") var sparseQuantile: Float?
-    @Option(name: .long, help: "Perturbation scale eps (default 1e-3).") var eps: Float?
+    @Option(name: .long, help: "--lr auto: lr = this fraction of the stability limit 2q/tr(H) (default \(TrainingConfig.AutoLR().fraction)).") var autoFraction: Float?
+    @Option(name: .long, help: "zo-momentum: the momentum μ (default: --beta1's \(TrainingConfig().beta1)).") var momentum: Float?
+    @Option(name: .long, help: "hizoo: smoothing α of the Hessian estimate (default \(TrainingConfig().hessianSmooth), the reference's).") var hessianSmooth: Float?
+    @Option(name: .long, help: "lozo: rank r of U·Vᵀ (default \(TrainingConfig().lozoRank)).") var lozoRank: Int?
+    @Option(name: .long, help: "lozo: steps ν that V is kept (default \(TrainingConfig().lozoInterval)).") var lozoInterval: Int?
+    @Option(name: .long, help: "sparse-mezo: fraction of each tensor's weights, smallest |θ| first, that are perturbed (default \(TrainingConfig().sparseQuantile)).") var sparseQuantile: Float?
+    @Option(name: .long, help: "Perturbation scale eps (default \(TrainingConfig().eps)).") var eps: Float?
     @Option(name: .long, help: "Perturbations averaged per step (n-SPSA; default 1; fzoo 8).") var perturbations: Int?
     @Option(name: .long, help: "MeZO's z: rademacher (±1, default) or gaussian (the paper's; hizoo's default).")
     var perturbation: Perturbation?
@@ -40,8 +40,8 @@ struct OptimizerOptions: ParsableArguments {
     var precision: Precision?
     @Option(name: .long, help: "Weight decay on matrices and embeddings (default 0; mezo, zo-sign, sgd, adamw).") var weightDecay: Float?
     @Option(name: .long, help: "sgd/adamw: clip the gradient's global L2 norm to this (default: no clipping).") var maxGradNorm: Float?
-    @Option(name: .long, help: "adamw, zo-adam: first-moment decay (default 0.9; zo-momentum: its μ).") var beta1: Float?
-    @Option(name: .long, help: "adamw, zo-adam: second-moment decay (default 0.999).") var beta2: Float?
+    @Option(name: .long, help: "adamw, zo-adam: first-moment decay (default \(TrainingConfig().beta1); zo-momentum: its μ).") var beta1: Float?
+    @Option(name: .long, help: "adamw, zo-adam: second-moment decay (default \(TrainingConfig().beta2)).") var beta2: Float?
 
     /// The numeric flags given, each with its setting: the one table from flag to setting.
     var given: [(OptimizerSetting, Double)] {

@@ -31,7 +31,9 @@ public struct SettingRule: Sendable {
 
     /// Why `value` is refused ("must be at least 1, not 0"), nil when it is fine.
     public func problem(_ value: Double) -> String? {
-        let shown = whole && value.isFinite && value == value.rounded() && abs(value) < 1e18 ? "\(Int(value))" : "\(value)"
+        // As the user wrote it: a count as an integer, a Float setting (most are) by its shortest digits.
+        let shown = whole && value.isFinite && value == value.rounded() && abs(value) < 1e18 ? "\(Int(value))"
+            : Double(Float(value)) == value ? "\(Float(value))" : "\(value)"
         if whole {
             guard value.isFinite, value == value.rounded() else { return "must be a whole number, not \(shown)" }
             if let lower, value < lower.value { return "must be at least \(Int(lower.value)), not \(shown)" }
@@ -40,7 +42,8 @@ public struct SettingRule: Sendable {
         }
         let low: Bool = { switch lower { case nil: return true; case .open(let l)?: return value > l; case .closed(let l)?: return value >= l } }()
         let high: Bool = { switch upper { case nil: return true; case .open(let u)?: return value < u; case .closed(let u)?: return value <= u } }()
-        return value.isFinite && low && high ? nil : "must be \(range), not \(shown)"
+        // Finite as the Float the setting is kept in (1e300 is a finite Double but an infinite Float).
+        return Float(value).isFinite && low && high ? nil : "must be \(range), not \(shown)"
     }
 
     /// The range in words: "positive and finite", "in [0, 1)".
