@@ -112,4 +112,28 @@ final class OptimizerSettingCLITests: XCTestCase {
         let resumed = try CLI.run(["train"] + common + ["--resume", run])
         assertCleanFailure(resumed, mentions: ["\(manifestPath): \"perturbations\" --optimizer lozo takes 1 perturbation per step"])
     }
+
+    /// config.yaml names every setting the run's optimizer takes (its own, e.g. zo-momentum's μ, and
+    /// `lr: auto` with its fraction), so `train --config RUN/config.yaml` makes the same run again.
+    func testConfigYAMLRemakesRunsWithTheirOptimizersOwnSettings() throws {
+        let model = try TinyModelFolder("remake-model")
+        let data = try TemporaryFolder.tinySST2("remake-data"), runs = try TemporaryFolder("remake-runs")
+        removeAtTearDown(model.remove, data.remove, runs.remove)
+        let common = ["--model", model.path, "--task", "sst2", "--data", data.path, "--train-examples", "4", "--batch-size", "2",
+                      "--eval-every", "0", "--steps", "2"]
+        for (name, flags) in [("momentum", ["--optimizer", "zo-momentum", "--momentum", "0.8", "--lr", "1e-3"]),
+                              ("sparse", ["--optimizer", "sparse-mezo", "--sparse-quantile", "0.5", "--lr", "auto", "--auto-fraction", "0.1"]),
+                              ("lozo", ["--optimizer", "lozo", "--lozo-rank", "1", "--lozo-interval", "1", "--lr", "1e-3"])] {
+            let first = runs.path + "/\(name)"
+            let made = try CLI.run(["train"] + common + flags + ["--out", first])
+            XCTAssertEqual(made.status, 0, made.summary)
+            let again = runs.path + "/\(name)-again"
+            let remade = try CLI.run(["train", "--config", first + "/config.yaml", "--out", again])
+            XCTAssertEqual(remade.status, 0, remade.summary)
+            let manifests = try [first, again].map { try String(contentsOfFile: $0 + "/run.json", encoding: .utf8) }
+            XCTAssertEqual(manifests[0], manifests[1], name)
+            let weights = try [first, again].map { try Data(contentsOf: URL(fileURLWithPath: $0 + "/weights-last.safetensors")) }
+            XCTAssertTrue(weights[0] == weights[1], "\(name): the weights differ")
+        }
+    }
 }
