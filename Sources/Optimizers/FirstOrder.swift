@@ -71,7 +71,8 @@ public final class AdamW: FirstOrderOptimizer {
             let shrink = s.decayed ? WeightDecay.shrink(lr: lr, weightDecay: weightDecay) : 1
             parallelFor(s.range.count, minChunk: 1 << 15) { r in
                 for i in (s.range.lowerBound + r.lowerBound)..<(s.range.lowerBound + r.upperBound) {
-                    theta[i] = theta[i] * shrink - adam.step(g[i], &m[i], &v[i])
+                    let step = adam.step(g[i], &m[i], &v[i])   // the moments first, then θ (as the loop before)
+                    theta[i] = theta[i] * shrink - step
                 }
             }
         }

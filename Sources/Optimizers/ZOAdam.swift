@@ -40,7 +40,10 @@ public final class ZOAdam: ZerothOrderOptimizer {
             NoiseSweep.forEach(count: arena.count, region: region, everywhere: true, seeds: seeds,
                                perturbation: core.perturbation, threads: core.threads) { lo, hi, z in
                 let estimate = EstimateRow(c, z, lo)
-                for i in lo..<hi { theta[i] -= adam.step(estimate[i], &m[i], &v[i]) }
+                for i in lo..<hi {
+                    let step = adam.step(estimate[i], &m[i], &v[i])
+                    theta[i] -= step
+                }
             }
         }
         return MeZOStep(step: index, seeds: seeds, projectedGradients: g, lr: lr, lossPlus: plus, lossMinus: minus,

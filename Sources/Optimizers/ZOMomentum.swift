@@ -35,7 +35,10 @@ public final class ZOMomentum: ZerothOrderOptimizer {
             NoiseSweep.forEach(count: arena.count, region: region, everywhere: true, seeds: seeds,
                                perturbation: core.perturbation, threads: core.threads) { lo, hi, z in
                 let estimate = EstimateRow(c, z, lo)
-                for i in lo..<hi { theta[i] = theta[i].addingProduct(-lr, heavyBall.step(estimate[i], &m[i])) }
+                for i in lo..<hi {
+                    let direction = heavyBall.step(estimate[i], &m[i])
+                    theta[i] = theta[i].addingProduct(-lr, direction)
+                }
             }
         }
         return MeZOStep(step: index, seeds: seeds, projectedGradients: g, lr: lr, lossPlus: plus, lossMinus: minus,
