@@ -25,8 +25,8 @@ struct TrainCommand: ParsableCommand {
             the dev evaluations) and snapshots of the best and last weights. Interrupt with Ctrl-C: \
             the step in flight finishes, the weights are saved and `--resume RUN_DIR` continues.
 
-            Default recipe (SST-2, Gemma-3-270M): 1,000 training examples, batch 16, eps 1e-3, \
-            constant lr 2e-6, dev evaluation every 500 steps (lr 3e-5 diverges; 1e-5 and 5e-6 learn the label bias fast, then the training loss climbs).
+            Default recipe (SST-2, Gemma-3-270M): 1,000 training examples, batch 16, eps \(TrainingConfig().eps), \
+            constant lr \(TrainingConfig.Optimizer.mezo.defaultLR), dev evaluation every 500 steps (lr 3e-5 diverges; 1e-5 and 5e-6 learn the label bias fast, then the training loss climbs).
 
             SGD and AdamW (--optimizer sgd|adamw) are the backprop reference: the same task, batches, \
             run folder and export, with gradients by a hand-written backward pass. They hold every \
