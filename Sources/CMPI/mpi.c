@@ -22,7 +22,6 @@ static int (*p_allreduce)(const void *, void *, int, handle, handle, handle);
 static int (*p_bcast)(void *, int, handle, int, handle);
 static int (*p_send)(const void *, int, handle, int, int, handle);
 static int (*p_recv)(void *, int, handle, int, int, handle, void *);
-static int (*p_barrier)(handle);
 static int (*p_abort)(handle, int);
 static int (*p_finalize)(void);
 static int (*p_error_string)(int, char *, int *);
@@ -77,7 +76,6 @@ int zf_mpi_init(void) {
     BIND(p_bcast, "MPI_Bcast");
     BIND(p_send, "MPI_Send");
     BIND(p_recv, "MPI_Recv");
-    BIND(p_barrier, "MPI_Barrier");
     BIND(p_abort, "MPI_Abort");
     BIND(p_finalize, "MPI_Finalize");
     BIND(p_error_string, "MPI_Error_string");
@@ -157,11 +155,6 @@ int zf_mpi_recv_float(float *buffer, int64_t count, int source, int tag) {
         if (code) return fail("MPI_Recv", code);
     }
     return 0;
-}
-
-int zf_mpi_barrier(void) {
-    int code = p_barrier(comm_world);
-    return code ? fail("MPI_Barrier", code) : 0;
 }
 
 void zf_mpi_abort(int code) {

@@ -111,11 +111,6 @@ public final class Communicator: @unchecked Sendable {
         try check(zf_mpi_recv_float(buffer, Int64(count), Int32(source), Int32(tag)), "receiving from rank \(source)")
     }
 
-    public func barrier() throws {
-        guard size > 1 else { return }
-        try check(zf_mpi_barrier(), "waiting for the other ranks")
-    }
-
     /// Ends every rank of the job (after an error on one of them, so the others do not wait forever).
     public func abort(_ code: Int32) -> Never {
         if usesMPI { zf_mpi_abort(code) }

@@ -58,11 +58,6 @@ public struct ContinuationBatch: Sendable {
         prompt.count + continuations.reduce(0) { $0 + $1.count }
     }
 
-    /// Gathered key rows the batch needs (for sizing `GatheredKeyValues`).
-    public static func gatheredRowCount(prompt: [Int32], continuations: [[Int32]]) -> Int {
-        continuations.reduce(0) { $0 + prompt.count + $1.count }
-    }
-
     /// - Parameters: prompts and, per prompt, at least one non-empty continuation.
     public init(prompts: [[Int32]], continuations: [[[Int32]]]) {
         precondition(prompts.count == continuations.count, "one list of continuations per prompt")

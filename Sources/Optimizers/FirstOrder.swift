@@ -65,22 +65,14 @@ public final class AdamW: FirstOrderOptimizer {
 
     public func step(gradients: ParameterArena, lr: Float) {
         stepsTaken += 1
-        let t = Double(stepsTaken)
-        // Folded bias corrections: θ −= (lr/(1−β1ᵗ))·m / (√v/√(1−β2ᵗ) + ε).
-        let stepSize = Float(Double(lr) / (1 - pow(Double(beta1), t)))
-        let rootCorrection = Float(1 / (1 - pow(Double(beta2), t)).squareRoot())
-        let (b1, b2, eps) = (beta1, beta2, epsilon)
+        let adam = AdamMoments(beta1: beta1, beta2: beta2, epsilon: epsilon, lr: lr, t: stepsTaken)
         let theta = arena.storage, g = gradients.storage, m = m.storage, v = v.storage
         for s in segments {
-            let shrink = s.decayed ? 1 - lr * weightDecay : 1
+            let shrink = s.decayed ? WeightDecay.shrink(lr: lr, weightDecay: weightDecay) : 1
             parallelFor(s.range.count, minChunk: 1 << 15) { r in
                 for i in (s.range.lowerBound + r.lowerBound)..<(s.range.lowerBound + r.upperBound) {
-                    let gi = g[i]
-                    let mi = b1 * m[i] + (1 - b1) * gi
-                    let vi = b2 * v[i] + (1 - b2) * gi * gi
-                    m[i] = mi
-                    v[i] = vi
-                    theta[i] = theta[i] * shrink - stepSize * mi / (vi.squareRoot() * rootCorrection + eps)
+                    let step = adam.step(g[i], &m[i], &v[i])   // the moments first, then θ (as the loop before)
+                    theta[i] = theta[i] * shrink - step
                 }
             }
         }
@@ -97,7 +89,7 @@ struct ArenaSegment {
         var out: [ArenaSegment] = []
         for (i, slot) in arena.slots.enumerated() {
             let end = i + 1 < arena.slots.count ? arena.slots[i + 1].offset : arena.count
-            let decayed = slot.role == .matrix || slot.role == .embedding
+            let decayed = WeightDecay.applies(to: slot)
             if let last = out.last, last.decayed == decayed, last.range.upperBound == slot.offset {
                 out[out.count - 1] = ArenaSegment(range: last.range.lowerBound..<end, decayed: decayed)
             } else {

@@ -72,9 +72,7 @@ public final class MeZO: ZerothOrderOptimizer {
         self.perturbation = perturbation
         self.tokenEmbedding = PerturbedRegion.tokenEmbedding(of: arena)
         self.threads = threads
-        decayed = weightDecay == 0 ? [] : arena.slots
-            .filter { $0.role == .matrix || $0.role == .embedding }
-            .map { $0.offset..<($0.offset + $0.count) }
+        decayed = weightDecay == 0 ? [] : WeightDecay.ranges(arena)
     }
 
     /// Runs one step; `loss` evaluates the model at the arena's current (perturbed) weights.
@@ -128,7 +126,7 @@ public final class MeZO: ZerothOrderOptimizer {
     /// updates of the earlier ones (already restored).
     func updateOps(_ r: MeZOStep) -> [(UInt64, NoiseOp)] {
         let q = Float(r.seeds.count)
-        let shrink = r.skipped ? 1 : 1 - r.lr * weightDecay
+        let shrink = r.skipped ? 1 : WeightDecay.shrink(lr: r.lr, weightDecay: weightDecay)
         var ops: [(UInt64, NoiseOp)] = []
         for k in stride(from: r.seeds.count - 1, through: 0, by: -1) {
             let step = -r.lr * rule.coefficient(r.projectedGradients[k]) / q

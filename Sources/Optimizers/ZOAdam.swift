@@ -34,22 +34,15 @@ public final class ZOAdam: ZerothOrderOptimizer {
         let g = zip(plus, minus).map { finite ? core.projected($0, $1) : 0 }
         if finite {
             let c = g.map { $0 / Float(seeds.count) }
-            let t = Double(index + 1)
-            // Folded bias corrections, as `AdamW.step`: θ −= (lr/(1−β1ᵗ))·m / (√v/√(1−β2ᵗ) + ε).
-            let stepSize = Float(Double(lr) / (1 - pow(Double(beta1), t)))
-            let rootCorrection = Float(1 / (1 - pow(Double(beta2), t)).squareRoot())
-            let (b1, b2, eps) = (beta1, beta2, epsilon)
+            // The moments of `AdamW.step`, on ĝ; t = step index + 1.
+            let adam = AdamMoments(beta1: beta1, beta2: beta2, epsilon: epsilon, lr: lr, t: index + 1)
             let theta = arena.storage, m = m.storage, v = v.storage
             NoiseSweep.forEach(count: arena.count, region: region, everywhere: true, seeds: seeds,
                                perturbation: core.perturbation, threads: core.threads) { lo, hi, z in
                 let estimate = EstimateRow(c, z, lo)
                 for i in lo..<hi {
-                    let gz = estimate[i]
-                    let mi = b1 * m[i] + (1 - b1) * gz
-                    let vi = b2 * v[i] + (1 - b2) * gz * gz
-                    m[i] = mi
-                    v[i] = vi
-                    theta[i] -= stepSize * mi / (vi.squareRoot() * rootCorrection + eps)
+                    let step = adam.step(estimate[i], &m[i], &v[i])
+                    theta[i] -= step
                 }
             }
         }

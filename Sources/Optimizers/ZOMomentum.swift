@@ -31,15 +31,13 @@ public final class ZOMomentum: ZerothOrderOptimizer {
         let g = zip(plus, minus).map { finite ? core.projected($0, $1) : 0 }
         if finite {
             let c = g.map { $0 / Float(seeds.count) }   // the average of the q estimates
-            let mu = momentum, theta = arena.storage, m = buffer.storage
+            let heavyBall = HeavyBall(momentum: momentum), theta = arena.storage, m = buffer.storage
             NoiseSweep.forEach(count: arena.count, region: region, everywhere: true, seeds: seeds,
                                perturbation: core.perturbation, threads: core.threads) { lo, hi, z in
                 let estimate = EstimateRow(c, z, lo)
                 for i in lo..<hi {
-                    let gz = estimate[i]
-                    let mi = mu * m[i] + gz
-                    m[i] = mi
-                    theta[i] = theta[i].addingProduct(-lr, mi)
+                    let direction = heavyBall.step(estimate[i], &m[i])
+                    theta[i] = theta[i].addingProduct(-lr, direction)
                 }
             }
         }

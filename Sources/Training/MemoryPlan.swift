@@ -2,29 +2,58 @@ import Foundation
 import Models
 import Tensors
 
-/// What `zofinetune profile` measures: the forward pass alone, or one training step of an optimizer.
-public enum ProfileMethod: String, CaseIterable, Codable, Sendable {
-    case inference, mezo, sgd, adamw
-    case zoSign = "zo-sign", zoMomentum = "zo-momentum", zoAdam = "zo-adam", zoCons = "zo-cons"
-    case fzoo, hizoo, lozo
-    case sparseMezo = "sparse-mezo"
-    /// LoRA adapters (peft's defaults: rank 8, α 16, q and v) trained by MeZO, SGD or AdamW.
-    case loraMezo = "lora-mezo", loraSgd = "lora-sgd", loraAdamw = "lora-adamw"
-    /// Prefix tuning (MeZO's 5 prefix tokens) trained by MeZO or AdamW.
-    case prefixMezo = "prefix-mezo", prefixAdamw = "prefix-adamw"
+/// What `zofinetune profile` measures: the forward pass alone, or one training step of an optimizer
+/// of `OptimizerRegistry` on the whole model or (some of them) on adapters. Derived from the
+/// registry: a new optimizer is profiled with no line here.
+public struct ProfileMethod: RawRepresentable, Hashable, CaseIterable, Codable, Sendable, CustomStringConvertible {
+    /// Which parameters the method trains: a PEFT method is named "<peft>-<optimizer>".
+    public let peft: PEFTMethod
+    /// The training optimizer this method profiles (nil: inference).
+    public let optimizer: TrainingConfig.Optimizer?
+
+    init(_ optimizer: TrainingConfig.Optimizer?, peft: PEFTMethod = .none) { (self.optimizer, self.peft) = (optimizer, peft) }
+
+    public static let inference = ProfileMethod(nil)
+    public static let mezo = ProfileMethod(.mezo), sgd = ProfileMethod(.sgd), adamw = ProfileMethod(.adamw)
+
+    /// Inference, every optimizer on the whole model, LoRA adapters (peft's defaults: rank 8, α 16,
+    /// q and v) trained by MeZO, SGD or AdamW, and prefix tuning (MeZO's 5 prefix tokens) by MeZO or AdamW.
+    public static var allCases: [ProfileMethod] {
+        [inference] + TrainingConfig.Optimizer.allCases.map { ProfileMethod($0) }
+            + [TrainingConfig.Optimizer.mezo, .sgd, .adamw].map { ProfileMethod($0, peft: .lora) }
+            + [TrainingConfig.Optimizer.mezo, .adamw].map { ProfileMethod($0, peft: .prefix) }
+    }
 
     /// The methods `profile` runs when --methods is not given.
     public static let defaults: [ProfileMethod] = [.inference, .mezo, .sgd, .adamw]
 
-    /// Which parameters the method trains: a PEFT method is named "<peft>-<optimizer>".
-    public var peft: PEFTMethod {
-        PEFTMethod.allCases.first { $0 != .none && rawValue.hasPrefix($0.rawValue + "-") } ?? .none
+    public var rawValue: String {
+        guard let optimizer else { return "inference" }
+        return peft == .none ? optimizer.rawValue : "\(peft.rawValue)-\(optimizer.rawValue)"
     }
 
-    /// The training optimizer this method profiles (nil: inference).
-    public var optimizer: TrainingConfig.Optimizer? {
-        TrainingConfig.Optimizer(rawValue: peft == .none ? rawValue : String(rawValue.dropFirst(peft.rawValue.count + 1)))
+    public init?(rawValue: String) {
+        guard let method = Self.allCases.first(where: { $0.rawValue == rawValue }) else { return nil }
+        self = method
     }
+
+    public var description: String { rawValue }
+
+    public init(from decoder: Decoder) throws {
+        let name = try decoder.singleValueContainer().decode(String.self)
+        guard let method = ProfileMethod(rawValue: name) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown profile method \"\(name)\""))
+        }
+        self = method
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+
+    /// The backprop optimizer it profiles, nil for inference and the zeroth-order ones.
+    var firstOrder: FirstOrderSpec? { if case .firstOrder(let s)? = optimizer?.family { return s } else { return nil } }
 
     /// The adapters a LoRA method trains (peft's and the MeZO paper's settings), nil otherwise.
     public var lora: LoRASettings? { peft == .lora ? LoRASettings() : nil }
@@ -34,14 +63,22 @@ public enum ProfileMethod: String, CaseIterable, Codable, Sendable {
 }
 
 extension MemoryPlan {
-    /// A zeroth-order method: inference's buffers plus its state (`ZerothOrderMethods.stateBytes`:
-    /// zo-momentum and HiZOO one arena, zo-adam two, Sparse MeZO one bit per element), tag `optimizer`.
-    static func withState(_ plan: [MemoryTag: Int], method: ProfileMethod, weights: Int) -> [MemoryTag: Int] {
-        guard let o = method.optimizer, !o.usesBackprop else { return plan }
-        let extra = ZerothOrderMethods.stateBytes(o, arenaCount: weights / MemoryLayout<Float>.size)
+    /// Inference's buffers plus a zeroth-order method's state (its spec's `stateBytes`: zo-momentum and
+    /// HiZOO one arena, zo-adam two, Sparse MeZO one bit per element), tag `optimizer`, for `count`
+    /// trained parameters.
+    static func withState(_ plan: [MemoryTag: Int], method: ProfileMethod, arenaCount count: Int) -> [MemoryTag: Int] {
+        guard let extra = method.optimizer?.zerothOrder?.stateBytes(arenaCount: count), extra > 0 else { return plan }
         var out = plan
-        if extra > 0 { out[.optimizer] = extra }
+        out[.optimizer] = extra
         return out
+    }
+
+    /// Full or adapter backprop: the stored activations and scratch, gradients of the trained
+    /// parameters' size and the optimizer's state arenas (AdamW's two moments).
+    static func backprop(_ spec: FirstOrderSpec, weights: Int, trained: Int, activations: Int, scratch: Int) -> [MemoryTag: Int] {
+        var plan: [MemoryTag: Int] = [.weights: weights, .activations: activations, .scratch: scratch, .gradients: trained]
+        if spec.stateArenas > 0 { plan[.optimizer] = spec.stateArenas * trained }
+        return plan
     }
 }
 
@@ -78,15 +115,10 @@ public enum MemoryPlan {
             return MemoryPlan.prefixed(tokens: n, layers: L, width: C, keyRows: S * n + N, weights: weights, inference: workspace,
                                        method: method, stored: workspace + stored, scratch: scratch + 2 * C * f)
         }
-        if method != .sgd, method != .adamw {
-            return withState([.weights: weights, .activations: workspace], method: method, weights: weights)
+        guard let spec = method.firstOrder else {
+            return withState([.weights: weights, .activations: workspace], method: method, arenaCount: weights / f)
         }
-        do {
-            var plan: [MemoryTag: Int] = [.weights: weights, .activations: workspace + stored,
-                                          .scratch: scratch, .gradients: weights]
-            if method == .adamw { plan[.optimizer] = 2 * weights }
-            return plan
-        }
+        return backprop(spec, weights: weights, trained: weights, activations: workspace + stored, scratch: scratch)
     }
 
     /// - Parameter sequences: S, the batch's sequences (prefix tuning puts n key rows in front of each).
@@ -112,8 +144,8 @@ public enum MemoryPlan {
                                        method: method, stored: N * ((L + 1) * C + L * perLayer + C) * f,
                                        scratch: N * (4 * C + 3 * qw + 3 * kvw + 3 * I) * f + max(C, c.headDim) * f)
         }
-        if method != .sgd, method != .adamw {
-            return withState([.weights: weights, .activations: oneLayer], method: method, weights: weights)
+        guard let spec = method.firstOrder else {
+            return withState([.weights: weights, .activations: oneLayer], method: method, arenaCount: weights / f)
         }
         do {
             // Backprop keeps, per layer: block input, q and k before norm/RoPE, v, attention output,
@@ -124,9 +156,7 @@ public enum MemoryPlan {
             // Backward's working set, one layer at a time: normed input, q, k, act(gate)·up, the
             // stream and branch gradients, d attention, dq, dk, dv, d gate, d up.
             let scratch = N * (4 * C + 3 * qw + 3 * kvw + 3 * I) * f
-            var plan: [MemoryTag: Int] = [.weights: weights, .activations: stored, .scratch: scratch, .gradients: weights]
-            if method == .adamw { plan[.optimizer] = 2 * weights }
-            return plan
+            return backprop(spec, weights: weights, trained: weights, activations: stored, scratch: scratch)
         }
     }
 }
@@ -142,16 +172,10 @@ extension MemoryPlan {
                         tokens N: Int, backprop: () -> (stored: Int, scratch: Int)) -> [MemoryTag: Int] {
         let f = MemoryLayout<Float>.size
         let rows = 2 * max(N, 64) * lora.rank * f
-        guard method.optimizer?.usesBackprop == true else {
-            var plan: [MemoryTag: Int] = [.weights: weights + arenaBytes, .activations: inference + rows]
-            let extra = method.optimizer.map { ZerothOrderMethods.stateBytes($0, arenaCount: arenaBytes / f) } ?? 0
-            if extra > 0 { plan[.optimizer] = extra }
-            return plan
+        guard let spec = method.firstOrder else {
+            return withState([.weights: weights + arenaBytes, .activations: inference + rows], method: method, arenaCount: arenaBytes / f)
         }
         let (stored, scratch) = backprop()
-        var plan: [MemoryTag: Int] = [.weights: weights + arenaBytes, .activations: stored + rows, .scratch: scratch,
-                                      .gradients: arenaBytes]
-        if method.optimizer == .adamw { plan[.optimizer] = 2 * arenaBytes }
-        return plan
+        return Self.backprop(spec, weights: weights + arenaBytes, trained: arenaBytes, activations: stored + rows, scratch: scratch)
     }
 }

@@ -17,15 +17,11 @@ extension MemoryPlan {
                          method: ProfileMethod, stored: Int, scratch: Int) -> [MemoryTag: Int] {
         let f = MemoryLayout<Float>.size
         let arenaBytes = (n * L * 2 * W + 15) / 16 * 16 * f   // one slot, aligned as ParameterArena aligns it
-        guard method.optimizer?.usesBackprop == true else {
-            var plan: [MemoryTag: Int] = [.weights: weights + arenaBytes, .activations: inference + 2 * keyRows * W * f]
-            let extra = method.optimizer.map { ZerothOrderMethods.stateBytes($0, arenaCount: arenaBytes / f) } ?? 0
-            if extra > 0 { plan[.optimizer] = extra }
-            return plan
+        guard let spec = method.firstOrder else {
+            return withState([.weights: weights + arenaBytes, .activations: inference + 2 * keyRows * W * f], method: method,
+                             arenaCount: arenaBytes / f)
         }
-        var plan: [MemoryTag: Int] = [.weights: weights + arenaBytes, .activations: stored,
-                                      .scratch: scratch + 4 * keyRows * W * f, .gradients: arenaBytes]
-        if method.optimizer == .adamw { plan[.optimizer] = 2 * arenaBytes }
-        return plan
+        return backprop(spec, weights: weights + arenaBytes, trained: arenaBytes, activations: stored,
+                        scratch: scratch + 4 * keyRows * W * f)
     }
 }

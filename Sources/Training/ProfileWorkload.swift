@@ -93,22 +93,22 @@ public enum ProfileWorkload {
         let tokens = batch.tokenCount
         var config = TrainingConfig()
         let body: () -> Void
-        switch method.optimizer {
+        switch method.optimizer?.family {
         case nil:   // inference
             try task.prepare(maxTokens: tokens)
             body = { _ = task.loss(batch.sequences, labels: batch.labels) }
-        case .sgd?, .adamw?:   // on the whole model, or on adapters the worker attached (lora-sgd, lora-adamw)
+        case .firstOrder(let spec)?:   // on the whole model, or on adapters the worker attached (lora-sgd, lora-adamw)
             config.optimizer = method.optimizer!
             // lr 0: the same work and memory as training, the weights stay as loaded.
-            let backprop = BackpropMethod(task: task, maxTokens: tokens, config: config)
+            let backprop = BackpropMethod(spec, task: task, maxTokens: tokens, config: config)
             var index = 0
             body = { _ = backprop.step(index, batch: batch.sequences, labels: batch.labels, lr: 0); index += 1 }
-        default:   // a zeroth-order method, with the settings `train` would give it
+        case .zerothOrder(let spec)?:   // with the settings `train` would give it
             try task.prepare(maxTokens: tokens)
             config.optimizer = method.optimizer!
-            if config.optimizer == .fzoo { config.perturbations = 8 }
-            if config.optimizer == .hizoo { config.perturbation = .gaussian }
-            let mezo = MeZOMethod(task: task, config: config, threads: threads)
+            config.perturbations = spec.defaultPerturbations
+            if let z = spec.defaultPerturbation { config.perturbation = z }
+            let mezo = MeZOMethod(spec, task: task, config: config, threads: threads)
             var index = 0
             body = { _ = mezo.step(index, batch: batch.sequences, labels: batch.labels, lr: 0); index += 1 }
         }

@@ -118,6 +118,8 @@ public final class RunFolder {
         } catch {
             throw RunError("\(manifestPath): unreadable run manifest: \(error)")
         }
+        // The optimizer's settings, by the rules the flags are checked with (OptimizerChecks).
+        try OptimizerChecks.check(manifest.config, file: manifestPath)
     }
 
     deinit { try? log?.close() }

@@ -57,7 +57,7 @@ public enum RunReplay {
                 (fingerprint \(run.manifest.baseFingerprint), base \(run.manifest.baseModel))
                 """)
         }
-        if run.manifest.config.optimizer.usesBackprop {
+        guard let spec = run.manifest.config.optimizer.zerothOrder else {
             return try loadSnapshot(run: run, point: point, into: arena, log: log)
         }
         let records = try run.steps()
@@ -75,7 +75,7 @@ public enum RunReplay {
         // An optimizer with state (zo-momentum, zo-adam, HiZOO) can start a replay only from the
         // base weights (state at its start value) or stop exactly at a snapshot: a snapshot in the
         // middle has no state beside it (the resumed trainer loads optimizer-last itself).
-        let stateful = ZerothOrderMethods.hasState(config.optimizer)
+        let stateful = spec.hasState
         if stateful, case .last = point, let steps = run.snapshotSteps("last"), steps > 0 {
             // Resume continues from weights-last and optimizer-last (saved together): later steps are dropped.
             try arena.load(from: [try SafeTensorsFile(path: run.snapshotPath("last"))])
@@ -92,7 +92,7 @@ public enum RunReplay {
             log("loaded snapshot \(run.snapshotPath(name)) (\(steps) steps)")
         }
         if applied < target {
-            let optimizer = ZerothOrderMethods.make(config, arena: arena, threads: threads)
+            let optimizer = spec.make(config, arena: arena, threads: threads)
             let started = Date()
             var reported = started
             for (i, r) in records[applied..<target].enumerated() {

@@ -51,7 +51,7 @@ protocol StepMethod: AnyObject {
     func resume(after steps: Int, records: [MeZOStep])
 }
 
-/// A zeroth-order optimizer (MeZO or one beside it, `ZerothOrderMethods.make`): forward passes at
+/// A zeroth-order optimizer (MeZO or one beside it, `ZerothOrderSpec.make`): forward passes at
 /// perturbed weights, z of the run's distribution, on every embedding row or only those the batch
 /// reads; with `--lr auto`, a clean forward now and then for the curvature (`AutoLearningRate`).
 final class MeZOMethod: StepMethod {
@@ -60,8 +60,8 @@ final class MeZOMethod: StepMethod {
     let config: TrainingConfig
     var auto: AutoLearningRate?
 
-    init(task: TrainingTask, config: TrainingConfig, threads: Int) {
-        optimizer = ZerothOrderMethods.make(config, arena: task.arena, threads: threads)
+    init(_ spec: ZerothOrderSpec, task: TrainingTask, config: TrainingConfig, threads: Int) {
+        optimizer = spec.make(config, arena: task.arena, threads: threads)
         self.task = task
         self.config = config
         auto = config.lrAuto.map { AutoLearningRate(settings: $0, perturbations: config.perturbations, eps: config.eps) }
@@ -109,17 +109,10 @@ final class BackpropMethod: StepMethod {
     let optimizer: FirstOrderOptimizer
     let maxGradNorm: Float?
 
-    init(task: TrainingTask, maxTokens: Int, config: TrainingConfig) {
+    init(_ spec: FirstOrderSpec, task: TrainingTask, maxTokens: Int, config: TrainingConfig) {
         lossAndGradients = task.makeBackprop(maxTokens: maxTokens)
         gradients = task.arena.sameLayout(tag: .gradients)
-        switch config.optimizer {
-        case .sgd:
-            optimizer = SGD(arena: task.arena, weightDecay: config.weightDecay)
-        default:
-            precondition(config.optimizer == .adamw, "BackpropMethod is for sgd and adamw")
-            optimizer = AdamW(arena: task.arena, beta1: config.beta1, beta2: config.beta2,
-                              epsilon: config.adamEpsilon, weightDecay: config.weightDecay)
-        }
+        optimizer = spec.make(config, task.arena)
         maxGradNorm = config.maxGradNorm
     }
 

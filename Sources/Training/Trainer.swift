@@ -81,9 +81,10 @@ public final class Trainer {
         if let distribution {
             method = try distribution.method(task: task, maxTokens: longest, config: config, threads: threads)
         } else {
-            method = config.optimizer.usesBackprop
-                ? BackpropMethod(task: task, maxTokens: longest, config: config)
-                : MeZOMethod(task: task, config: config, threads: threads)
+            switch config.optimizer.family {
+            case .zerothOrder(let spec): method = MeZOMethod(spec, task: task, config: config, threads: threads)
+            case .firstOrder(let spec): method = BackpropMethod(spec, task: task, maxTokens: longest, config: config)
+            }
         }
         if start > 0, !method.state.isEmpty {
             try run.loadOptimizerState(into: method.state, steps: start)

@@ -15,33 +15,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case all
     }
 
-    /// How a step moves the weights. The zeroth-order methods estimate the gradient from forward
-    /// passes (MeZO and the methods of `Optimizers/` beside it); SGD and AdamW are the backprop
-    /// reference (gradients, and for AdamW two moments, of the weights' size).
-    public enum Optimizer: String, Codable, Sendable, CaseIterable {
-        case mezo
-        case zoSign = "zo-sign"
-        case zoMomentum = "zo-momentum"
-        case zoAdam = "zo-adam"
-        case zoCons = "zo-cons"
-        case fzoo, hizoo, lozo
-        case sparseMezo = "sparse-mezo"
-        case sgd, adamw
-
-        /// Learning rate when --lr is not given: the best of each method's grid on SST-2 with
-        /// Gemma-3-270M (README; MeZO 2e-6, AdamW 1e-5 as in the MeZO paper's fine-tuning baseline).
-        /// For the other zeroth-order methods, see `ZerothOrderMethods.defaultLR`.
-        public var defaultLR: Float {
-            switch self {
-            case .mezo: return 2e-6
-            case .sgd: return 1e-4
-            case .adamw: return 1e-5
-            default: return ZerothOrderMethods.defaultLR(self)
-            }
-        }
-
-        public var usesBackprop: Bool { self == .sgd || self == .adamw }
-    }
+    // `Optimizer`, the name of an optimizer of `OptimizerRegistry`, is in OptimizerRegistry/OptimizerName.swift.
 
     /// `--lr auto`: lr = `fraction` × the two-point stability limit 2q/tr(H) (`AutoLearningRate`),
     /// tr(H) estimated from (L+ + L− − 2·L0)/ε² with a clean forward L0 on the first `warmup`
@@ -71,7 +45,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var lozoRank: Int = 2
     public var lozoInterval: Int = 50
     public var sparseQuantile: Float = 0.75
-    public var eps: Float = 1e-3
+    public var eps: Float = Optimizer.mezo.zerothOrder!.defaultEps
     public var perturbations: Int = 1
     /// z's distribution. Runs made before it was recorded used Gaussian z (see `init(from:)`).
     public var perturbation: Perturbation = .rademacher

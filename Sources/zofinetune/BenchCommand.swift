@@ -146,7 +146,9 @@ struct BenchCommand: ParsableCommand {
     }
 
     func validate() throws {
-        if optimizer == .mezo { throw ValidationError("--optimizer takes sgd or adamw (MeZO is timed by --mezo-steps)") }
+        if !optimizer.usesBackprop {
+            throw ValidationError("--optimizer takes \(OptimizerRegistry.firstOrder.map(\.name).joined(separator: " or ")) (MeZO is timed by --mezo-steps)")
+        }
     }
 
     /// The first `batchSize` training examples as the SST-2 prompts, with labels and candidate ids.
@@ -164,7 +166,8 @@ struct BenchCommand: ParsableCommand {
         let (batch, labels, candidates) = try trainingBatch(tokenizer: try TokenizerLoader.load(modelDirectory: modelDirectory))
         let trainer = DecoderTrainer(model: decoder, maxTokens: batch.tokenCount)
         let gradients = decoder.arena.sameLayout(tag: .gradients)
-        let update: FirstOrderOptimizer = optimizer == .sgd ? SGD(arena: decoder.arena) : AdamW(arena: decoder.arena)
+        guard case .firstOrder(let spec) = optimizer.family else { throw ValidationError("--optimizer \(optimizer) is not a backprop optimizer") }
+        let update = spec.make(TrainingConfig(), decoder.arena)   // the defaults: no weight decay, PyTorch's betas
         var backward = 0.0, norm = 0.0, total = 0.0
         func seconds(since t: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9 }
         for step in 0...foSteps {

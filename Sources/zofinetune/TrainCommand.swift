@@ -25,8 +25,8 @@ struct TrainCommand: ParsableCommand {
             the dev evaluations) and snapshots of the best and last weights. Interrupt with Ctrl-C: \
             the step in flight finishes, the weights are saved and `--resume RUN_DIR` continues.
 
-            Default recipe (SST-2, Gemma-3-270M): 1,000 training examples, batch 16, eps 1e-3, \
-            constant lr 2e-6, dev evaluation every 500 steps (lr 3e-5 diverges; 1e-5 and 5e-6 learn the label bias fast, then the training loss climbs).
+            Default recipe (SST-2, Gemma-3-270M): 1,000 training examples, batch 16, eps \(TrainingConfig().eps), \
+            constant lr \(TrainingConfig.Optimizer.mezo.defaultLR), dev evaluation every 500 steps (lr 3e-5 diverges; 1e-5 and 5e-6 learn the label bias fast, then the training loss climbs).
 
             SGD and AdamW (--optimizer sgd|adamw) are the backprop reference: the same task, batches, \
             run folder and export, with gradients by a hand-written backward pass. They hold every \
@@ -42,7 +42,7 @@ struct TrainCommand: ParsableCommand {
             cross-entropy over labels (no new head); run.json keeps the descriptions and the \
             temperature. On all-MiniLM-L6-v2 MeZO did best with --lr 5e-5 (README).
 
-            \(ZeroOrderHelp.text)
+            \(OptimizerOptions.papersHelp)
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -50,31 +50,12 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var encoderOptions: EncoderTaskOptions
     @OptionGroup(title: "Parameter-efficient fine-tuning") var peftOptions: PEFTOptions
 
-    @Option(name: .long, help: "Optimizer: mezo (default), zo-sign, zo-momentum, zo-adam, zo-cons, fzoo, hizoo, lozo, sparse-mezo (zeroth-order; papers below), sgd or adamw.") var optimizer: TrainingConfig.Optimizer?
+    @OptionGroup(title: "Optimizer") var optimizerOptions: OptimizerOptions
     @Option(name: .long, help: "What a step minimises: loss (cross-entropy, default), accuracy (minus the batch accuracy; a completion task: exact match of greedy generations) or f1 (minus the batch macro-F1; a completion task: SQuAD F1). accuracy and f1 have no gradient: MeZO only.") var objective: TrainingConfig.Objective?
     @Option(name: .long, help: "Steps in the run (with --resume: extend the run to this many).") var steps: Int?
     @Option(name: .long, help: "Examples per batch (default 16).") var batchSize: Int?
     @Option(name: .long, help: ArgumentHelp("sgd/adamw: refuse to start when the memory plan predicts more than this many GB (default: MemAvailable).", valueName: "GB"))
     var memoryLimit: Double?
-    @Option(name: .long, help: "Learning rate, or auto (mezo, sparse-mezo, zo-cons: a fraction of the measured stability limit; see below) (default: mezo 2e-6, sgd 1e-4, adamw 1e-5).") var lr: LearningRateOption?
-    @Option(name: .long, help: "--lr auto: lr = this fraction of the stability limit 2q/tr(H) (default 0.05).") var autoFraction: Float?
-    @Option(name: .long, help: "zo-momentum: the momentum μ (default: --beta1's 0.9).") var momentum: Float?
-    @Option(name: .long, help: "hizoo: smoothing α of the Hessian estimate (default 1e-8, the reference's).") var hessianSmooth: Float?
-    @Option(name: .long, help: "lozo: rank r of U·Vᵀ (default 2).") var lozoRank: Int?
-    @Option(name: .long, help: "lozo: steps ν that V is kept (default 50).") var lozoInterval: Int?
-    @Option(name: .long, help: "sparse-mezo: fraction of each tensor's weights, smallest |θ| first, that are perturbed (default 0.75).") var sparseQuantile: Float?
-    @Option(name: .long, help: "Perturbation scale eps (default 1e-3).") var eps: Float?
-    @Option(name: .long, help: "Perturbations averaged per step (n-SPSA; default 1).") var perturbations: Int?
-    @Option(name: .long, help: "MeZO's z: rademacher (±1, default) or gaussian (the paper's).")
-    var perturbation: Perturbation?
-    @Option(name: .long, help: "MeZO: perturb the embedding rows the batch reads (batch, default) or every row (all, the paper's).")
-    var embeddingPerturbation: TrainingConfig.EmbeddingPerturbation?
-    @Option(name: .long, help: "MeZO on a decoder: products of the forwards in fp32 (default) or bf16 (oneDNN; the copies follow every perturbation).")
-    var precision: Precision?
-    @Option(name: .long, help: "Weight decay on matrices and embeddings (default 0).") var weightDecay: Float?
-    @Option(name: .long, help: "sgd/adamw: clip the gradient's global L2 norm to this (default: no clipping).") var maxGradNorm: Float?
-    @Option(name: .long, help: "adamw: first-moment decay (default 0.9).") var beta1: Float?
-    @Option(name: .long, help: "adamw: second-moment decay (default 0.999).") var beta2: Float?
     @Option(name: .long, help: "Learning-rate schedule: constant or linear (to 0).") var schedule: TrainingConfig.Schedule?
     @Option(name: .long, help: "Seeded sample of the training split (default 1000).") var trainExamples: Int?
     @Option(name: .long, help: "Examples per class instead of --train-examples.") var kShot: Int?
@@ -102,30 +83,11 @@ struct TrainCommand: ParsableCommand {
         if let memoryLimit, !(memoryLimit > 0 && memoryLimit <= 1e6) {
             throw ValidationError("--memory-limit must be a number of GB in (0, 1000000]")
         }
-        if let maxGradNorm, !(maxGradNorm > 0) { throw ValidationError("--max-grad-norm must be positive") }
-        for (name, value) in [("--beta1", beta1), ("--beta2", beta2)] {
-            if let value, !(value >= 0 && value < 1) { throw ValidationError("\(name) must be in [0, 1)") }
+        let optimizer = optimizerOptions.chosen, backprop = optimizer.usesBackprop
+        if backprop, microBatch != nil {
+            throw ValidationError(OptimizerOptions.notOwned("--micro-batch", zerothOrderFamily: true, owners: [], optimizer: optimizer.rawValue))
         }
-        let backprop = (optimizer ?? .mezo).usesBackprop
-        try ZeroOrderHelp.validate(optimizer: optimizer ?? .mezo, lr: lr, perturbations: perturbations,
-                                   weightDecay: weightDecay, momentum: momentum, hessianSmooth: hessianSmooth,
-                                   lozoRank: lozoRank, lozoInterval: lozoInterval, sparseQuantile: sparseQuantile,
-                                   autoFraction: autoFraction)
-        let moments = [.adamw, .zoAdam, .zoMomentum].contains(optimizer ?? .mezo)
-        if !backprop, let (name, _) = [("--max-grad-norm", maxGradNorm != nil), ("--beta1", beta1 != nil && !moments),
-                                        ("--beta2", beta2 != nil && optimizer != .zoAdam)].first(where: { $0.1 }) {
-            throw ValidationError("\(name) applies to --optimizer sgd or adamw (beta1: zo-momentum, zo-adam; beta2: zo-adam), not \((optimizer ?? .mezo).rawValue)")
-        }
-        if backprop, let (name, _) = [("--eps", eps != nil), ("--perturbations", perturbations != nil),
-                                      ("--perturbation", perturbation != nil),
-                                      ("--embedding-perturbation", embeddingPerturbation != nil),
-                                      ("--precision", precision != nil), ("--micro-batch", microBatch != nil)].first(where: { $0.1 }) {
-            throw ValidationError("\(name) is a MeZO setting; --optimizer \(optimizer!.rawValue) does not use it")
-        }
-        if optimizer == .sgd, let (name, _) = [("--beta1", beta1 != nil), ("--beta2", beta2 != nil)].first(where: { $0.1 }) {
-            throw ValidationError("\(name) applies to --optimizer adamw; sgd has no moments")
-        }
-        for (name, value) in [("--steps", steps), ("--batch-size", batchSize), ("--perturbations", perturbations),
+        for (name, value) in [("--steps", steps), ("--batch-size", batchSize),
                               ("--train-examples", trainExamples), ("--k-shot", kShot), ("--eval-examples", evalExamples),
                               ("--micro-batch", microBatch)] {
             if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
@@ -133,10 +95,8 @@ struct TrainCommand: ParsableCommand {
         if let evalEvery, evalEvery < 0 { throw ValidationError("--eval-every must be 0 or more") }
         if checkEvery < 0 { throw ValidationError("--check-every must be 0 or more") }
         if let objective, objective != .loss, backprop {
-            throw ValidationError("--objective \(objective.rawValue) is not differentiable: it needs a zeroth-order optimizer (--optimizer mezo), not \(optimizer!.rawValue)")
+            throw ValidationError("--objective \(objective.rawValue) is not differentiable: it needs a zeroth-order optimizer (--optimizer mezo), not \(optimizer.rawValue)")
         }
-        if let eps, !(eps > 0) { throw ValidationError("--eps must be positive") }
-        if case .value(let lr) = lr, !(lr >= 0) { throw ValidationError("--lr must be 0 or more") }
         if trainExamples != nil, kShot != nil { throw ValidationError("give --train-examples or --k-shot, not both") }
         if objective == .f1, microBatch != nil || distributed != nil {
             throw ValidationError("--objective f1 is a property of the whole batch, not a sum over its examples: it cannot be split by --micro-batch or --distributed")
@@ -144,11 +104,11 @@ struct TrainCommand: ParsableCommand {
         if let distributed, let peft = peftOptions.peft, peft != .none {
             throw ValidationError("--peft \(peft.rawValue) is not built for --distributed \(distributed.rawValue) runs")
         }
-        if let distributed, !(optimizer ?? .mezo).usesBackprop {
-            if let optimizer, optimizer != .mezo {
+        if let distributed, !backprop {
+            if optimizer != .mezo {
                 throw ValidationError("--distributed \(distributed.rawValue) runs MeZO (and sgd/adamw data parallel), not \(optimizer.rawValue)")
             }
-            if lr == .auto { throw ValidationError("--lr auto is not built for --distributed runs; give a number") }
+            if optimizerOptions.lr == .auto { throw ValidationError("--lr auto is not built for --distributed runs; give a number") }
         }
     }
 
@@ -157,34 +117,9 @@ struct TrainCommand: ParsableCommand {
         var c = TrainingConfig()
         c.task = taskOptions.taskName
         if let steps { c.steps = steps }
-        if let optimizer { c.optimizer = optimizer }
+        optimizerOptions.apply(to: &c)
         if let objective { c.objective = objective }
         if let batchSize { c.batchSize = batchSize }
-        switch lr {
-        case .value(let value): c.lr = value
-        case .auto:
-            c.lr = 0
-            c.lrAuto = TrainingConfig.AutoLR()
-            if let autoFraction { c.lrAuto!.fraction = autoFraction }
-        case nil: c.lr = c.optimizer.defaultLR
-        }
-        if let momentum { c.beta1 = momentum }
-        if let hessianSmooth { c.hessianSmooth = hessianSmooth }
-        if let lozoRank { c.lozoRank = lozoRank }
-        if let lozoInterval { c.lozoInterval = lozoInterval }
-        if let sparseQuantile { c.sparseQuantile = sparseQuantile }
-        // FZOO needs several probes for σ (the reference's N = 8); HiZOO's diagonal needs z² ≠ 1.
-        if c.optimizer == .fzoo, perturbations == nil { c.perturbations = 8 }
-        if c.optimizer == .hizoo, perturbation == nil { c.perturbation = .gaussian }
-        c.maxGradNorm = maxGradNorm
-        if let beta1 { c.beta1 = beta1 }
-        if let beta2 { c.beta2 = beta2 }
-        if let eps { c.eps = eps }
-        if let perturbations { c.perturbations = perturbations }
-        if let perturbation { c.perturbation = perturbation }
-        if let embeddingPerturbation { c.embeddingPerturbation = embeddingPerturbation }
-        if let precision { c.precision = precision }
-        if let weightDecay { c.weightDecay = weightDecay }
         if let schedule { c.schedule = schedule }
         if let trainExamples { c.trainExamples = trainExamples }
         c.kShot = kShot
@@ -192,7 +127,7 @@ struct TrainCommand: ParsableCommand {
         if let evalEvery { c.evalEvery = evalEvery }
         c.evalExamples = evalExamples
         if !c.optimizer.usesBackprop { c.microBatch = microBatch ?? Self.ranks.map { (c.batchSize + $0 - 1) / $0 } }
-        peftOptions.apply(to: &c, lrGiven: lr != nil, epsGiven: eps != nil)
+        peftOptions.apply(to: &c, lrGiven: optimizerOptions.lr != nil, epsGiven: optimizerOptions.eps != nil)
         return c
     }
 

@@ -33,13 +33,11 @@ enum TrainConfigFile {
             flat["threads"] = keys["threads"]
             // run.json records every field; train refuses the settings of optimizers other than the run's.
             let optimizer = TrainingConfig.Optimizer(rawValue: config["optimizer"] as? String ?? "mezo") ?? .mezo
-            var unused = optimizer.usesBackprop
-                ? ["eps", "perturbations", "perturbation", "embedding_perturbation", "precision", "micro_batch"] + (optimizer == .sgd ? ["beta1", "beta2"] : [])
-                : ["max_grad_norm"] + (optimizer == .zoAdam || optimizer == .zoMomentum ? [] : ["beta1"]) + (optimizer == .zoAdam ? [] : ["beta2"])
-            let ownedBy: [String: TrainingConfig.Optimizer] = ["hessian_smooth": .hizoo, "lozo_rank": .lozo,
-                                                               "lozo_interval": .lozo, "sparse_quantile": .sparseMezo]
-            unused += ownedBy.filter { $0.value != optimizer }.map(\.key)
-            for key in unused { flat[key] = nil }
+            let owned = Set(optimizer.family.settings.map(\.key))
+            for setting in OptimizerSetting.all where !owned.contains(setting.key) { flat[setting.key] = nil }
+            if optimizer.usesBackprop {
+                for key in ["perturbation", "embedding_perturbation", "precision", "micro_batch"] { flat[key] = nil }
+            }
             // `--lr auto` is recorded as its settings; the task as the name or file it came from (`task`).
             if let auto = flat.removeValue(forKey: "lr_auto") as? [String: Any] {
                 flat["lr"] = "auto"
@@ -53,6 +51,7 @@ enum TrainConfigFile {
         for (rawKey, value) in keys.sorted(by: { $0.key < $1.key }) {
             let key = rawKey.lowercased().replacingOccurrences(of: "_", with: "-")
             if manifestOnly.contains(key) || key == "config" || givenFlags.contains("--" + key) { continue }
+            try checkSetting(flag: key, value: value, file: path, key: rawKey)
             switch value {
             case is NSNull: continue
             case let flag as Bool: if flag { out.append("--" + key) }
@@ -62,6 +61,21 @@ enum TrainConfigFile {
             }
         }
         return out
+    }
+
+    /// An optimizer setting's value in range, by the rule its flag is checked with (`OptimizerSetting`),
+    /// refused naming the file and the key as the file spells it. Values that are not numbers are
+    /// left to the flag's parser.
+    static func checkSetting(flag: String, value: Any, file: String, key: String) throws {
+        guard let setting = OptimizerSetting.all.first(where: { $0.flag == flag }) else { return }
+        let number: Double?
+        switch value {
+        case let n as Int: number = Double(n)
+        case let d as Double: number = setting.rule.whole ? d : Double(Float(d))   // the flag reads a Float
+        case let s as String: number = setting.rule.whole ? Int(s).map(Double.init) : Float(s).map(Double.init)
+        default: number = nil
+        }
+        do { try setting.check(number, file: file, key: key) } catch { throw ValidationError("\(error)") }
     }
 
     static func text(_ value: Any) -> String {
@@ -125,16 +139,10 @@ extension TrainCommand {
             ("task-objective", t.taskObjective?.rawValue), ("metric", t.metric?.rawValue),
             ("max-new-tokens", t.maxNewTokens), ("demonstrations", t.demonstrationCount), ("no-bos", t.noBOS ? true : nil),
             ("label-descriptions", c.labelDescriptions), ("temperature", c.temperature),
-            ("optimizer", c.optimizer.rawValue), ("objective", c.objective.rawValue), ("steps", c.steps),
-            ("batch-size", c.batchSize), ("lr", c.lr), ("weight-decay", c.weightDecay), ("schedule", c.schedule.rawValue),
+            ("objective", c.objective.rawValue), ("steps", c.steps), ("batch-size", c.batchSize),
+            ("schedule", c.schedule.rawValue),
         ]
-        if c.optimizer.usesBackprop {
-            pairs += [("max-grad-norm", c.maxGradNorm)]
-            if c.optimizer == .adamw { pairs += [("beta1", c.beta1), ("beta2", c.beta2)] }
-        } else {
-            pairs += [("eps", c.eps), ("perturbations", c.perturbations), ("perturbation", c.perturbation.rawValue),
-                      ("embedding-perturbation", c.embeddingPerturbation.rawValue), ("precision", c.precision.rawValue)]
-        }
+        pairs += OptimizerOptions.resolved(c)
         pairs += [(c.kShot == nil ? "train-examples" : "k-shot", c.kShot ?? c.trainExamples), ("seed", c.seed),
                   ("eval-every", c.evalEvery), ("eval-examples", c.evalExamples)]
         pairs += PEFTOptions.resolved(c)

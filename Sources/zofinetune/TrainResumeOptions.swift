@@ -13,32 +13,14 @@ extension TrainCommand {
             guard let given, given != saved else { return }
             changes.append("\(name) \(show(given)) (the run has \(saved.map(show) ?? "none"))")
         }
-        check("--optimizer", optimizer, c.optimizer) { $0.rawValue }
+        changes += optimizerOptions.changes(against: c)
         check("--objective", objective, c.objective) { $0.rawValue }
         check("--batch-size", batchSize, c.batchSize)
-        check("--lr", lr, c.lrAuto == nil ? .value(c.lr) : .auto) {
-            if case .value(let v) = $0 { return "\(v)" } else { return "auto" }
-        }
-        check("--auto-fraction", autoFraction, c.lrAuto?.fraction)
-        check("--momentum", momentum, c.optimizer == .zoMomentum ? c.beta1 : nil)
-        check("--hessian-smooth", hessianSmooth, c.hessianSmooth)
-        check("--lozo-rank", lozoRank, c.lozoRank)
-        check("--lozo-interval", lozoInterval, c.lozoInterval)
-        check("--sparse-quantile", sparseQuantile, c.sparseQuantile)
-        check("--eps", eps, c.eps)
-        check("--perturbations", perturbations, c.perturbations)
-        check("--perturbation", perturbation, c.perturbation) { $0.rawValue }
-        check("--embedding-perturbation", embeddingPerturbation, c.embeddingPerturbation) { $0.rawValue }
-        check("--precision", precision, c.precision) { $0.rawValue }
         check("--peft", peftOptions.peft, c.peft) { $0.rawValue }
         check("--lora-rank", peftOptions.loraRank, c.loraRank)
         check("--lora-alpha", peftOptions.loraAlpha, c.loraAlpha)
         check("--lora-targets", try? peftOptions.targets(), c.loraTargets) { $0.map(\.rawValue).joined(separator: ",") }
         check("--prefix-tokens", peftOptions.prefixTokens, c.prefixTokens)
-        check("--weight-decay", weightDecay, c.weightDecay)
-        check("--max-grad-norm", maxGradNorm, c.maxGradNorm)
-        check("--beta1", beta1, c.beta1)
-        check("--beta2", beta2, c.beta2)
         check("--schedule", schedule, c.schedule) { $0.rawValue }
         check("--train-examples", trainExamples, c.kShot == nil ? c.trainExamples : nil)
         check("--k-shot", kShot, c.kShot)

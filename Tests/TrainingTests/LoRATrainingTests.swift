@@ -42,7 +42,7 @@ final class LoRATrainingTests: XCTestCase {
                     adam.step(gradients: grads, lr: 1e-2)
                 }
             } else {
-                let zo = ZerothOrderMethods.make(config, arena: model.trainableArena, threads: 2)
+                let zo = optimizer.zerothOrder!.make(config, arena: model.trainableArena, threads: 2)
                 for step in 0..<3 {
                     _ = zo.step(step, seeds: [SeedSchedule.seed(run: 0, step: step, perturbation: 0)], embeddingRows: nil, lr: 1e-2) {
                         objective.loss(batch, labels: labels)

@@ -8,7 +8,7 @@ import Weights
 import XCTest
 
 /// Every zeroth-order optimizer on the tiny Gemma-3 fixture (6 steps, the batch's embedding rows,
-/// built by `ZerothOrderMethods.make` from a run configuration as `train` builds it):
+/// built by `ZerothOrderSpec.make` from a run configuration as `train` builds it):
 /// - resume: 3 steps, weights-last and optimizer-last written to a run folder and read back into a
 ///   freshly loaded model and a new optimizer, then 3 more steps, give bitwise the weights (and
 ///   state) of 6 steps in one go;
@@ -60,17 +60,17 @@ final class ZerothOrderResumeTests: XCTestCase {
             let baseBits = bits(base.arena)
 
             let whole = try tinyModel()
-            let wholeOptimizer = ZerothOrderMethods.make(c, arena: whole.arena, threads: 2)
+            let wholeOptimizer = o.zerothOrder!.make(c, arena: whole.arena, threads: 2)
             let records = run(wholeOptimizer, model: whole, config: c, steps: 0..<total)
             XCTAssertFalse(records.contains { $0.skipped }, "\(o.rawValue): a step was skipped")
             XCTAssertNotEqual(bits(whole.arena), baseBits, "\(o.rawValue): the weights did not move")
-            XCTAssertEqual(wholeOptimizer.state.isEmpty, !ZerothOrderMethods.hasState(o), o.rawValue)
+            XCTAssertEqual(wholeOptimizer.state.isEmpty, !o.zerothOrder!.hasState, o.rawValue)
 
             // Resume through a run folder's snapshot files.
             let folder = NSTemporaryDirectory() + "zofinetune-zo-resume-\(UUID().uuidString)"
             addTeardownBlock { try? FileManager.default.removeItem(atPath: folder) }
             let first = try tinyModel()
-            let firstOptimizer = ZerothOrderMethods.make(c, arena: first.arena, threads: 2)
+            let firstOptimizer = o.zerothOrder!.make(c, arena: first.arena, threads: 2)
             _ = run(firstOptimizer, model: first, config: c, steps: 0..<half)
             let runFolder = try RunFolder.create(path: folder, manifest: RunManifest(
                 baseModel: Repo.fixture("tiny-gemma3"), baseFingerprint: base.arena.fingerprint(), config: c, threads: 2))
@@ -79,7 +79,7 @@ final class ZerothOrderResumeTests: XCTestCase {
 
             let resumed = try tinyModel()
             try resumed.arena.load(from: [try SafeTensorsFile(path: runFolder.snapshotPath("last"))])
-            let resumedOptimizer = ZerothOrderMethods.make(c, arena: resumed.arena, threads: 1)   // another thread count
+            let resumedOptimizer = o.zerothOrder!.make(c, arena: resumed.arena, threads: 1)   // another thread count
             try runFolder.loadOptimizerState(into: resumedOptimizer.state, steps: half)
             _ = run(resumedOptimizer, model: resumed, config: c, steps: half..<total)
             XCTAssertEqual(bits(resumed.arena), bits(whole.arena), "\(o.rawValue): \(half) + \(half) resumed differs from \(total)")
@@ -91,7 +91,7 @@ final class ZerothOrderResumeTests: XCTestCase {
             let logged = try records.map { try JSONDecoder().decode(MeZOStep.self, from: JSONEncoder().encode($0)) }
             XCTAssertEqual(logged, records, o.rawValue)
             let replayed = try tinyModel()
-            let replayer = ZerothOrderMethods.make(c, arena: replayed.arena, threads: 1)
+            let replayer = o.zerothOrder!.make(c, arena: replayed.arena, threads: 1)
             for r in logged { replayer.replay(r) }
             XCTAssertEqual(bits(replayed.arena), bits(whole.arena), "\(o.rawValue): replay differs from the run")
             for (name, arena) in wholeOptimizer.state {

@@ -34,7 +34,6 @@ int zf_mpi_bcast_bytes(void *buffer, int64_t count, int root);
 /// Blocking point-to-point float messages (chunked).
 int zf_mpi_send_float(const float *buffer, int64_t count, int dest, int tag);
 int zf_mpi_recv_float(float *buffer, int64_t count, int source, int tag);
-int zf_mpi_barrier(void);
 /// Ends the whole job (every rank) with `code`.
 void zf_mpi_abort(int code);
 int zf_mpi_finalize(void);

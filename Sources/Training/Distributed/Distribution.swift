@@ -40,8 +40,8 @@ public final class Distribution {
     func method(task: TrainingTask, maxTokens: Int, config: TrainingConfig, threads: Int) throws -> StepMethod {
         switch mode {
         case .data:
-            if config.optimizer.usesBackprop {
-                return DataParallelBackprop.wrap(BackpropMethod(task: task, maxTokens: maxTokens, config: config),
+            if case .firstOrder(let spec) = config.optimizer.family {
+                return DataParallelBackprop.wrap(BackpropMethod(spec, task: task, maxTokens: maxTokens, config: config),
                                                  communicator: communicator)
             }
             return DataParallelMeZOMethod(task: task, config: config, threads: threads, communicator: communicator)
