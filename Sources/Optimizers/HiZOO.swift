@@ -72,5 +72,5 @@ public final class HiZOO: ZerothOrderOptimizer {
         return record
     }
 
-    public func replay(_ record: MeZOStep) { replayByStepping(record) }
+    public func replay(_ record: MeZOStep) throws { try replayByStepping(record) }
 }

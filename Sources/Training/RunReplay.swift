@@ -57,10 +57,12 @@ public enum RunReplay {
                 (fingerprint \(run.manifest.baseFingerprint), base \(run.manifest.baseModel))
                 """)
         }
+        // The log is input: checked against the run and the trained arena before any of it is used.
+        let numbered = try RunLogCheck.records(of: run, arena: arena)
+        let records = numbered.map(\.record)
         if run.manifest.config.optimizer.usesBackprop {
             return try loadSnapshot(run: run, point: point, into: arena, log: log)
         }
-        let records = try run.steps()
         let target: Int
         switch point {
         case .last: target = records.count
@@ -96,7 +98,9 @@ public enum RunReplay {
             let started = Date()
             var reported = started
             for (i, r) in records[applied..<target].enumerated() {
-                optimizer.replay(r)
+                do { try optimizer.replay(r) } catch let e as ReplayError {
+                    throw RunError("\(run.logPath):\(numbered[applied + i].line): \"\(e.key)\" \(e.why) (step \(e.step) cannot be replayed)")
+                }
                 // A long log without a snapshot replays for minutes: say how far it is.
                 if Date().timeIntervalSince(reported) > 5 {
                     log("replaying the seed log: step \(applied + i + 1) of \(target)")

@@ -49,6 +49,12 @@ struct TaskOptions: ParsableArguments {
     @Flag(name: .customLong("no-bos"), help: "Do not prepend <bos> to prompts.")
     var noBOS = false
 
+    func validate() throws {
+        // The rules of the task file's max_new_tokens and demonstrations.k (TaskSpec.validate).
+        try SettingRules.maxNewTokens.validate(maxNewTokens)
+        try SettingRules.demonstrations.validate(demonstrationCount)
+    }
+
     /// The data folder of the legacy SST-2 loaders (bench, profile).
     var dataDirectory: String {
         data ?? ProcessInfo.processInfo.environment["SST2_DIR"] ?? "data/sst2"

@@ -120,13 +120,16 @@ struct TrainCommand: ParsableCommand {
         if optimizer == .sgd, let (name, _) = [("--beta1", beta1 != nil), ("--beta2", beta2 != nil)].first(where: { $0.1 }) {
             throw ValidationError("\(name) applies to --optimizer adamw; sgd has no moments")
         }
-        for (name, value) in [("--steps", steps), ("--batch-size", batchSize), ("--perturbations", perturbations),
-                              ("--train-examples", trainExamples), ("--k-shot", kShot), ("--eval-examples", evalExamples),
-                              ("--micro-batch", microBatch)] {
-            if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
-        }
-        if let evalEvery, evalEvery < 0 { throw ValidationError("--eval-every must be 0 or more") }
-        if checkEvery < 0 { throw ValidationError("--check-every must be 0 or more") }
+        if let perturbations, perturbations < 1 { throw ValidationError("--perturbations must be at least 1") }
+        // The rules run.json is checked with when a run folder is read (SettingRules, RunManifestCheck).
+        try SettingRules.steps.validate(steps)
+        try SettingRules.batchSize.validate(batchSize)
+        try SettingRules.trainExamples.validate(trainExamples)
+        try SettingRules.kShot.validate(kShot)
+        try SettingRules.evalEvery.validate(evalEvery)
+        try SettingRules.evalExamples.validate(evalExamples)
+        try SettingRules.microBatch.validate(microBatch)
+        try SettingRules.checkEvery.validate(checkEvery)
         if let objective, objective != .loss, backprop {
             throw ValidationError("--objective \(objective.rawValue) is not differentiable: it needs a zeroth-order optimizer (--optimizer mezo), not \(optimizer!.rawValue)")
         }
