@@ -116,7 +116,8 @@ public final class RunFolder {
         do {
             manifest = try JSONDecoder().decode(RunManifest.self, from: data)
         } catch {
-            throw RunError("\(manifestPath): unreadable run manifest: \(error)")
+            let why = DecodingBlame.describe(error, decoding: RunManifest.self, from: data, with: JSONDecoder())
+            throw RunError("\(manifestPath): unreadable run manifest: \(why)")
         }
         // Range-checked here, once, for every command that reads a run (RunManifestCheck).
         try RunManifestCheck.check(manifest, file: manifestPath)
@@ -145,7 +146,8 @@ public final class RunFolder {
                 out.append((i + 1, try Self.lineDecoder().decode(RunLogLine.self, from: Data(line))))
             } catch {
                 if i == raw.count - 1 { break }
-                throw RunError("\(logPath):\(i + 1): unreadable log line: \(error)")
+                let why = DecodingBlame.describe(error, decoding: RunLogLine.self, from: Data(line), with: Self.lineDecoder())
+                throw RunError("\(logPath):\(i + 1): unreadable log line: \(why)")
             }
         }
         return out

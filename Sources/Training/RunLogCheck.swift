@@ -41,7 +41,7 @@ public enum RunLogCheck {
                     throw fail(line.record == nil ? "record" : "update", "a \(config.optimizer.rawValue) run logs seed-log records (\"record\") only")
                 }
                 guard r.step == line.step else { throw fail("record.step", "is \(r.step) on the line of step \(line.step)") }
-                try check(r, config: config, table: table, fail: fail)
+                try check(r, config: config, table: table, manifestPath: run.path + "/" + RunFolder.manifestName, fail: fail)
                 records.append((number, r))
             case "eval":
                 guard (0...steps).contains(line.step) else { throw fail("step", "is \(line.step); the log has \(steps) steps") }
@@ -55,10 +55,10 @@ public enum RunLogCheck {
     }
 
     /// One seed-log record against the run's configuration and the trained arena's embedding table.
-    static func check(_ r: MeZOStep, config: TrainingConfig, table: ParameterSlot?,
+    static func check(_ r: MeZOStep, config: TrainingConfig, table: ParameterSlot?, manifestPath: String,
                       fail: (String, String) -> RunError) throws {
         guard r.seeds.count == config.perturbations else {
-            throw fail("seeds", "holds \(r.seeds.count) seeds; the run has \(config.perturbations) perturbations per step")
+            throw fail("seeds", "holds \(r.seeds.count) seeds; \(manifestPath) has \"perturbations\": \(config.perturbations) per step")
         }
         if config.optimizer == .fzoo, r.seeds.count < 2 { throw fail("seeds", "fzoo needs at least 2 probes, not \(r.seeds.count)") }
         guard r.projectedGradients.count == r.seeds.count else {

@@ -83,7 +83,7 @@ struct TaskOptions: ParsableArguments {
                 + "and not a valid one: \(error)")
         }
         guard given.spec == run.spec else {
-            throw InputError("\(runPath) was trained on the task \(run.origin); \(given.origin) is a different task "
+            throw InputError("\(runPath) was trained on the task \(run.origin) (\(runPath)/run.json, \"task_file\"); \(given.origin) is a different task "
                 + "(leave out --task and its flags to use the run's, or train a new run)")
         }
         return given
