@@ -126,6 +126,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--write-seeds", metavar="DIR", help="also write each base run as a seed of the run.replay fuzz target "
+                    "(run.json's config, a NUL byte, log.jsonl) into DIR (Tests/Fuzz/seeds/run.replay)")
     a = ap.parse_args()
     rng = random.Random(a.seed)
     work = tempfile.mkdtemp(prefix="zf-run-edits-")
@@ -141,6 +143,11 @@ def main():
             print(f"base run {name} failed ({code}):\n{err[-2000:]}", file=sys.stderr)
             return 2
         bases[name] = folder
+        if a.write_seeds:
+            os.makedirs(a.write_seeds, exist_ok=True)
+            config = json.dumps(json.load(open(os.path.join(folder, "run.json")))["config"], sort_keys=True)
+            with open(os.path.join(a.write_seeds, name), "wb") as f:
+                f.write(config.encode() + b"\0" + open(os.path.join(folder, "log.jsonl"), "rb").read())
     outcomes = {"ok": 0, "refused_named": 0, "refused_unnamed": 0, "crash": 0}
     crashes, unnamed = [], []
     commands = {

@@ -34,7 +34,7 @@ final class BatchedGenerationTests: XCTestCase {
     /// tokens: the same tokens, and the time of both (the machine may be shared: a ratio, not a rate).
     func testBatchedEqualsOneAtATimeOnGemmaAndIsFaster() throws {
         let dir = try Repo.requireGemma()
-        guard let sst2 = Repo.sst2Directory else { throw XCTSkip("SST-2 not found (set SST2_DIR)") }
+        let sst2 = try Repo.requireSST2()
         let tokenizer = try TokenizerLoader.load(modelDirectory: dir)
         let model = try ModelLoader.loadDecoder(directory: dir, maxPositions: 512)
         let dev = try String(contentsOfFile: sst2 + "/dev.tsv", encoding: .utf8).split(whereSeparator: \.isNewline).dropFirst().prefix(12)
