@@ -7,6 +7,7 @@
 
 import Foundation
 import Models
+import Tensors
 import Training
 
 /// The tiny model every replayed run is based on (Tests/Fixtures/tiny-qwen3-bpe, found beside
@@ -14,7 +15,7 @@ import Training
 let replayBase: (directory: String, fingerprint: String)? = {
     let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../Fixtures/tiny-qwen3-bpe").standardizedFileURL.path
-    guard let model = try? ModelLoader.loadDecoder(directory: directory, maxPositions: 64) else { return nil }
+    guard (try? BLAS.load()) != nil, let model = try? ModelLoader.loadDecoder(directory: directory, maxPositions: 64) else { return nil }
     return (directory, model.arena.fingerprint(threads: 1))
 }()
 
