@@ -11,6 +11,11 @@ enum DecodingBlame {
         if let path = locate(type, in: data, with: decoder) {
             return "\"\(path)\": a value of the wrong type or out of its type's range"
         }
+        // Not JSON: a bare Infinity or NaN (which JSON has no word for) is the common hand edit.
+        let text = String(decoding: data, as: UTF8.self)
+        if let r = text.range(of: #""([^"]+)"\s*:\s*-?(Infinity|NaN|inf|nan)\b"#, options: .regularExpression) {
+            return "\(text[r]): not JSON (write non-finite numbers as the strings \"inf\", \"-inf\", \"nan\")"
+        }
         return pathAndReason(error)?.1 ?? "\(error)"
     }
 

@@ -25,6 +25,7 @@ public enum RunLogCheck {
         let table = arena.flatMap(PerturbedRegion.tokenEmbedding(of:))
         var records: [(line: Int, record: MeZOStep)] = []
         var stepLines = 0
+        let manifestPath = run.path + "/" + RunFolder.manifestName
         for (number, line) in numbered {
             func fail(_ key: String, _ why: String) -> RunError { RunError("\(run.logPath):\(number): \"\(key)\" \(why)") }
             switch line.type {
@@ -33,15 +34,15 @@ public enum RunLogCheck {
                 stepLines += 1
                 if config.optimizer.usesBackprop {
                     guard line.update != nil, line.record == nil else {
-                        throw fail(line.update == nil ? "update" : "record", "a \(config.optimizer.rawValue) run logs gradient steps (\"update\"), not seed-log records")
+                        throw fail(line.update == nil ? "update" : "record", "a \(config.optimizer.rawValue) run (\(manifestPath) \"optimizer\") logs gradient steps (\"update\"), not seed-log records")
                     }
                     continue
                 }
                 guard let r = line.record, line.update == nil else {
-                    throw fail(line.record == nil ? "record" : "update", "a \(config.optimizer.rawValue) run logs seed-log records (\"record\") only")
+                    throw fail(line.record == nil ? "record" : "update", "a \(config.optimizer.rawValue) run (\(manifestPath) \"optimizer\") logs seed-log records (\"record\") only")
                 }
                 guard r.step == line.step else { throw fail("record.step", "is \(r.step) on the line of step \(line.step)") }
-                try check(r, config: config, table: table, manifestPath: run.path + "/" + RunFolder.manifestName, fail: fail)
+                try check(r, config: config, table: table, manifestPath: manifestPath, fail: fail)
                 records.append((number, r))
             case "eval":
                 guard (0...steps).contains(line.step) else { throw fail("step", "is \(line.step); the log has \(steps) steps") }

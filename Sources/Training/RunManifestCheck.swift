@@ -26,6 +26,8 @@ enum RunManifestCheck {
             try SettingRules.autoWarmup.check(auto.warmup, in: file)
             try SettingRules.autoEvery.check(auto.every, in: file)
         }
+        try SettingRules.perturbationsCap.check(c.perturbations, in: file)
+        try SettingRules.lozoRankCap.check(c.lozoRank, in: file)
         try checkPEFT(c, file: file)
         if let task = c.taskFile {
             do { try task.spec.validate(path: file + " task_file") } catch {

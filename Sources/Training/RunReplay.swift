@@ -80,7 +80,7 @@ public enum RunReplay {
         let stateful = ZerothOrderMethods.hasState(config.optimizer)
         if stateful, case .last = point, let steps = run.snapshotSteps("last"), steps > 0 {
             // Resume continues from weights-last and optimizer-last (saved together): later steps are dropped.
-            try arena.load(from: [try SafeTensorsFile(path: run.snapshotPath("last"))])
+            try loadSnapshotFile(run.snapshotPath("last"), of: run, into: arena)
             log("loaded snapshot \(run.snapshotPath("last")) (\(steps) steps)")
             return steps
         }
@@ -89,7 +89,7 @@ public enum RunReplay {
         let usable = ["last", "best"].compactMap { name in run.snapshotSteps(name).map { (name, $0) } }
             .filter { stateful ? $0.1 == target : $0.1 <= target }.max { $0.1 < $1.1 }
         if let (name, steps) = usable, steps > 0 {
-            try arena.load(from: [try SafeTensorsFile(path: run.snapshotPath(name))])
+            try loadSnapshotFile(run.snapshotPath(name), of: run, into: arena)
             applied = steps
             log("loaded snapshot \(run.snapshotPath(name)) (\(steps) steps)")
         }
@@ -134,9 +134,19 @@ public enum RunReplay {
             throw RunError("\(run.path): no \(run.snapshotPath(name)) for this base model; a "
                            + "\(run.manifest.config.optimizer.rawValue) run cannot be rebuilt without it")
         }
-        try arena.load(from: [try SafeTensorsFile(path: run.snapshotPath(name))])
+        try loadSnapshotFile(run.snapshotPath(name), of: run, into: arena)
         log("loaded snapshot \(run.snapshotPath(name)) (\(steps) steps)")
         return steps
+    }
+
+    /// Loads a snapshot into the trained arena. A snapshot that does not fit it was written for
+    /// other parameters than run.json now describes (an edited optimizer or PEFT setting): the error
+    /// says which keys decide that layout.
+    static func loadSnapshotFile(_ path: String, of run: RunFolder, into arena: ParameterArena) throws {
+        do { try arena.load(from: [try SafeTensorsFile(path: path)]) } catch let e as WeightsError {
+            throw RunError("\(e) (\(run.path)/\(RunFolder.manifestName) decides what the snapshot must hold: "
+                           + "its \"peft\", \"lora_rank\", \"lora_targets\", \"prefix_tokens\" and \"optimizer\")")
+        }
     }
 
     /// Step count of the best dev evaluation (earliest on ties).

@@ -101,6 +101,12 @@ public enum SettingRules {
     public static let autoWarmup = CountRule(flag: "--auto-warmup", key: "lr_auto.warmup", 0...huge)
     public static let autoEvery = CountRule(flag: "--auto-every", key: "lr_auto.every", 1...huge)
 
+    /// Caps of two optimizer settings whose huge values hang or exhaust memory before the optimizer
+    /// options' own rules see them (q seeds drawn and logged per step; LOZO's rank-r factors per
+    /// matrix): the optimizer registry's rules may narrow them.
+    public static let perturbationsCap = CountRule(flag: "--perturbations", key: "perturbations", 1...100_000)
+    public static let lozoRankCap = CountRule(flag: "--lozo-rank", key: "lozo_rank", 1...65_536)
+
     /// Label descriptions of an encoder task: one per label, and a classification has two labels at least.
     public static func labelDescriptionsProblem(count: Int) -> String? {
         count >= 2 ? nil : "needs one text per label (at least two), not \(count)"

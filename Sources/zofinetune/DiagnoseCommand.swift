@@ -92,7 +92,8 @@ struct DiagnoseCommand: ParsableCommand {
         }
         try SettingRules.batchSize.validate(batchSize)
         for (flag, value) in [("--fd-seeds", fdSeeds), ("--probes", probes), ("--max-q", maxQ), ("--kernel-max-q", kernelMaxQ),
-                              ("--train-perturbations", trainPerturbations), ("--power-iterations", powerIterations)] {
+                              ("--train-perturbations", trainPerturbations), ("--power-iterations", powerIterations),
+                              ("--kernel-examples", kernelExamples)] {
             try CountRule.flag(flag, 1...100_000).validate(value)
         }
         if sections.contains(.kernel), kernelExamples < 1 || kernelExamples > batchSize { throw ValidationError("--kernel-examples must be between 1 and --batch-size") }

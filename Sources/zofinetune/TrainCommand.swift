@@ -120,7 +120,9 @@ struct TrainCommand: ParsableCommand {
         if optimizer == .sgd, let (name, _) = [("--beta1", beta1 != nil), ("--beta2", beta2 != nil)].first(where: { $0.1 }) {
             throw ValidationError("\(name) applies to --optimizer adamw; sgd has no moments")
         }
-        if let perturbations, perturbations < 1 { throw ValidationError("--perturbations must be at least 1") }
+        // q seeds are drawn and logged per step: Int.max of them never ends (the optimizer options' rule may narrow this).
+        try SettingRules.perturbationsCap.validate(perturbations)
+        try SettingRules.lozoRankCap.validate(lozoRank)
         // The rules run.json is checked with when a run folder is read (SettingRules, RunManifestCheck).
         try SettingRules.steps.validate(steps)
         try SettingRules.batchSize.validate(batchSize)

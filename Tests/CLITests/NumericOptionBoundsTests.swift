@@ -18,8 +18,8 @@ final class NumericOptionBoundsTests: XCTestCase {
         let flag: String
         let kind: Kind
         let command: [String]
-        /// false for the optimizer settings, whose rules live with the optimizer options: there a
-        /// refusal must name the option and nothing may trap, but acceptance is not asserted.
+        /// false for the optimizer settings, whose rules live with the optimizer options (the
+        /// optimizer registry): for them this test asserts only that nothing traps or hangs.
         var strict = true
     }
 
@@ -36,7 +36,8 @@ final class NumericOptionBoundsTests: XCTestCase {
 
     func rows(model: String, data: String, out: String) -> [Row] {
         let task = ["--model", model, "--task", "sst2", "--data", data, "--threads", "1"]
-        let train = ["train"] + task + ["--steps", "1", "--batch-size", "2", "--eval-every", "0", "--lr", "1e-3", "--out", out]
+        let trainBase = ["train"] + task + ["--steps", "1", "--batch-size", "2", "--eval-every", "0", "--lr", "1e-3", "--out", out]
+        let train = trainBase + ["--train-examples", "6"]   // the tiny train.tsv's six rows
         let eval = ["eval"] + task + ["--limit", "2"]
         let diagnose = ["diagnose"] + task + ["--what", "fd", "--batch-size", "2", "--fd-seeds", "1"]
         let profile = ["profile", "--model", model, "--data", data, "--methods", "inference", "--steps", "1",
@@ -47,7 +48,7 @@ final class NumericOptionBoundsTests: XCTestCase {
             Row(flag: "--steps", kind: .int, command: train),
             Row(flag: "--batch-size", kind: .int, command: train),
             Row(flag: "--train-examples", kind: .int, command: train),
-            Row(flag: "--k-shot", kind: .int, command: train),
+            Row(flag: "--k-shot", kind: .int, command: trainBase),
             Row(flag: "--seed", kind: .uint64, command: train),
             Row(flag: "--eval-every", kind: .int, command: train),
             Row(flag: "--eval-examples", kind: .int, command: train),
@@ -113,7 +114,7 @@ final class NumericOptionBoundsTests: XCTestCase {
                 XCTAssertEqual(result.reason, .exit, "\(label): killed by a signal\n\(result.summary)")
                 XCTAssertFalse(result.stderr.contains("Fatal error") || result.stderr.contains("Program crashed"),
                                "\(label): crash report\n\(result.summary)")
-                if result.status != 0 {
+                if result.status != 0, row.strict {
                     XCTAssertTrue(result.stderr.contains(row.flag), "\(label): the refusal does not name \(row.flag)\n\(result.summary)")
                 }
                 // Outside every range: a negative count, the largest Int, any non-finite real.
@@ -133,7 +134,7 @@ final class NumericOptionBoundsTests: XCTestCase {
         let covered = Set(rows(model: "", data: "", out: "").map(\.flag))
         var missing: [String] = []
         let pattern = try NSRegularExpression(
-            pattern: #"@Option\b([\s\S]*?)\bvar\s+(\w+)\s*(?::\s*(Int|Float|Double|UInt64|LearningRateOption)\??|=\s*(-?[0-9][0-9_.e-]*)\s*$)"#,
+            pattern: #"@Option\b((?:(?!@Option)[\s\S])*?)\bvar\s+(\w+)\s*(?::\s*(Int|Float|Double|UInt64|LearningRateOption)\??|=\s*(-?[0-9][0-9_.e-]*)\s*$)"#,
             options: [.anchorsMatchLines])
         for file in try FileManager.default.contentsOfDirectory(atPath: folder) where file.hasSuffix(".swift") {
             let text = try String(contentsOfFile: folder + "/" + file, encoding: .utf8)
