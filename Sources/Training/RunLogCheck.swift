@@ -20,6 +20,7 @@ public enum RunLogCheck {
     /// - Returns: the records with their line numbers in log.jsonl.
     public static func records(of run: RunFolder, arena: ParameterArena?) throws -> [(line: Int, record: MeZOStep)] {
         let config = run.manifest.config
+        if !config.optimizer.usesBackprop { try protectOptimizer(config, file: run.path + "/" + RunFolder.manifestName) }
         let numbered = try run.numberedLines()
         let steps = numbered.filter { $0.line.type == "step" }.count
         let table = arena.flatMap(PerturbedRegion.tokenEmbedding(of:))
@@ -76,6 +77,33 @@ public enum RunLogCheck {
         for (k, row) in rows.enumerated() {
             guard row >= 0, Int(row) < count else { throw fail("embedding_rows", "holds row \(row); \(table.name) has \(count) rows") }
             if k > 0, rows[k - 1] >= row { throw fail("embedding_rows", "must be sorted and distinct (\(rows[k - 1]) then \(row))") }
+        }
+    }
+}
+
+extension RunLogCheck {
+    /// The settings the optimizers' initialisers only `precondition` (Optimizers is -Ounchecked, so
+    /// those are never evaluated): a division by a zero window, a negative quantile used as an index,
+    /// a zero ε. Checked before a replay builds the optimizer, naming run.json and the key. The
+    /// optimizer options' rules (the same ranges as the flags) are the full check; this is the floor
+    /// that keeps replay from trapping whatever run.json holds.
+    static func protectOptimizer(_ c: TrainingConfig, file: String) throws {
+        guard c.eps.isFinite, c.eps > 0 else { throw SettingError(file: file, key: "eps", "must be a finite number > 0, not \(c.eps)") }
+        switch c.optimizer {
+        case .lozo:
+            guard c.lozoInterval >= 1 else { throw SettingError(file: file, key: "lozo_interval", "must be at least 1, not \(c.lozoInterval)") }
+            guard c.lozoRank >= 1 else { throw SettingError(file: file, key: "lozo_rank", "must be at least 1, not \(c.lozoRank)") }
+        case .sparseMezo:
+            guard c.sparseQuantile > 0, c.sparseQuantile <= 1 else {
+                throw SettingError(file: file, key: "sparse_quantile", "must be in (0, 1], not \(c.sparseQuantile)")
+            }
+        default: break
+        }
+        if [.hizoo, .lozo].contains(c.optimizer), c.perturbations != 1 {
+            throw SettingError(file: file, key: "perturbations", "must be 1 for \(c.optimizer.rawValue), not \(c.perturbations)")
+        }
+        guard c.perturbations >= (c.optimizer == .fzoo ? 2 : 1) else {
+            throw SettingError(file: file, key: "perturbations", "must be at least \(c.optimizer == .fzoo ? 2 : 1) for \(c.optimizer.rawValue), not \(c.perturbations)")
         }
     }
 }
