@@ -13,8 +13,10 @@ enum DecodingBlame {
         }
         // Not JSON: a bare Infinity or NaN (which JSON has no word for) is the common hand edit.
         let text = String(decoding: data, as: UTF8.self)
-        if let r = text.range(of: #""([^"]+)"\s*:\s*-?(Infinity|NaN|inf|nan)\b"#, options: .regularExpression) {
-            return "\(text[r]): not JSON (write non-finite numbers as the strings \"inf\", \"-inf\", \"nan\")"
+        let bare = try? NSRegularExpression(pattern: #""([^"]+)"\s*:\s*(\[[^\]"]*?)?-?\b(Infinity|NaN|inf|nan)\b"#)
+        if let m = bare?.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
+           let key = Range(m.range(at: 1), in: text), let word = Range(m.range(at: 3), in: text) {
+            return "\"\(text[key])\": \(text[word]) is not JSON (write non-finite numbers as the strings \"inf\", \"-inf\", \"nan\")"
         }
         return pathAndReason(error)?.1 ?? "\(error)"
     }
@@ -47,14 +49,19 @@ enum DecodingBlame {
             }
         }
         collect(root, [])
-        for path in numbers {
+        // One number at a time; then cumulatively, for a document with several bad numbers (the
+        // last one replaced before the error changes is named).
+        for cumulative in [false, true] {
             var copy = root
-            replace(&copy, at: path[...])
-            guard let bytes = try? JSONSerialization.data(withJSONObject: copy) else { continue }
-            do { _ = try decoder.decode(type, from: bytes) } catch {
-                guard let (p, _) = pathAndReason(error), !p.isEmpty else { continue }
+            for path in numbers {
+                if !cumulative { copy = root }
+                replace(&copy, at: path[...])
+                guard let bytes = try? JSONSerialization.data(withJSONObject: copy) else { continue }
+                do { _ = try decoder.decode(type, from: bytes) } catch {
+                    guard let (p, _) = pathAndReason(error), !p.isEmpty else { continue }
+                }
+                return path.map { "\($0)" }.joined(separator: ".")
             }
-            return path.map { "\($0)" }.joined(separator: ".")
         }
         return nil
     }
