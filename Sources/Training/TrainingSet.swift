@@ -41,7 +41,7 @@ public struct TrainingSet: Sendable {
             chosen = Array(order.prefix(count))
         }
         guard chosen.count >= batchSize else {
-            throw TaskDataError(.emptyFile, file: "train.tsv", "\(chosen.count) training examples cannot fill a batch of \(batchSize)")
+            throw TaskDataError(.emptyFile, file: "train.tsv", "\(chosen.count) training examples cannot fill a batch of \(batchSize) (--batch-size; run.json \"batch_size\" when resuming)")
         }
         self.examples = chosen
         self.batchSize = batchSize
