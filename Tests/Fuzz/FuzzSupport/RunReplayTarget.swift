@@ -19,6 +19,9 @@ let replayBase: (directory: String, fingerprint: String)? = {
     return (directory, model.arena.fingerprint(threads: 1))
 }()
 
+/// Replays that reached their point (the corpus replay test checks the seeds are replayed, not refused).
+nonisolated(unsafe) public var fuzzReplaysCompleted = 0
+
 /// Input: run.json's "config" object, a NUL byte, then log.jsonl (the seeds are the tiny base
 /// runs of tools/run_folder_edits.py: every optimizer, LoRA and prefix). The base model and its
 /// fingerprint are filled in, so mutations reach the replay rather than the fingerprint check.
@@ -36,6 +39,7 @@ func replayRun(_ bytes: Data) {
     guard let run = try? RunFolder(path: folder) else { return }
     for point in [RunPoint.last, .best, .steps(1)] {
         guard let (model, _) = try? RunReplay.load(run: run, modelDirectory: base.directory, point: point, threads: 1) else { continue }
+        fuzzReplaysCompleted += 1
         try? model.mergeLoRA()
     }
 }
