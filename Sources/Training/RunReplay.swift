@@ -23,7 +23,7 @@ public enum RunReplay {
                             log: (String) -> Void = { _ in }) throws -> (DecoderModel, Int) {
         let directory = modelDirectory ?? run.manifest.baseModel
         let model = try ModelLoader.loadDecoder(directory: directory)
-        try PEFTSetup.attach(run.manifest.config, to: model)   // a PEFT run's adapters at their start
+        try attachAdapters(of: run, directory: directory) { try PEFTSetup.attach(run.manifest.config, to: model) }   // at their start
         return (model, try restore(run: run, arena: model.arena, trainable: model.trainableArena, directory: directory,
                                    point: point, threads: threads, log: log))
     }
@@ -32,7 +32,7 @@ public enum RunReplay {
     /// run trained some (`PEFTSetup`), then `restore` onto what the run trained.
     public static func restore(run: RunFolder, encoder: EncoderModel, directory: String, point: RunPoint, threads: Int,
                                log: (String) -> Void = { _ in }) throws -> Int {
-        try PEFTSetup.attach(run.manifest.config, to: encoder)
+        try attachAdapters(of: run, directory: directory) { try PEFTSetup.attach(run.manifest.config, to: encoder) }
         return try restore(run: run, arena: encoder.arena, trainable: encoder.trainableArena, directory: directory,
                            point: point, threads: threads, log: log)
     }
@@ -146,6 +146,15 @@ public enum RunReplay {
         do { try arena.load(from: [try SafeTensorsFile(path: path)]) } catch let e as WeightsError {
             throw RunError("\(e) (\(run.path)/\(RunFolder.manifestName) decides what the snapshot must hold: "
                            + "its \"peft\", \"lora_rank\", \"lora_targets\", \"prefix_tokens\" and \"optimizer\")")
+        }
+    }
+
+    /// Attaches the adapters run.json describes; one that does not fit the model (a prefix longer
+    /// than its positions) is refused naming run.json and the keys that describe it.
+    static func attachAdapters(of run: RunFolder, directory: String, _ attach: () throws -> Void) throws {
+        do { try attach() } catch {
+            throw RunError("\(run.path)/\(RunFolder.manifestName): the adapters it describes (\"peft\", \"lora_rank\", "
+                           + "\"lora_alpha\", \"lora_targets\", \"prefix_tokens\") do not fit \(directory): \(error)")
         }
     }
 
