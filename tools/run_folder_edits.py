@@ -126,6 +126,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--only", type=int, nargs="+", metavar="EDIT", help="run only these edit numbers (of the same --seed and --edits)")
     ap.add_argument("--write-seeds", metavar="DIR", help="also write each base run as a seed of the run.replay fuzz target "
                     "(run.json's config, a NUL byte, log.jsonl) into DIR (Tests/Fuzz/seeds/run.replay)")
     a = ap.parse_args()
@@ -158,6 +159,8 @@ def main():
     }
     for i in range(a.edits):
         name = rng.choice(sorted(bases))
+        if a.only and i not in a.only:
+            continue
         for command, args in commands.items():
             folder = os.path.join(work, f"edit-{i}-{command}")
             shutil.copytree(bases[name], folder)
@@ -182,7 +185,7 @@ def main():
             shutil.rmtree(folder + "-export", ignore_errors=True)
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
-    summary = {"edits": a.edits, "runs": a.edits * len(commands), "base_runs": len(bases), **outcomes,
+    summary = {"edits": len(a.only) if a.only else a.edits, "runs": sum(outcomes.values()), "base_runs": len(bases), **outcomes,
                "seconds": round(time.time() - started, 1)}
     print(json.dumps(summary))
     return 1 if crashes or unnamed else 0
