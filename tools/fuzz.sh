@@ -5,7 +5,7 @@
 #   tools/fuzz.sh --build-only                                   just the sanitizer build
 #   (exits non-zero when a crashing input is left in .build-fuzz/crashes: tools/test.sh runs each target 10 s)
 #
-# Targets: safetensors config tokenizer.model vocab.txt tokenizer.json tsv csv jsonl task run.json log.jsonl
+# Targets: safetensors config tokenizer.model vocab.txt tokenizer.json tsv csv jsonl task run.json log.jsonl run.replay
 # Corpora grow in .build-fuzz/corpus/TARGET, seeded from Tests/Fuzz/seeds/TARGET plus the real
 # files present (models/gemma-3-270m, models/all-minilm-l6-v2, Tests/Fixtures, data/sst2).
 # A crash leaves its input in .build-fuzz/crashes/TARGET/; copy it to Tests/Fuzz/crashes/TARGET/
@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
     *) TARGETS+=("$1"); shift ;;
   esac
 done
-ALL=(safetensors config tokenizer.model vocab.txt tokenizer.json tsv csv jsonl task run.json log.jsonl)
+ALL=(safetensors config tokenizer.model vocab.txt tokenizer.json tsv csv jsonl task run.json log.jsonl run.replay)
 [ ${#TARGETS[@]} -eq 0 ] && TARGETS=("${ALL[@]}")
 
 OUT=.build-fuzz
@@ -85,11 +85,19 @@ run_target() {
   local nslow
   nslow=$(ls "$crashes" | grep -c '^slow-unit-' || true)
   echo "$t: ${SECONDS_EACH} s, ${execs} executions in ${runs} run(s), coverage ${cov} edges, corpus $(ls "$corpus" | wc -l), crashes/leaks/timeouts/ooms ${ncrash}, slow units ${nslow}"
+  # A fuzzer that never ran an input (it failed to start, or the target name is unknown) tested
+  # nothing: that is a failure, not a pass.
+  if [ "$execs" -eq 0 ]; then
+    echo "fuzz: $t ran 0 executions; its last output:" >&2
+    tail -5 "$log" >&2
+    return 1
+  fi
 }
 
 export -f run_target real_files
 export OUT BIN SECONDS_EACH
-printf '%s\n' "${TARGETS[@]}" | xargs -P "$PARALLEL" -I{} bash -c 'run_target "$@"' _ {}
+status=0
+printf '%s\n' "${TARGETS[@]}" | xargs -P "$PARALLEL" -I{} bash -c 'run_target "$@"' _ {} || status=$?
 
 # Any crash, leak, timeout or out-of-memory input left in .build-fuzz/crashes is an open crash:
 # the run fails (CI runs every target briefly through tools/test.sh) until it is fixed and its
@@ -97,5 +105,9 @@ printf '%s\n' "${TARGETS[@]}" | xargs -P "$PARALLEL" -I{} bash -c 'run_target "$
 open=$(ls "$OUT"/crashes/*/ 2>/dev/null | grep -cE '^(crash|leak|timeout|oom)-' || true)
 if [ "$open" -gt 0 ]; then
   echo "fuzz: $open crashing input(s) in $OUT/crashes/ (fix the reader, then move each to Tests/Fuzz/crashes/TARGET/)" >&2
+  exit 1
+fi
+if [ "$status" -ne 0 ]; then
+  echo "fuzz: a target showed zero executions (see above)" >&2
   exit 1
 fi

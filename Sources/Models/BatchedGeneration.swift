@@ -39,7 +39,7 @@ extension DecoderModel {
         precondition(prompts.allSatisfy { !$0.isEmpty && prefixTokens + $0.count < maxPositions },
                      "prompts need 1 to \(maxPositions - prefixTokens - 1) tokens")
         let S = prompts.count, V = config.vocabSize
-        let capacity = min(maxPositions, prefixTokens + prompts.map(\.count).max()! + maxNewTokens)   // the prefix's positions first
+        let capacity = min(maxPositions, prefixTokens + prompts.map(\.count).max()! + min(maxNewTokens, maxPositions))   // the prefix's positions first; min: no Int overflow
         let cache = KVCache(config: config, capacity: capacity, sequences: S)
         let ws = DecoderWorkspace(config: config, maxTokens: max(S, prompts.reduce(0) { $0 + $1.count }))
         var generated = [[Int32]](repeating: [], count: S)

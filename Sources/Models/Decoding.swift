@@ -30,7 +30,7 @@ extension DecoderModel {
     /// - Returns: the generated ids.
     public func generateGreedy(prompt: [Int32], maxNewTokens: Int, stop: Set<Int32>,
                                onToken: (Int32) -> Void = { _ in }) -> [Int32] {
-        let capacity = min(maxPositions, prefixTokens + prompt.count + maxNewTokens)   // the prefix's positions first
+        let capacity = min(maxPositions, prefixTokens + prompt.count + min(maxNewTokens, maxPositions))   // the prefix's positions first; min: no Int overflow
         precondition(prefixTokens + prompt.count < capacity, "prompt longer than the model's \(maxPositions) positions")
         let cache = KVCache(config: config, capacity: capacity)
         let ws = DecoderWorkspace(config: config, maxTokens: prompt.count)

@@ -54,5 +54,5 @@ public final class FZOO: ZerothOrderOptimizer {
         return record
     }
 
-    public func replay(_ record: MeZOStep) { replayByStepping(record) }
+    public func replay(_ record: MeZOStep) throws { try replayByStepping(record) }
 }

@@ -3,8 +3,10 @@ import Weights
 /// HiZOO (Zhao et al. 2025, "Second-order fine-tuning without pain penalties: zeroth-order
 /// optimization with Hessian-informed preconditioning", ICLR): a diagonal Hessian estimate Σ
 /// (initialised to 1) scales the perturbation by Σ^(−1/2) and the step likewise
-/// (Yanjun-Zhao/HiZOO, trainer.py, `OurTrainer.zo_Hessian_step_update` and
-/// `efficient_Hessian_perturb_parameters`):
+/// (Yanjun-Zhao/HiZOO at commit 4f99055, trainer.py: `efficient_Hessian_perturb_parameters`, lines
+/// 475-480, perturbs by `scaling_factor / torch.sqrt(Hessian_matrix) * z * zo_eps`; `zo_Hessian_step_update`,
+/// lines 482-513, updates Σ, then steps by `(loss1 - loss2)/(2·eps) · z / torch.sqrt(Hessian_matrix)`: Σ^(−1/2)
+/// in both, the convention pinned by ZerothOrderQuadraticTests.testHiZOO with Gaussian z and a non-uniform Σ):
 ///
 ///     L0 = L(θ);  L± = L(θ ± ε·z/√Σ)
 ///     Σ ← (1 − α)·Σ + α·|L+ + L− − 2·L0|/(2ε²) · Σ·z²
@@ -72,5 +74,5 @@ public final class HiZOO: ZerothOrderOptimizer {
         return record
     }
 
-    public func replay(_ record: MeZOStep) { replayByStepping(record) }
+    public func replay(_ record: MeZOStep) throws { try replayByStepping(record) }
 }

@@ -106,5 +106,5 @@ public final class LOZO: ZerothOrderOptimizer {
                         skipped: !finite, embeddingRows: embeddingRows, losses: [plus[0], minus[0]])
     }
 
-    public func replay(_ record: MeZOStep) { replayByStepping(record) }
+    public func replay(_ record: MeZOStep) throws { try replayByStepping(record) }
 }

@@ -107,5 +107,5 @@ public final class SparseMeZO: ZerothOrderOptimizer {
                         skipped: !finite, embeddingRows: embeddingRows, losses: zip(plus, minus).flatMap { [$0, $1] })
     }
 
-    public func replay(_ record: MeZOStep) { replayByStepping(record) }
+    public func replay(_ record: MeZOStep) throws { try replayByStepping(record) }
 }

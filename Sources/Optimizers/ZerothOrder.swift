@@ -15,25 +15,43 @@ public protocol ZerothOrderOptimizer: AnyObject {
     /// - Parameter embeddingRows: the token-embedding rows the batch reads (sorted, distinct); nil: all.
     func step(_ index: Int, seeds: [UInt64], embeddingRows: [Int32]?, lr: Float,
               loss: () throws -> Float) rethrows -> MeZOStep
-    /// Re-applies a logged step to the arena (and the state).
-    func replay(_ record: MeZOStep)
+    /// Re-applies a logged step to the arena (and the state). Throws `ReplayError` when the record
+    /// does not hold what the step needs (a log edited by hand), before or instead of trapping.
+    func replay(_ record: MeZOStep) throws
     /// State to snapshot beside the weights, by name (empty: the seed log is the whole state).
     var state: [String: ParameterArena] { get }
 }
 
 extension ZerothOrderOptimizer {
-    /// Replays by stepping again with the logged losses (see the protocol's note).
-    func replayByStepping(_ record: MeZOStep) {
+    /// Replays by stepping again with the logged losses (see the protocol's note). A record with
+    /// fewer losses than the step asks for stops the step at the first missing one (the weights of
+    /// this replay are then unusable: the caller reports the error and discards them); one with
+    /// more is refused after the step. Not preconditions: this module is -Ounchecked, and a log is input.
+    func replayByStepping(_ record: MeZOStep) throws {
         guard let losses = record.losses else {
-            preconditionFailure("step \(record.step): the record has no losses to replay this optimizer from")
+            throw ReplayError(step: record.step, key: "losses", "is missing; this optimizer replays from the losses it logged")
         }
         var next = 0
-        _ = step(record.step, seeds: record.seeds, embeddingRows: record.embeddingRows, lr: record.lr) {
-            precondition(next < losses.count, "step \(record.step): the step asks for more losses than were logged")
+        _ = try step(record.step, seeds: record.seeds, embeddingRows: record.embeddingRows, lr: record.lr) {
+            guard next < losses.count else {
+                throw ReplayError(step: record.step, key: "losses", "holds \(losses.count) losses; the step asks for more")
+            }
             defer { next += 1 }
             return losses[next]
         }
+        guard next == losses.count else {
+            throw ReplayError(step: record.step, key: "losses", "holds \(losses.count) losses; the step used \(next)")
+        }
     }
+}
+
+/// A logged step that cannot be replayed: names the step and the record's key.
+public struct ReplayError: Error, CustomStringConvertible {
+    public let step: Int
+    public let key: String
+    public let why: String
+    public init(step: Int, key: String, _ why: String) { (self.step, self.key, self.why) = (step, key, why) }
+    public var description: String { "step \(step): \"\(key)\" \(why)" }
 }
 
 /// The pieces every estimator shares: the arena, ε, the distribution of z, which elements a step

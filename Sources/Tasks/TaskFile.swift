@@ -93,10 +93,20 @@ extension TaskSpec {
             if let metric, metric != .exactMatch && metric != .f1 {
                 throw fail("metric \(metric.rawValue) is for objective classify; complete uses exact_match or f1")
             }
-            if let n = maxNewTokens, n < 1 { throw fail("max_new_tokens must be at least 1") }
+            if let n = maxNewTokens, !Self.maxNewTokensRange.contains(n) {
+                throw fail("max_new_tokens must be between 1 and \(Self.maxNewTokensRange.upperBound), not \(n)")
+            }
         }
-        if let k = demonstrations?.k, k < 0 { throw fail("demonstrations.k must be 0 or more") }
+        if let k = demonstrations?.k, !Self.demonstrationsRange.contains(k) {
+            throw fail("demonstrations.k must be between 0 and \(Self.demonstrationsRange.upperBound), not \(k)")
+        }
     }
+
+    /// Tokens generated at most: the model's positions bound them again; this bound keeps
+    /// prompt + max_new_tokens inside Int (the CLI's --max-new-tokens shares it: SettingRules).
+    public static let maxNewTokensRange = 1...1_000_000_000
+    /// In-context demonstrations per prompt (--demonstrations shares it).
+    public static let demonstrationsRange = 0...100_000
 }
 
 /// The keys of one object of a JSON document in the order they are written (Foundation's

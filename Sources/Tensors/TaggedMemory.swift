@@ -36,12 +36,23 @@ public enum TaggedMemory {
     /// `touch: false` leaves the pages untouched (a large allocation is fresh zero pages from the
     /// kernel, resident only once written): a pipeline stage's arena, of which it fills only its part.
     public static func allocate(floats count: Int, tag: MemoryTag, touch: Bool = true) -> UnsafeMutablePointer<Float> {
+        guard let p = allocateIfPossible(floats: count, tag: tag, touch: touch) else {
+            fatalError("cannot allocate \(count) floats of \(tag.rawValue)")
+        }
+        return p
+    }
+
+    /// As `allocate`, but nil when the byte count overflows Int or the system refuses it: for sizes
+    /// that come from input, whose callers report an error naming the buffer and the bytes
+    /// (`ParameterArena.init(checking:)`).
+    public static func allocateIfPossible(floats count: Int, tag: MemoryTag, touch: Bool = true) -> UnsafeMutablePointer<Float>? {
+        // Checked by hand, not by precondition(): this module builds with -Ounchecked, where a
+        // precondition's condition is never evaluated and arithmetic does not trap on overflow.
+        guard count >= 0, count <= Int.max / MemoryLayout<Float>.size - 64 else { return nil }
         let bytes = max(1, count) * MemoryLayout<Float>.size
         var raw: UnsafeMutableRawPointer?
-        // Not inside precondition(): this module builds with -Ounchecked, where a precondition's
-        // condition is never evaluated (only assumed true).
         let status = posix_memalign(&raw, 64, bytes)
-        guard status == 0, let raw else { fatalError("cannot allocate \(bytes) bytes of \(tag.rawValue)") }
+        guard status == 0, let raw else { return nil }
         let p = raw.bindMemory(to: Float.self, capacity: max(1, count))
         if touch { p.initialize(repeating: 0, count: max(1, count)) }
         record(tag, bytes)

@@ -116,10 +116,13 @@ public final class RunFolder {
         do {
             manifest = try JSONDecoder().decode(RunManifest.self, from: data)
         } catch {
-            throw RunError("\(manifestPath): unreadable run manifest: \(error)")
+            let why = DecodingBlame.describe(error, decoding: RunManifest.self, from: data, with: JSONDecoder())
+            throw RunError("\(manifestPath): unreadable run manifest: \(why)")
         }
         // The optimizer's settings, by the rules the flags are checked with (OptimizerChecks).
         try OptimizerChecks.check(manifest.config, file: manifestPath)
+        // Range-checked here, once, for every command that reads a run (RunManifestCheck).
+        try RunManifestCheck.check(manifest, file: manifestPath)
     }
 
     deinit { try? log?.close() }
@@ -132,21 +135,28 @@ public final class RunFolder {
 
     /// Every line of the log, in order. A torn last line (the process died while writing it) is
     /// ignored; a bad line elsewhere is an error naming its number.
-    public func lines() throws -> [RunLogLine] {
+    public func lines() throws -> [RunLogLine] { try numberedLines().map(\.line) }
+
+    /// Every line of the log with its 1-based line number in log.jsonl (for errors that name it).
+    public func numberedLines() throws -> [(number: Int, line: RunLogLine)] {
         let logPath = path + "/" + Self.logName
         guard let data = FileManager.default.contents(atPath: logPath) else { return [] }
         let raw = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        var out: [RunLogLine] = []
+        var out: [(number: Int, line: RunLogLine)] = []
         for (i, line) in raw.enumerated() where !line.isEmpty {
             do {
-                out.append(try Self.lineDecoder().decode(RunLogLine.self, from: Data(line)))
+                out.append((i + 1, try Self.lineDecoder().decode(RunLogLine.self, from: Data(line))))
             } catch {
                 if i == raw.count - 1 { break }
-                throw RunError("\(logPath):\(i + 1): unreadable log line: \(error)")
+                let why = DecodingBlame.describe(error, decoding: RunLogLine.self, from: Data(line), with: Self.lineDecoder())
+                throw RunError("\(logPath):\(i + 1): unreadable log line: \(why)")
             }
         }
         return out
     }
+
+    /// The path of log.jsonl, for messages.
+    public var logPath: String { path + "/" + Self.logName }
 
     /// The MeZO step records, which must be 0, 1, 2, … without gaps.
     public func steps() throws -> [MeZOStep] {

@@ -23,7 +23,7 @@ public enum RunReplay {
                             log: (String) -> Void = { _ in }) throws -> (DecoderModel, Int) {
         let directory = modelDirectory ?? run.manifest.baseModel
         let model = try ModelLoader.loadDecoder(directory: directory)
-        try PEFTSetup.attach(run.manifest.config, to: model)   // a PEFT run's adapters at their start
+        try attachAdapters(of: run, directory: directory) { try PEFTSetup.attach(run.manifest.config, to: model) }   // at their start
         return (model, try restore(run: run, arena: model.arena, trainable: model.trainableArena, directory: directory,
                                    point: point, threads: threads, log: log))
     }
@@ -32,7 +32,7 @@ public enum RunReplay {
     /// run trained some (`PEFTSetup`), then `restore` onto what the run trained.
     public static func restore(run: RunFolder, encoder: EncoderModel, directory: String, point: RunPoint, threads: Int,
                                log: (String) -> Void = { _ in }) throws -> Int {
-        try PEFTSetup.attach(run.manifest.config, to: encoder)
+        try attachAdapters(of: run, directory: directory) { try PEFTSetup.attach(run.manifest.config, to: encoder) }
         return try restore(run: run, arena: encoder.arena, trainable: encoder.trainableArena, directory: directory,
                            point: point, threads: threads, log: log)
     }
@@ -57,10 +57,12 @@ public enum RunReplay {
                 (fingerprint \(run.manifest.baseFingerprint), base \(run.manifest.baseModel))
                 """)
         }
+        // The log is input: checked against the run and the trained arena before any of it is used.
+        let numbered = try RunLogCheck.records(of: run, arena: arena)
+        let records = numbered.map(\.record)
         guard let spec = run.manifest.config.optimizer.zerothOrder else {
             return try loadSnapshot(run: run, point: point, into: arena, log: log)
         }
-        let records = try run.steps()
         let target: Int
         switch point {
         case .last: target = records.count
@@ -78,7 +80,7 @@ public enum RunReplay {
         let stateful = spec.hasState
         if stateful, case .last = point, let steps = run.snapshotSteps("last"), steps > 0 {
             // Resume continues from weights-last and optimizer-last (saved together): later steps are dropped.
-            try arena.load(from: [try SafeTensorsFile(path: run.snapshotPath("last"))])
+            try loadSnapshotFile(run.snapshotPath("last"), of: run, into: arena)
             log("loaded snapshot \(run.snapshotPath("last")) (\(steps) steps)")
             return steps
         }
@@ -87,7 +89,7 @@ public enum RunReplay {
         let usable = ["last", "best"].compactMap { name in run.snapshotSteps(name).map { (name, $0) } }
             .filter { stateful ? $0.1 == target : $0.1 <= target }.max { $0.1 < $1.1 }
         if let (name, steps) = usable, steps > 0 {
-            try arena.load(from: [try SafeTensorsFile(path: run.snapshotPath(name))])
+            try loadSnapshotFile(run.snapshotPath(name), of: run, into: arena)
             applied = steps
             log("loaded snapshot \(run.snapshotPath(name)) (\(steps) steps)")
         }
@@ -96,7 +98,9 @@ public enum RunReplay {
             let started = Date()
             var reported = started
             for (i, r) in records[applied..<target].enumerated() {
-                optimizer.replay(r)
+                do { try optimizer.replay(r) } catch let e as ReplayError {
+                    throw RunError("\(run.logPath):\(numbered[applied + i].line): \"\(e.key)\" \(e.why) (step \(e.step) cannot be replayed)")
+                }
                 // A long log without a snapshot replays for minutes: say how far it is.
                 if Date().timeIntervalSince(reported) > 5 {
                     log("replaying the seed log: step \(applied + i + 1) of \(target)")
@@ -130,9 +134,28 @@ public enum RunReplay {
             throw RunError("\(run.path): no \(run.snapshotPath(name)) for this base model; a "
                            + "\(run.manifest.config.optimizer.rawValue) run cannot be rebuilt without it")
         }
-        try arena.load(from: [try SafeTensorsFile(path: run.snapshotPath(name))])
+        try loadSnapshotFile(run.snapshotPath(name), of: run, into: arena)
         log("loaded snapshot \(run.snapshotPath(name)) (\(steps) steps)")
         return steps
+    }
+
+    /// Loads a snapshot into the trained arena. A snapshot that does not fit it was written for
+    /// other parameters than run.json now describes (an edited optimizer or PEFT setting): the error
+    /// says which keys decide that layout.
+    static func loadSnapshotFile(_ path: String, of run: RunFolder, into arena: ParameterArena) throws {
+        do { try arena.load(from: [try SafeTensorsFile(path: path)]) } catch let e as WeightsError {
+            throw RunError("\(e) (\(run.path)/\(RunFolder.manifestName) decides what the snapshot must hold: "
+                           + "its \"peft\", \"lora_rank\", \"lora_targets\", \"prefix_tokens\" and \"optimizer\")")
+        }
+    }
+
+    /// Attaches the adapters run.json describes; one that does not fit the model (a prefix longer
+    /// than its positions) is refused naming run.json and the keys that describe it.
+    static func attachAdapters(of run: RunFolder, directory: String, _ attach: () throws -> Void) throws {
+        do { try attach() } catch {
+            throw RunError("\(run.path)/\(RunFolder.manifestName): the adapters it describes (\"peft\", \"lora_rank\", "
+                           + "\"lora_alpha\", \"lora_targets\", \"prefix_tokens\") do not fit \(directory): \(error)")
+        }
     }
 
     /// Step count of the best dev evaluation (earliest on ties).

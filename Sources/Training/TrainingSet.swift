@@ -30,18 +30,18 @@ public struct TrainingSet: Sendable {
             for label in Set(pool.map(\.label)).sorted() {
                 let some = order.filter { $0.label == label }.prefix(k)
                 guard some.count == k else {
-                    throw TaskDataError(.badLabel, file: "train.tsv", "--k-shot \(k): label \(label) has only \(some.count) examples")
+                    throw TaskDataError(.badLabel, file: "train.tsv", "--k-shot (run.json \"k_shot\" when resuming) \(k): label \(label) has only \(some.count) examples")
                 }
                 chosen += some
             }
         } else {
             guard count <= pool.count else {
-                throw TaskDataError(.emptyFile, file: "train.tsv", "--train-examples \(count) but the file has \(pool.count)")
+                throw TaskDataError(.emptyFile, file: "train.tsv", "--train-examples (run.json \"train_examples\" when resuming) \(count) but the file has \(pool.count)")
             }
             chosen = Array(order.prefix(count))
         }
         guard chosen.count >= batchSize else {
-            throw TaskDataError(.emptyFile, file: "train.tsv", "\(chosen.count) training examples cannot fill a batch of \(batchSize)")
+            throw TaskDataError(.emptyFile, file: "train.tsv", "\(chosen.count) training examples cannot fill a batch of \(batchSize) (--batch-size; run.json \"batch_size\" when resuming)")
         }
         self.examples = chosen
         self.batchSize = batchSize

@@ -45,20 +45,49 @@ public final class ParameterArena: @unchecked Sendable {
 
     /// - Parameter touch: false for an arena of which only some slots will be filled (a pipeline
     ///   stage): its other pages are never made resident (`TaggedMemory.allocate`).
-    public init(specs: [ParameterSpec], tag: MemoryTag = .weights, touch: Bool = true) {
+    public convenience init(specs: [ParameterSpec], tag: MemoryTag = .weights, touch: Bool = true) {
+        do { try self.init(checking: specs, tag: tag, touch: touch) } catch { preconditionFailure("\(error)") }
+    }
+
+    /// The arena of shapes that come from input (a LoRA rank, a number of prefix tokens): a shape
+    /// whose element count overflows Int, or an allocation the system refuses, is an error naming
+    /// the tensor and the bytes asked for, not a trap.
+    public init(checking specs: [ParameterSpec], tag: MemoryTag = .weights, touch: Bool = true) throws {
+        let (slots, count) = try Self.layout(specs)
+        guard Set(specs.map(\.name)).count == specs.count else { throw WeightsError(.duplicateTensor, "duplicate parameter names") }
+        self.slots = slots
+        self.count = count
+        self.tag = tag
+        let what = specs.count == 1 ? "tensor \(specs[0].name) \(specs[0].shape)" : "\(specs.count) tensors (first \(specs.first?.name ?? "-"))"
+        guard let storage = TaggedMemory.allocateIfPossible(floats: count, tag: tag, touch: touch) else {
+            throw WeightsError(.cannotAllocate, "cannot allocate \(count * MemoryLayout<Float>.size) bytes for \(what)")
+        }
+        self.storage = storage
+        slotIndex = Dictionary(uniqueKeysWithValues: slots.enumerated().map { ($1.name, $0) })
+    }
+
+    /// Slots at aligned offsets and the total element count, by checked arithmetic: the element
+    /// count of every shape and of the whole arena, in bytes too, must fit in Int.
+    static func layout(_ specs: [ParameterSpec]) throws -> ([ParameterSlot], Int) {
         var slots: [ParameterSlot] = []
         var offset = 0
         for spec in specs {
+            var n = 1
+            for d in spec.shape {
+                let (product, overflow) = n.multipliedReportingOverflow(by: d)
+                guard d >= 0, !overflow else {
+                    throw WeightsError(.cannotAllocate, "tensor \(spec.name): shape \(spec.shape) has more elements than an Int holds")
+                }
+                n = product
+            }
             slots.append(ParameterSlot(spec: spec, offset: offset))
-            let n = spec.shape.reduce(1, *)
-            offset += (n + Self.alignment - 1) / Self.alignment * Self.alignment
+            let (end, overflow) = offset.addingReportingOverflow(n)
+            guard !overflow, end <= Int.max / MemoryLayout<Float>.size - Self.alignment else {
+                throw WeightsError(.cannotAllocate, "tensor \(spec.name) \(spec.shape): the parameters' bytes exceed what an Int holds")
+            }
+            offset = (end + Self.alignment - 1) / Self.alignment * Self.alignment
         }
-        precondition(Set(specs.map(\.name)).count == specs.count, "duplicate parameter names")
-        self.slots = slots
-        self.count = offset
-        self.tag = tag
-        storage = TaggedMemory.allocate(floats: offset, tag: tag, touch: touch)
-        slotIndex = Dictionary(uniqueKeysWithValues: slots.enumerated().map { ($1.name, $0) })
+        return (slots, offset)
     }
 
     deinit { TaggedMemory.free(storage, count: count, tag: tag) }

@@ -34,6 +34,8 @@ public struct WeightsError: Error, CustomStringConvertible, Equatable {
         case unexpectedTensor
         /// The data section does not hash to the checksum stored in the metadata (a torn or damaged file).
         case checksumMismatch
+        /// A buffer too large for Int or refused by the system (names the tensor and the bytes).
+        case cannotAllocate
     }
 
     public let kind: Kind

@@ -149,6 +149,16 @@ struct BenchCommand: ParsableCommand {
         if !optimizer.usesBackprop {
             throw ValidationError("--optimizer takes \(OptimizerRegistry.firstOrder.map(\.name).joined(separator: " or ")) (MeZO is timed by --mezo-steps)")
         }
+        for (flag, value) in [("--limit", limit), ("--mezo-steps", mezoSteps), ("--bf16-agreement-seeds", bf16AgreementSeeds),
+                              ("--drift-steps", driftSteps), ("--fo-steps", foSteps)] {
+            try CountRule.flag(flag, 0...1_000_000).validate(value)
+        }
+        try SettingRules.batchSize.validate(batchSize)
+        try SettingRules.threads.validate(threads)
+        // --tokens rows of products up to 1024 wide: 65,536 rows is 256 MB a matrix.
+        try CountRule.flag("--tokens", 1...65_536).validate(tokens)
+        try CountRule.flag("--encoder-batch-size", 1...100_000).validate(encoderBatchSize)
+        try CountRule.flag("--repeats", 1...1_000).validate(repeats)
     }
 
     /// The first `batchSize` training examples as the SST-2 prompts, with labels and candidate ids.

@@ -15,7 +15,7 @@ struct ModelOptions: ParsableArguments {
     var threads: Int?
 
     func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        try SettingRules.threads.validate(threads)
     }
 
     /// Opens OpenBLAS, sets the thread count, loads tokenizer and weights, saying so on stderr.

@@ -90,12 +90,14 @@ struct DiagnoseCommand: ParsableCommand {
         for name in perturbations.split(separator: ",") where Perturbation(rawValue: String(name)) == nil {
             throw ValidationError("--perturbations: unknown distribution \"\(name)\" (gaussian, rademacher)")
         }
-        if batchSize < 1 || fdSeeds < 1 || probes < 1 || maxQ < 1 || kernelMaxQ < 1 || trainPerturbations < 1 {
-            throw ValidationError("--batch-size, --fd-seeds, --probes, --max-q, --kernel-max-q and --train-perturbations must be at least 1")
+        try SettingRules.batchSize.validate(batchSize)
+        for (flag, value) in [("--fd-seeds", fdSeeds), ("--probes", probes), ("--max-q", maxQ), ("--kernel-max-q", kernelMaxQ),
+                              ("--train-perturbations", trainPerturbations), ("--power-iterations", powerIterations),
+                              ("--kernel-examples", kernelExamples)] {
+            try CountRule.flag(flag, 1...100_000).validate(value)
         }
-        if powerIterations < 1 { throw ValidationError("--power-iterations must be at least 1") }
         if sections.contains(.kernel), kernelExamples < 1 || kernelExamples > batchSize { throw ValidationError("--kernel-examples must be between 1 and --batch-size") }
-        if eps <= 0 { throw ValidationError("--eps must be positive") }
+        try RealRule(flag: "--eps", key: "eps", above: 0, atMost: 1).validate(eps)
     }
 
     func run() throws {

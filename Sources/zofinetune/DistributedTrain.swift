@@ -108,7 +108,8 @@ extension TrainCommand {
         guard config.optimizer == .mezo else {
             throw InputError("\(run.path) is a \(config.optimizer.rawValue) run; --distributed pipeline continues MeZO runs only")
         }
-        let records = try run.steps()
+        // Checked against the run before the -Ounchecked MeZO replays it (RunLogCheck).
+        let records = try RunLogCheck.records(of: run, arena: pipeline.model.arena).map(\.record)
         if !records.isEmpty {
             let mezo = MeZO(arena: pipeline.model.arena, eps: config.eps, weightDecay: config.weightDecay,
                             perturbation: config.perturbation, threads: Threads.count)

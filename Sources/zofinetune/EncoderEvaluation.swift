@@ -18,10 +18,10 @@ struct EncoderTaskOptions: ParsableArguments {
     var temperature: Float = LabelDescriptionScorer.defaultTemperature
 
     func validate() throws {
-        if !labelDescriptions.isEmpty && labelDescriptions.count < 2 {
-            throw ValidationError("--label-descriptions needs one text per label (at least two)")
+        if !labelDescriptions.isEmpty, let why = SettingRules.labelDescriptionsProblem(count: labelDescriptions.count) {
+            throw ValidationError("--label-descriptions \(why)")
         }
-        if !(temperature > 0) { throw ValidationError("--temperature must be positive") }
+        try SettingRules.temperature.validate(temperature)
     }
 
     /// The descriptions given, else a run's (when evaluating it), else the task's defaults.

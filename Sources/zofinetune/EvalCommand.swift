@@ -46,7 +46,7 @@ struct EvalCommand: ParsableCommand {
     @OptionGroup var encoderOptions: EncoderTaskOptions
 
     func validate() throws {
-        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        try CountRule.flag("--limit", 1...1_000_000_000).validate(limit)
     }
 
     /// The task's name for output: the flags', else the run's.

@@ -32,9 +32,10 @@ struct PEFTOptions: ParsableArguments {
             throw ValidationError("\(name) is a LoRA setting; give --peft lora with it")
         }
         if method != .prefix, prefixTokens != nil { throw ValidationError("--prefix-tokens is a prefix-tuning setting; give --peft prefix with it") }
-        if let prefixTokens, prefixTokens < 1 { throw ValidationError("--prefix-tokens must be at least 1, not \(prefixTokens)") }
-        if let loraRank, loraRank < 1 { throw ValidationError("--lora-rank must be at least 1, not \(loraRank)") }
-        if let loraAlpha, !(loraAlpha > 0 && loraAlpha.isFinite) { throw ValidationError("--lora-alpha must be positive, not \(loraAlpha)") }
+        // The rules run.json's peft keys are checked with (SettingRules, RunManifestCheck).
+        try SettingRules.prefixTokens.validate(prefixTokens)
+        try SettingRules.loraRank.validate(loraRank)
+        try SettingRules.loraAlpha.validate(loraAlpha)
         do { _ = try targets() } catch { throw ValidationError("--lora-targets: \(error)") }
     }
 

@@ -48,15 +48,15 @@ struct ProfileCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write a bar chart (SVG) to this file.", valueName: "file")) var svg: String?
 
     func validate() throws {
-        for (name, value) in [("--batch-size", batchSize), ("--seq-len", seqLen), ("--steps", steps)] where value < 1 {
-            throw ValidationError("\(name) must be at least 1")
-        }
+        try SettingRules.batchSize.validate(batchSize)
+        try CountRule.flag("--seq-len", 1...1_000_000).validate(seqLen)
+        try CountRule.flag("--steps", 1...1_000_000).validate(steps)
         let names = methods.flatMap { $0.split(separator: ",") }.map(String.init)
         if let unknown = names.first(where: { ProfileMethod(rawValue: $0) == nil }) {
             throw ValidationError("--methods: unknown method \"\(unknown)\" (\(ProfileMethod.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         if names.isEmpty { throw ValidationError("--methods needs at least one method") }
-        if let memoryLimit, !(memoryLimit > 0) { throw ValidationError("--memory-limit must be positive") }
+        try SettingRules.memoryLimitGB.validate(memoryLimit)
     }
 
     func run() throws {
@@ -189,6 +189,11 @@ struct ProfileWorkerCommand: ParsableCommand {
     @Option var batch: String
     @Option var steps: Int
     @Option var threads: Int
+
+    func validate() throws {
+        try CountRule.flag("--steps", 1...1_000_000).validate(steps)
+        try SettingRules.threads.validate(threads)
+    }
 
     func run() throws {
         try BLAS.load()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Training
 
 struct PromptCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,7 +28,7 @@ struct PromptCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if maxNewTokens < 1 { throw ValidationError("--max-new-tokens must be at least 1") }
+        try SettingRules.maxNewTokens.validate(maxNewTokens)
         if candidates.contains(where: \.isEmpty) { throw ValidationError("a candidate is empty") }
     }
 

@@ -49,6 +49,12 @@ struct TaskOptions: ParsableArguments {
     @Flag(name: .customLong("no-bos"), help: "Do not prepend <bos> to prompts.")
     var noBOS = false
 
+    func validate() throws {
+        // The rules of the task file's max_new_tokens and demonstrations.k (TaskSpec.validate).
+        try SettingRules.maxNewTokens.validate(maxNewTokens)
+        try SettingRules.demonstrations.validate(demonstrationCount)
+    }
+
     /// The data folder of the legacy SST-2 loaders (bench, profile).
     var dataDirectory: String {
         data ?? ProcessInfo.processInfo.environment["SST2_DIR"] ?? "data/sst2"
@@ -77,7 +83,7 @@ struct TaskOptions: ParsableArguments {
                 + "and not a valid one: \(error)")
         }
         guard given.spec == run.spec else {
-            throw InputError("\(runPath) was trained on the task \(run.origin); \(given.origin) is a different task "
+            throw InputError("\(runPath) was trained on the task \(run.origin) (\(runPath)/run.json, \"task_file\"); \(given.origin) is a different task "
                 + "(leave out --task and its flags to use the run's, or train a new run)")
         }
         return given

@@ -4,6 +4,7 @@
 
 import ArgumentParser
 import Foundation
+import Training
 import Tokenizers
 
 struct TokenizeCommand: ParsableCommand {
@@ -30,7 +31,7 @@ struct TokenizeCommand: ParsableCommand {
 
     func validate() throws {
         guard (text == nil) != (file == nil) else { throw ValidationError("give either TEXT or --file FILE") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        try SettingRules.threads.validate(threads)
     }
 
     @Flag(name: .long, help: "Print one JSON object {\"ids\":[...],\"pieces\":[...]} on stdout.")

@@ -87,13 +87,15 @@ struct TrainCommand: ParsableCommand {
         if backprop, microBatch != nil {
             throw ValidationError(OptimizerOptions.notOwned("--micro-batch", zerothOrderFamily: true, owners: [], optimizer: optimizer.rawValue))
         }
-        for (name, value) in [("--steps", steps), ("--batch-size", batchSize),
-                              ("--train-examples", trainExamples), ("--k-shot", kShot), ("--eval-examples", evalExamples),
-                              ("--micro-batch", microBatch)] {
-            if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
-        }
-        if let evalEvery, evalEvery < 0 { throw ValidationError("--eval-every must be 0 or more") }
-        if checkEvery < 0 { throw ValidationError("--check-every must be 0 or more") }
+        // The rules run.json is checked with when a run folder is read (SettingRules, RunManifestCheck).
+        try SettingRules.steps.validate(steps)
+        try SettingRules.batchSize.validate(batchSize)
+        try SettingRules.trainExamples.validate(trainExamples)
+        try SettingRules.kShot.validate(kShot)
+        try SettingRules.evalEvery.validate(evalEvery)
+        try SettingRules.evalExamples.validate(evalExamples)
+        try SettingRules.microBatch.validate(microBatch)
+        try SettingRules.checkEvery.validate(checkEvery)
         if let objective, objective != .loss, backprop {
             throw ValidationError("--objective \(objective.rawValue) is not differentiable: it needs a zeroth-order optimizer (--optimizer mezo), not \(optimizer.rawValue)")
         }

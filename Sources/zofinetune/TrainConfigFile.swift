@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Training
+import Weights
 import Yams
 
 /// `train --config FILE`: a YAML (or JSON) file whose keys are train's flags without the dashes
@@ -152,6 +153,7 @@ extension TrainCommand {
     func writeResolvedConfiguration(_ c: TrainingConfig, runPath: String) throws {
         let text = "# The configuration of this run, every default resolved (zofinetune train --config " + runPath
             + "/config.yaml --out NEW makes it again)\n" + TrainConfigFile.yaml(resolvedConfiguration(c))
-        try Data(text.utf8).write(to: URL(fileURLWithPath: runPath + "/config.yaml"), options: .atomic)
+        // AtomicFile (fsync'ed, then renamed), as run.json: Foundation's .atomic renames without fsync.
+        try AtomicFile.write(Data(text.utf8), to: runPath + "/config.yaml")
     }
 }

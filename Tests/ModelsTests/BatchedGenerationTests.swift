@@ -31,10 +31,15 @@ final class BatchedGenerationTests: XCTestCase {
     }
 
     /// Gemma-3-270M, 12 SST-2 dev reviews as the completion prompt "Review: …\nSentiment:", 6 new
-    /// tokens: the same tokens, and the time of both (the machine may be shared: a ratio, not a rate).
+    /// tokens: the same tokens, and batched is faster. The machine may be shared, so the claim is a
+    /// ratio measured in this run, each path timed twice interleaved (one-at-a-time, batched,
+    /// one-at-a-time, batched) and its best time kept, so a burst of load in one round does not
+    /// decide it. Batched decoding makes one pass per token for all 12 prompts instead of 12: it
+    /// must be at least 2× faster (9.8× measured on the 2-core project machine, debug build, while
+    /// other builds ran), a margin a contended machine keeps.
     func testBatchedEqualsOneAtATimeOnGemmaAndIsFaster() throws {
         let dir = try Repo.requireGemma()
-        guard let sst2 = Repo.sst2Directory else { throw XCTSkip("SST-2 not found (set SST2_DIR)") }
+        let sst2 = try Repo.requireSST2()
         let tokenizer = try TokenizerLoader.load(modelDirectory: dir)
         let model = try ModelLoader.loadDecoder(directory: dir, maxPositions: 512)
         let dev = try String(contentsOfFile: sst2 + "/dev.tsv", encoding: .utf8).split(whereSeparator: \.isNewline).dropFirst().prefix(12)
@@ -43,15 +48,21 @@ final class BatchedGenerationTests: XCTestCase {
             return [tokenizer.bosID!] + (try tokenizer.encode("Review: \(sentence)\nSentiment:"))
         }
         let stop: Set<Int32> = [tokenizer.eosID!]
-        var start = Date()
-        let single = prompts.map { model.generateGreedy(prompt: $0, maxNewTokens: 6, stop: stop) }
-        let singleSeconds = Date().timeIntervalSince(start)
-        start = Date()
-        let batched = model.generateGreedy(prompts: prompts, maxNewTokens: 6, stop: stop)
-        let batchedSeconds = Date().timeIntervalSince(start)
-        XCTAssertEqual(batched, single)
-        print(String(format: "Gemma-3-270M greedy, 12 prompts x 6 tokens: one at a time %.2f s, batched %.2f s (%.1fx)",
-                     singleSeconds, batchedSeconds, singleSeconds / batchedSeconds))
+        var single: [[Int32]] = [], batched: [[Int32]] = []
+        var singleSeconds = Double.infinity, batchedSeconds = Double.infinity
+        for _ in 0..<2 {
+            var start = Date()
+            single = prompts.map { model.generateGreedy(prompt: $0, maxNewTokens: 6, stop: stop) }
+            singleSeconds = min(singleSeconds, Date().timeIntervalSince(start))
+            start = Date()
+            batched = model.generateGreedy(prompts: prompts, maxNewTokens: 6, stop: stop)
+            batchedSeconds = min(batchedSeconds, Date().timeIntervalSince(start))
+            XCTAssertEqual(batched, single)
+        }
+        let ratio = singleSeconds / batchedSeconds
+        print(String(format: "Gemma-3-270M greedy, 12 prompts x 6 tokens, best of 2: one at a time %.2f s, batched %.2f s (%.1fx)",
+                     singleSeconds, batchedSeconds, ratio))
         print("first completions: " + (try single.prefix(3).map { try tokenizer.decode($0) }).joined(separator: " | "))
+        XCTAssertGreaterThan(ratio, 2, "batched generation should be clearly faster than one prompt at a time")
     }
 }

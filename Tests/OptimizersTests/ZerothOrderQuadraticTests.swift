@@ -223,17 +223,47 @@ final class ZerothOrderQuadraticTests: XCTestCase {
         assertMatches((mean, se), b.map { -Double(lr) * kappa * Double($0) / norm }, "fzoo")
     }
 
-    /// HiZOO's first step with Rademacher z (z² = 1) on the quadratic, Σ = 1 at the start:
-    /// |L+ + L− − 2L0|/(2ε²) = zᵀAz/2 = tr(A)/2, so Σ1 = 1 − α + α·tr(A)/2 everywhere and
-    /// E[θ1 − θ0] = −lr·∇/√Σ1. α = 0.5 makes Σ1 far from 1.
+    /// HiZOO with Gaussian z from a non-uniform Σ0 (s_i = 0.25 or 4, alternating), against the
+    /// reference's convention: Yanjun-Zhao/HiZOO at commit 4f99055, trainer.py,
+    /// `efficient_Hessian_perturb_parameters` (lines 475-480: θ + ε·z/√Σ) and `zo_Hessian_step_update`
+    /// (lines 482-513: Σ ← (1 − α)·Σ + α·|L+ + L− − 2L0|/(2ε²)·Σ·z², then θ −= lr·g·z/√Σ with the new Σ).
+    /// On the diagonal quadratic with u = ε·z/√s: g = Σ_j a_j·θ_j·z_j/√s_j and
+    /// |L+ + L− − 2L0|/(2ε²) = c = ½·Σ_j a_j·z_j²/s_j, exactly.
+    /// (1) α = 0 (Σ stays s): E[θ1 − θ0]_i = −lr·a_i·θ_i/s_i, the preconditioner Σ⁻¹. The √Σ
+    ///     convention (θ + ε·z·√Σ) would give −lr·s_i·a_i·θ_i: 16 times larger or smaller here.
+    /// (2) α = 0.5: E[Σ1_i] = s_i·(1 − α + α·E[c·z_i²]) = s_i·(1 − α + α/2·(Σ_j a_j/s_j + 2·a_i/s_i))
+    ///     (E[z⁴] = 3, E[z_i²·z_j²] = 1 for i ≠ j).
     func testHiZOO() {
         let (theta, a, _) = problem()
-        let alpha: Float = 0.5
-        let sigma = 1 - Double(alpha) + Double(alpha) * a.reduce(0) { $0 + Double($1) } / 2
-        let got = meanUpdate(trials: 16000, theta0: theta, loss: quadratic(a)) {
-            HiZOO(core: self.core($0), smoothing: alpha)
+        let start = (0..<a.count).map { $0 % 2 == 0 ? 0.25 : 4 as Float }
+        func make(_ arena: ParameterArena, _ alpha: Float) -> HiZOO {
+            let h = HiZOO(core: core(arena, .gaussian), smoothing: alpha)
+            for i in 0..<start.count { h.hessian.storage[i] = start[i] }
+            return h
         }
-        assertMatches(got, (0..<a.count).map { -Double(lr) * Double(a[$0] * theta[$0]) / sigma.squareRoot() }, "hizoo")
+        let got = meanUpdate(trials: 16000, theta0: theta, loss: quadratic(a)) { make($0, 0) }
+        assertMatches(got, (0..<a.count).map { -Double(lr) * Double(a[$0] * theta[$0]) / Double(start[$0]) }, "hizoo update, α = 0")
+
+        let alpha = 0.5, trials = 8000
+        let trace = (0..<a.count).reduce(0.0) { $0 + Double(a[$1]) / Double(start[$1]) }
+        var sum = [Double](repeating: 0, count: a.count), sq = sum
+        for t in 0..<trials {
+            let arena = ParameterArena(specs: specs)
+            for i in 0..<a.count { arena.storage[i] = theta[i] }
+            let h = make(arena, Float(alpha))
+            let loss = quadratic(a)
+            _ = h.step(t, seeds: [SeedSchedule.seed(run: 6, step: t, perturbation: 0)], embeddingRows: nil, lr: lr) { loss(arena) }
+            for i in 0..<a.count {
+                sum[i] += Double(h.hessian.storage[i])
+                sq[i] += Double(h.hessian.storage[i]) * Double(h.hessian.storage[i])
+            }
+        }
+        let mean = sum.map { $0 / Double(trials) }
+        let se = (0..<a.count).map { ((sq[$0] / Double(trials) - mean[$0] * mean[$0]) / Double(trials)).squareRoot() }
+        let expected = (0..<a.count).map { i in
+            Double(start[i]) * (1 - alpha + alpha / 2 * (trace + 2 * Double(a[i]) / Double(start[i])))
+        }
+        assertMatches((mean, se), expected, "hizoo Σ1, α = 0.5")
     }
 
     /// LOZO (ν = 1, so V is new every trial): for the matrix, E_U[Z·⟨Z, G⟩] = G·V·Vᵀ and E[V·Vᵀ] =

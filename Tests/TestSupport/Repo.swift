@@ -52,7 +52,8 @@ extension Repo {
     }
 }
 
-/// The one way a test reacts to a missing model, SST-2 or reference dump. In CI (`CI=true`) it is
+/// The one way a test reacts to a missing model, SST-2, reference dump, tool (python packages,
+/// chromium, a tmpfs mount) or CPU feature (AVX512_BF16). In CI (`CI=true`, which .ci/run sets) it is
 /// always a failure, so a broken set-up step cannot turn the suite green by skipping; elsewhere a
 /// developer without the files may set ZOFINETUNE_ALLOW_MISSING_MODEL=1 to skip instead (reported
 /// as skipped, not passed); by default it fails too.

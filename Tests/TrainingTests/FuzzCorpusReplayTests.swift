@@ -23,6 +23,9 @@ final class FuzzCorpusReplayTests: XCTestCase {
         }
         try? fm.removeItem(atPath: fuzzScratch)
         XCTAssertGreaterThan(replayed, 40)
+        // The run.replay seeds are real runs: the zeroth-order ones (12 of 15) replay at .last, .best
+        // and step 1; the sgd/adamw seeds have no snapshots to load, so they are refused.
+        XCTAssertGreaterThanOrEqual(fuzzReplaysCompleted, 12 * 3, "the run.replay seeds must be replayed, not refused")
         print("replayed \(replayed) fuzz seeds and crash inputs")
     }
 }

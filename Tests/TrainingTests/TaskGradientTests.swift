@@ -39,7 +39,7 @@ final class TaskGradientTests: XCTestCase {
     func fixture() throws -> Fixture {
         let dir = try Repo.requireGemma()
         let path = try Repo.requireReference(Self.referenceFile)
-        guard let sst2 = Repo.sst2Directory else { throw XCTSkip("SST-2 not found (set SST2_DIR)") }
+        let sst2 = try Repo.requireSST2()
         let reference = try SafeTensorsFile(path: path)
         let labels = try reference.floats("labels").map { Int($0) }
         let train = Array(try TaskData.load(directory: sst2, split: .train).prefix(labels.count))

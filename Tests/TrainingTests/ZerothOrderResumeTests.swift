@@ -92,7 +92,7 @@ final class ZerothOrderResumeTests: XCTestCase {
             XCTAssertEqual(logged, records, o.rawValue)
             let replayed = try tinyModel()
             let replayer = o.zerothOrder!.make(c, arena: replayed.arena, threads: 1)
-            for r in logged { replayer.replay(r) }
+            for r in logged { try replayer.replay(r) }
             XCTAssertEqual(bits(replayed.arena), bits(whole.arena), "\(o.rawValue): replay differs from the run")
             for (name, arena) in wholeOptimizer.state {
                 XCTAssertEqual(bits(replayer.state[name]!), bits(arena), "\(o.rawValue): state \(name) after replay")

@@ -58,7 +58,9 @@ public final class KeyValuePrefix: @unchecked Sendable {
         self.tokens = tokens
         self.layers = layers
         self.width = width
-        arena = ParameterArena(specs: [ParameterSpec(Self.tensorName, [tokens, layers * 2 * width], .matrix)])
+        let (rowWidth, overflow) = layers.multipliedReportingOverflow(by: 2 * width)
+        guard !overflow else { throw ModelError("prefix tuning: \(layers) layers × 2 × \(width) overflows Int") }
+        arena = try ParameterArena(checking: [ParameterSpec(Self.tensorName, [tokens, rowWidth], .matrix)])
     }
 
     /// Floats between prefix token j and j + 1 of the same layer's keys.

@@ -49,7 +49,7 @@ public final class LoRALayers: @unchecked Sendable {
         self.settings = settings
         self.modules = modules
         scale = settings.scale
-        let arena = ParameterArena(specs: modules.flatMap { m in
+        let arena = try ParameterArena(checking: modules.flatMap { m in
             [ParameterSpec(m.aName, [r, m.in], .matrix), ParameterSpec(m.bName, [m.out, r], .matrix)]
         })
         self.arena = arena

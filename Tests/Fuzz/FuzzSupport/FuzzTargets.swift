@@ -114,6 +114,9 @@ public let fuzzTargets: [String: (Data) -> Void] = [
         _ = try? run.stepCount()
         _ = try? RunReplay.bestSteps(run)
     },
+    // A run folder's config and log replayed onto a tiny model, as resume, eval --run and export do
+    // (RunReplayTarget.swift).
+    "run.replay": replayRun,
 ]
 
 func tokenize(_ tokenizer: Tokenizer?) {
