@@ -14,6 +14,9 @@ import Training
 /// have) and load the same weights, so every rank starts from the same bits.
 extension TrainCommand {
     func openRun(prompt: TaskPrompt, communicator: Communicator) throws -> (TrainingTask, RunFolder, Int) {
+        if communicator.size > 1, modelOptions.weights == .bf16 {
+            throw InputError("--weights bf16 trains in one process; distributed runs hold f32 weights (use --weights f32)")
+        }
         if communicator.isRoot {
             let opened = try openRun(prompt: prompt)
             _ = try communicator.broadcast(Array(opened.1.path.utf8))
@@ -68,6 +71,9 @@ extension TrainCommand {
     /// replayed onto its part.
     func openPipelineRun(prompt: TaskPrompt, communicator: Communicator) throws -> (TrainingTask, RunFolder, Int, PipelineModel) {
         let directory = modelOptions.model
+        if modelOptions.weights == .bf16 {
+            throw InputError("--distributed pipeline holds f32 weights; --weights bf16 trains in one process (use --weights f32)")
+        }
         guard try !EncoderConfig.isEncoder(directory: directory), prompt.spec.objective == .classify else {
             throw InputError("--distributed pipeline trains a decoder on a classify task; \(directory) with \(prompt.origin) is not one")
         }

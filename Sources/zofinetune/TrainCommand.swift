@@ -295,6 +295,8 @@ struct TrainCommand: ParsableCommand {
         }
         var config = newConfig()
         config.taskFile = taskOptions.runTask(prompt)
+        if !isEncoder { config.weights = try ModelLoader.weightFormat(directory: modelOptions.model, requested: modelOptions.weights).0 }
+        try config.checkWeightFormat(encoder: isEncoder)
         if isEncoder, config.precision == .bf16 {
             throw ValidationError("--precision bf16 trains decoders only; \(modelOptions.model) is an encoder")
         }
