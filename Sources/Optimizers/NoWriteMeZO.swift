@@ -66,31 +66,29 @@ extension MeZO {
         let arena = self.arena
         DispatchQueue.concurrentPerform(iterations: max(1, min(threads, pieces.count))) { _ in
             let z = sources.map { _ in UnsafeMutablePointer<Float>.allocate(capacity: NoisePass.chunk) }   // (seeds, chunk)
-            defer { z.forEach { $0.deallocate() } }
+            let random = UnsafeMutablePointer<UInt16>.allocate(capacity: NoisePass.chunk)   // (chunk) rounding bits
+            let x = UnsafeMutablePointer<Float>.allocate(capacity: NoisePass.chunk)          // (chunk) θ widened, updated
+            defer { z.forEach { $0.deallocate() }; random.deallocate(); x.deallocate() }
             while let c = dealer.take() {
                 let (slot, range) = pieces[c]
                 let n = range.count
                 for (k, source) in sources.enumerated() {
                     source.fill(UnsafeMutableBufferPointer(start: z[k], count: n), startingAt: range.lowerBound)
                 }
-                let decays = slot.role == .matrix || slot.role == .embedding
+                let scale = slot.role == .matrix || slot.role == .embedding ? shrink : 1
                 let first = range.lowerBound - slot.offset
-                if slot.isHalf {
-                    let bits = arena.halfPointer(slot) + first
-                    for j in 0..<n {
-                        var x = BFloat16.widen(bits[j])
-                        if decays { x = x * shrink }
-                        for k in 0..<z.count { x = x.addingProduct(coefficients[k], z[k][j]) }
-                        bits[j] = BFloat16.roundStochastic(x, rounding.bits(at: range.lowerBound + j))
-                    }
-                } else {
-                    let x = arena.pointer(slot) + first
-                    for j in 0..<n {
-                        var v = x[j]
-                        if decays { v = v * shrink }
-                        for k in 0..<z.count { v = v.addingProduct(coefficients[k], z[k][j]) }
-                        x[j] = v
-                    }
+                let bits = slot.isHalf ? arena.halfPointer(slot) + first : nil
+                let floats = slot.isHalf ? x : arena.pointer(slot) + first
+                if let bits { for j in 0..<n { x[j] = BFloat16.widen(bits[j]) } }
+                // θ·shrink, then + c_k·z_k in seed order: one rounding each, in f32.
+                if scale != 1 { for j in 0..<n { floats[j] = floats[j] * scale } }
+                for k in 0..<z.count {
+                    let ck = coefficients[k], zk = z[k]
+                    for j in 0..<n { floats[j] = floats[j].addingProduct(ck, zk[j]) }
+                }
+                if let bits {
+                    rounding.fill(random, from: range.lowerBound, count: n)
+                    for j in 0..<n { bits[j] = BFloat16.roundStochastic(x[j], random[j]) }
                 }
             }
         }

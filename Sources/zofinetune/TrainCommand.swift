@@ -255,7 +255,8 @@ struct TrainCommand: ParsableCommand {
             log("interrupted after step \(summary.stepsDone); weights saved. Continue with: zofinetune train --model \(modelOptions.model) --resume \(run.path)")
         }
         if let peak = summary.peakResidentBytes {
-            log(String(format: "peak RSS %.2f GB (f32 weights %.2f GB)", Double(peak) / 1e9, Double(task.baseArena.byteCount) / 1e9))
+            log(String(format: "peak RSS %.2f GB (%@ weights %.2f GB)", Double(peak) / 1e9, task.baseArena.format.rawValue,
+                       Double(task.baseArena.byteCount) / 1e9))
         }
         try logOutcome(run, summary)
         if json { try printJSON(out) }

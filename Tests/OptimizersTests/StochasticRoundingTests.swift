@@ -75,3 +75,15 @@ final class StochasticRoundingTests: XCTestCase {
         }
     }
 }
+
+extension StochasticRoundingTests {
+    /// The vector fill gives the scalar bits, from any start and for any count.
+    func testFillMatchesBitsAt() {
+        let r = StochasticRounding(seed: 0xABCDEF)
+        for (start, count) in [(0, 1000), (3, 200), (63, 130), (64, 64), ((1 << 33) + 5, 300)] {
+            var out = [UInt16](repeating: 0, count: count)
+            out.withUnsafeMutableBufferPointer { r.fill($0.baseAddress!, from: start, count: count) }
+            XCTAssertEqual(out, (start..<(start + count)).map { r.bits(at: $0) }, "start \(start), count \(count)")
+        }
+    }
+}
