@@ -114,15 +114,17 @@ struct DecoderLayerWeights {
     let downBias: UnsafeMutablePointer<Float>?            // (C)
     let postMLPNorm: UnsafeMutablePointer<Float>?         // (C)
 
+    /// For a bf16 arena the matrices' pointers are keys of their bf16 products and the norms and
+    /// biases point into the arena's read view (`ParameterArena.readAddress`).
     init(arena a: ParameterArena, names n: DecoderLayerNames) {
-        func opt(_ name: String?) -> UnsafeMutablePointer<Float>? { name.map { a[$0] } }
-        inputNorm = a[n.inputNorm]
-        q = a[n.q]; k = a[n.k]; v = a[n.v]; o = a[n.o]
+        func opt(_ name: String?) -> UnsafeMutablePointer<Float>? { name.map { a.readAddress($0) } }
+        inputNorm = a.readAddress(n.inputNorm)
+        q = a.readAddress(n.q); k = a.readAddress(n.k); v = a.readAddress(n.v); o = a.readAddress(n.o)
         qBias = opt(n.qBias); kBias = opt(n.kBias); vBias = opt(n.vBias); oBias = opt(n.oBias)
         qNorm = opt(n.qNorm); kNorm = opt(n.kNorm)
         postAttentionNorm = opt(n.postAttentionNorm)
-        preMLPNorm = a[n.preMLPNorm]
-        gate = a[n.gate]; up = a[n.up]; down = a[n.down]
+        preMLPNorm = a.readAddress(n.preMLPNorm)
+        gate = a.readAddress(n.gate); up = a.readAddress(n.up); down = a.readAddress(n.down)
         gateBias = opt(n.gateBias); upBias = opt(n.upBias); downBias = opt(n.downBias)
         postMLPNorm = opt(n.postMLPNorm)
     }

@@ -7,6 +7,8 @@ public final class DecoderModel: @unchecked Sendable {
     public let config: DecoderConfig
     public let arena: ParameterArena
     let layers: [DecoderLayerWeights]
+    // With a bf16 arena the embedding and head are keys of bf16 slots (`ParameterArena.readAddress`):
+    // read them through `embed`, `logits` and `candidateLogits`, never as floats.
     let embedding: UnsafeMutablePointer<Float>    // (V, C)
     let finalNorm: UnsafeMutablePointer<Float>    // (C)
     let outputHead: UnsafeMutablePointer<Float>   // (V, C), the embedding when tied
@@ -55,9 +57,9 @@ public final class DecoderModel: @unchecked Sendable {
         layers = (0..<config.layers).map {
             DecoderLayerWeights(arena: arena, names: DecoderLayerNames(config: config, layer: $0))
         }
-        embedding = arena[DecoderLayout.embedding]
-        finalNorm = arena[DecoderLayout.finalNorm]
-        outputHead = config.tieWordEmbeddings ? embedding : arena[DecoderLayout.outputHead]
+        embedding = arena.readAddress(DecoderLayout.embedding)
+        finalNorm = arena.readAddress(DecoderLayout.finalNorm)
+        outputHead = config.tieWordEmbeddings ? embedding : arena.readAddress(DecoderLayout.outputHead)
         let positions = min(maxPositions, config.maxPositions)
         if let llama3 = config.llama3RopeScaling {
             globalRope = RotaryTable(headDim: config.headDim,
@@ -68,7 +70,19 @@ public final class DecoderModel: @unchecked Sendable {
                                      maxPositions: positions, linearScaling: config.ropeScalingGlobal)
         }
         localRope = RotaryTable(headDim: config.headDim, base: config.ropeBaseLocal, maxPositions: positions)
+        if arena.format == .bf16 {
+            // The products read the arena's bf16 matrices themselves (docs/weights-16bit.md).
+            let blocks = (0..<config.layers).flatMap { l -> [String] in
+                let n = DecoderLayerNames(config: config, layer: l)
+                return [n.q, n.k, n.v, n.o, n.gate, n.up, n.down]
+            }
+            lowPrecision = try LowPrecisionProducts(resident: arena, names: blocks)
+            heads = try BF16Heads(arena: arena, config: config)
+        }
     }
+
+    /// A bf16 arena's embedding and output head (nil for f32).
+    var heads: BF16Heads?
 
     public var maxPositions: Int { globalRope.maxPositions }
 
@@ -111,6 +125,7 @@ public final class DecoderModel: @unchecked Sendable {
         }
         precondition(zip(offsets, batch.lengths).allSatisfy { $0 + $1 <= maxPositions }, "sequence longer than \(maxPositions)")
 
+        arena.refreshReadView()
         embed(batch.tokens, into: ws.x)
         var positions = [Int](repeating: 0, count: N)   // (N) position of each row in its sequence
         for (s, start) in batch.starts.enumerated() {
@@ -143,6 +158,7 @@ public final class DecoderModel: @unchecked Sendable {
         let prefixed = prefixTuning.map { PrefixedKeyLayout(prefixTokens: $0.tokens, gather: batch.gatherRows, spans: batch.spans) }
         let positions = n == 0 ? batch.positions : batch.positions.map { $0 + n }
         precondition(positions.allSatisfy { $0 < maxPositions }, "sequence longer than \(maxPositions)")
+        arena.refreshReadView()
         embed(batch.tokens, into: ws.x)
         let packed = PackedBatch(sequences: [batch.tokens])   // rows only: spans come from `batch`
         for l in 0..<c.layers {
@@ -156,6 +172,7 @@ public final class DecoderModel: @unchecked Sendable {
     /// x[r] = E[token r] · embedding scale.   out: (N, C)
     func embed(_ tokens: [Int32], into out: UnsafeMutablePointer<Float>) {
         let C = config.hiddenSize, scale = config.embeddingScale, V = config.vocabSize
+        if let heads { return heads.embed(tokens, into: out, scale: scale) }
         for (r, t) in tokens.enumerated() {
             precondition(t >= 0 && Int(t) < V, "token id \(t) outside the vocabulary (\(V))")
             let src = embedding + Int(t) * C, dst = out + r * C
@@ -293,6 +310,7 @@ public final class DecoderModel: @unchecked Sendable {
     /// - Parameter weightsChange: the weights change between forwards (MeZO): round each matrix
     ///   right before its product instead of keeping copies made now.
     public func useBF16Products(weightsChange: Bool = false) throws {
+        if arena.format == .bf16 { return }   // already: the products read the bf16 arena
         let c = config, C = c.hiddenSize, I = c.intermediateSize
         let qw = c.queryHeads * c.headDim, kvw = c.kvHeads * c.headDim
         lowPrecision = try LowPrecisionProducts(layers.flatMap { w in
@@ -301,7 +319,8 @@ public final class DecoderModel: @unchecked Sendable {
     }
 
     /// Back to fp32 products (drops the bf16 copies).
-    public func useFP32Products() { lowPrecision = nil }
+    /// A bf16 arena's products stay bf16 (there are no f32 weights to multiply by).
+    public func useFP32Products() { if arena.format != .bf16 { lowPrecision = nil } }
 
     /// The arithmetic of the block products now.
     public var precision: Precision { lowPrecision == nil ? .fp32 : .bf16 }

@@ -1,4 +1,5 @@
 import Tensors
+import Weights
 
 /// Arithmetic of a forward pass's block matrix products.
 public enum Precision: String, Codable, Sendable, CaseIterable {
@@ -22,6 +23,10 @@ struct LowPrecisionProducts {
         case copies([Int: BF16Matrix])
         /// Each matrix's (rows = out, columns = in) shape, and one scratch of the largest.
         case convertedOnUse(shapes: [Int: (rows: Int, columns: Int)], scratch: BF16Matrix)
+        /// A bf16 arena's own matrices (views, by their `readAddress`) with each one's first logical
+        /// element; while the arena has a read perturbation, a product's panel θ + s·z is rounded
+        /// into `scratch` (the size of the largest block matrix) and the arena is never written.
+        case resident(matrices: [Int: (matrix: BF16Matrix, offset: Int)], arena: ParameterArena, scratch: BF16Matrix)
     }
 
     let storage: Storage
@@ -45,11 +50,35 @@ struct LowPrecisionProducts {
         }
     }
 
+    /// The matrices of a bf16 arena, read where they are (`Storage.resident`).
+    /// - Parameter names: the block matrices' names (the products' weights).
+    init(resident arena: ParameterArena, names: [String]) throws {
+        guard BF16Linear.isSupported else {
+            throw ModelError("--weights bf16 needs a CPU with AVX512_BF16 (or AMX) for its products; use --weights f32 on this machine")
+        }
+        var matrices: [Int: (matrix: BF16Matrix, offset: Int)] = [:]
+        var largest = 0
+        for name in names {
+            guard let slot = arena.slot(name), slot.isHalf, slot.shape.count == 2 else {
+                preconditionFailure("\(name) is not a bf16 matrix of the arena")
+            }
+            let view = BF16Matrix(viewing: arena.halfPointer(slot), rows: slot.shape[0], columns: slot.shape[1])
+            matrices[Int(bitPattern: arena.readAddress(name))] = (view, slot.offset)
+            largest = max(largest, slot.count)
+        }
+        storage = .resident(matrices: matrices, arena: arena, scratch: BF16Matrix(capacity: largest))
+    }
+
     /// The bf16 version of `w` for a product now, or nil if `w` is not one of the block matrices.
     @inline(__always)
     func matrix(_ w: UnsafePointer<Float>) -> BF16Matrix? {
         let key = Int(bitPattern: w)
         switch storage {
+        case .resident(let matrices, let arena, let scratch):
+            guard let (m, offset) = matrices[key] else { return nil }
+            guard let p = arena.readPerturbation else { return m }
+            scratch.fill(perturbing: m) { values, first, count in p.perturb(values, start: offset + first, count: count) }
+            return scratch
         case .copies(let copies): return copies[key]
         case .convertedOnUse(let shapes, let scratch):
             guard let shape = shapes[key] else { return nil }

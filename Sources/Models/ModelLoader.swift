@@ -25,12 +25,26 @@ public enum ModelLoader {
         throw ModelError("\(directory): no model.safetensors (or model.safetensors.index.json) in the folder")
     }
 
+    /// The arena format for `--weights requested` (nil: the folder's default), and why: f32 when
+    /// the folder's safetensors hold f32 (or f16, widened exactly), bf16 when they hold bf16.
+    /// Throws for f16 (`WeightFormat.f16Refusal`).
+    public static func weightFormat(directory: String, requested: WeightFormat?) throws -> (WeightFormat, String) {
+        if requested == .f16 { throw ModelError(WeightFormat.f16Refusal) }
+        if let requested { return (requested, "--weights \(requested.rawValue)") }
+        let files = try weightFiles(directory: directory).map { try SafeTensorsFile(path: $0) }
+        let (format, why) = WeightFormat.defaultFor(dtypes: files.reduce(into: Set<String>()) { $0.formUnion($1.floatDTypes) })
+        return (format, "the default: " + why)
+    }
+
     /// Reads the config, allocates the arena and fills it.
-    public static func loadDecoder(directory: String, maxPositions: Int = 4096) throws -> DecoderModel {
+    /// - Parameter weights: how the arena holds them (`.bf16`: 2 bytes a matrix element, read by
+    ///   the products directly; an f32 file is rounded to nearest even tensor by tensor).
+    public static func loadDecoder(directory: String, maxPositions: Int = 4096, weights: WeightFormat = .f32) throws -> DecoderModel {
+        if weights == .f16 { throw ModelError(WeightFormat.f16Refusal) }
         let config = try DecoderConfig.load(directory: directory)
         let files = try weightFiles(directory: directory).map { try SafeTensorsFile(path: $0) }
         try ConfigLimits.requireWeights(for: DecoderLayout.specs(config), in: files, path: directory + "/config.json")
-        let arena = DecoderModel.makeArena(config: config)
+        let arena = ParameterArena(specs: DecoderLayout.specs(config), format: weights)
         try arena.load(from: files, ignoring: DecoderModel.ignoredTensors(config: config))
         return try DecoderModel(config: config, arena: arena, maxPositions: maxPositions)
     }

@@ -7,7 +7,11 @@ extension DecoderModel {
         let V = config.vocabSize, C = config.hiddenSize
         var out = [Float](repeating: 0, count: rows * V)
         out.withUnsafeMutableBufferPointer { o in
-            BLAS.linear(hidden, outputHead, o.baseAddress!, m: rows, n: V, k: C)
+            if let heads {
+                heads.logits(hidden, o.baseAddress!, rows: rows)
+            } else {
+                BLAS.linear(hidden, outputHead, o.baseAddress!, m: rows, n: V, k: C)
+            }
             if let cap = config.finalLogitSoftcap {
                 for i in 0..<o.count { o[i] = cap * tanhf(o[i] / cap) }
             }
@@ -21,6 +25,20 @@ extension DecoderModel {
     public func candidateLogits(hidden: UnsafePointer<Float>, rows: Int, candidates: [Int32]) -> [Float] {
         let C = config.hiddenSize, K = candidates.count
         var out = [Float](repeating: 0, count: rows * K)
+        if let heads {
+            // bf16: each candidate row widened once (perturbed as the forward reads it).
+            var row = [Float](repeating: 0, count: C)   // (C)
+            for (j, id) in candidates.enumerated() {
+                precondition(id >= 0 && Int(id) < config.vocabSize, "candidate id \(id) outside the vocabulary")
+                row.withUnsafeMutableBufferPointer { heads.headRow(Int(id), into: $0.baseAddress!) }
+                for r in 0..<rows {
+                    var z = dot(hidden + r * C, row, C)
+                    if let cap = config.finalLogitSoftcap { z = cap * tanhf(z / cap) }
+                    out[r * K + j] = z
+                }
+            }
+            return out
+        }
         for r in 0..<rows {
             for (j, id) in candidates.enumerated() {
                 precondition(id >= 0 && Int(id) < config.vocabSize, "candidate id \(id) outside the vocabulary")

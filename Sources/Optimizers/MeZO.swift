@@ -81,6 +81,9 @@ public final class MeZO: ZerothOrderOptimizer {
                      loss: () throws -> Float) rethrows -> MeZOStep {
         precondition(!seeds.isEmpty)
         let rows = embeddingRows.map { Array(Set($0)).sorted() }
+        if arena.format == .bf16 {   // θ is read perturbed, not written (NoWriteMeZO.swift)
+            return try stepWithoutWriting(index, seeds: seeds, rows: rows, lr: lr, loss: loss)
+        }
         let region = ranges(rows)
         var plus: [Float] = [], minus: [Float] = [], gradients: [Float] = []
         var finite = true
@@ -104,6 +107,7 @@ public final class MeZO: ZerothOrderOptimizer {
     /// Re-applies a logged step to the arena: the same operations as `step`, without the losses,
     /// fused per seed into one pass. Bitwise the weights the run had after that step.
     public func replay(_ record: MeZOStep) {
+        if arena.format == .bf16 { return applyRoundedUpdate(record) }   // the step's only write
         var passes: [NoisePass] = []
         func append(_ seed: UInt64, _ op: NoiseOp) {
             if let last = passes.last, last.seed == seed {

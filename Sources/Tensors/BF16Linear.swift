@@ -6,22 +6,37 @@ import CDNNL
 public final class BF16Matrix: @unchecked Sendable {
     public private(set) var rows: Int, columns: Int
     let capacity: Int
-    let buffer: TaggedBuffer
-    var storage: UnsafeMutablePointer<UInt16> {   // (rows, columns) bf16 bits
-        UnsafeMutableRawPointer(buffer.base).assumingMemoryBound(to: UInt16.self)
+    let buffer: TaggedBuffer?   // nil for a view of bits owned elsewhere (a bf16 arena's matrix)
+    public let storage: UnsafeMutablePointer<UInt16>   // (rows, columns) bf16 bits
+
+    /// A view of bf16 bits held elsewhere (a bf16 parameter arena): no copy, no allocation.
+    public init(viewing bits: UnsafeMutablePointer<UInt16>, rows: Int, columns: Int) {
+        (self.rows, self.columns, capacity) = (rows, columns, rows * columns)
+        buffer = nil
+        storage = bits
     }
 
     /// A copy of `w` (rows, columns).
     public init(_ w: UnsafePointer<Float>, rows: Int, columns: Int) {
         (self.rows, self.columns, capacity) = (rows, columns, rows * columns)
-        buffer = TaggedBuffer(floats: (rows * columns + 1) / 2, tag: .weights)
+        let owned = TaggedBuffer(floats: (rows * columns + 1) / 2, tag: .weights)
+        buffer = owned
+        storage = UnsafeMutableRawPointer(owned.base).assumingMemoryBound(to: UInt16.self)
         update(from: w, rows: rows, columns: columns)
     }
 
     /// A scratch for matrices of up to `capacity` elements (empty until `update`).
     public init(capacity: Int) {
         (rows, columns, self.capacity) = (0, 0, capacity)
-        buffer = TaggedBuffer(floats: (capacity + 1) / 2, tag: .scratch)
+        let owned = TaggedBuffer(floats: (capacity + 1) / 2, tag: .scratch)
+        buffer = owned
+        storage = UnsafeMutableRawPointer(owned.base).assumingMemoryBound(to: UInt16.self)
+    }
+
+    /// Says the buffer now holds a (rows, columns) matrix its caller wrote into `storage`.
+    public func setShape(rows: Int, columns: Int) {
+        precondition(rows * columns <= capacity, "matrix of \(rows)×\(columns) exceeds the bf16 buffer")
+        (self.rows, self.columns) = (rows, columns)
     }
 
     /// Rounds `w` (rows, columns) into this buffer, which then holds that matrix.
@@ -71,6 +86,32 @@ public final class BF16Linear: @unchecked Sendable {
             let status = zf_bf16_linear(xb, w.storage, y, Int32(m), Int32(n), Int32(k), accumulate ? 1 : 0)
             // Not a precondition: this module builds with -Ounchecked, which never evaluates those.
             if status != 0 { fatalError("oneDNN bf16 product (\(m)×\(n)×\(k)) failed with status \(status)") }
+        }
+    }
+}
+
+extension BF16Matrix {
+    /// Fills this scratch with `source` (rows, columns) moved by `perturb` and rounded to nearest
+    /// even: per piece of the flat elements, widen the bf16 bits to f32, `perturb(values, first,
+    /// count)` adds what it adds to elements first..<first+count, round back. MeZO's no-write
+    /// forward on a bf16 arena builds each product's weight panel θ ± εz this way (the arena's θ is
+    /// never written; docs/weights-16bit.md). Pieces are independent, so the result does not depend
+    /// on the thread count.
+    public func fill(perturbing source: BF16Matrix, rows: Int? = nil, firstRow: Int = 0,
+                     _ perturb: @escaping (_ values: UnsafeMutablePointer<Float>, _ first: Int, _ count: Int) -> Void) {
+        let rows = rows ?? source.rows, columns = source.columns
+        setShape(rows: rows, columns: columns)
+        let total = rows * columns, piece = 8192
+        let src = source.storage + firstRow * columns, dst = storage
+        parallelFor((total + piece - 1) / piece, minChunk: 4) { pieces in
+            let values = UnsafeMutablePointer<Float>.allocate(capacity: piece)   // (piece) one piece widened
+            defer { values.deallocate() }
+            for p in pieces {
+                let lo = p * piece, n = min(piece, total - lo)
+                for i in 0..<n { values[i] = Float(bitPattern: UInt32(src[lo + i]) << 16) }
+                perturb(values, firstRow * columns + lo, n)
+                zf_f32_to_bf16(values, dst + lo, n)
+            }
         }
     }
 }

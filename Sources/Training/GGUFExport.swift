@@ -55,7 +55,16 @@ public enum GGUFExport {
         var tensors: [GGUFTensor] = []
         for slot in model.arena.slots {
             let ggufName = try tensorName(slot.name, family: c.family)
-            var data = UnsafeBufferPointer(model.arena.buffer(slot))
+            var data: UnsafeBufferPointer<Float>
+            if slot.isHalf {   // a bf16 arena's matrix: widened exactly for the GGML encoder
+                let bits = model.arena.halfPointer(slot)
+                let out = UnsafeMutableBufferPointer<Float>.allocate(capacity: slot.count)
+                for i in 0..<slot.count { out[i] = BFloat16.widen(bits[i]) }
+                copies.append(out)
+                data = UnsafeBufferPointer(out)
+            } else {
+                data = UnsafeBufferPointer(model.arena.buffer(slot))
+            }
             if c.family == .gemma3, slot.name.hasSuffix("norm.weight") {
                 data = copy(data) { from, to in for i in from.indices { to[i] = from[i] + 1 } }
             }

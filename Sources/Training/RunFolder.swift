@@ -275,8 +275,12 @@ public struct RunError: Error, CustomStringConvertible {
 }
 
 extension ParameterArena {
-    /// Every slot as a safetensors entry under its Hugging Face name.
+    /// Every slot as a safetensors entry under its Hugging Face name (a bf16 arena's matrices as BF16).
     public var entries: [SafeTensorsWriter.Entry] {
-        slots.map { SafeTensorsWriter.Entry(name: $0.name, shape: $0.shape, data: UnsafeBufferPointer(buffer($0))) }
+        slots.map { slot in
+            slot.isHalf ? SafeTensorsWriter.Entry(name: slot.name, shape: slot.shape,
+                                                  bf16: UnsafeBufferPointer(start: halfPointer(slot), count: slot.count))
+                : SafeTensorsWriter.Entry(name: slot.name, shape: slot.shape, data: UnsafeBufferPointer(buffer(slot)))
+        }
     }
 }

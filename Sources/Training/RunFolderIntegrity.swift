@@ -50,6 +50,12 @@ extension ParameterArena {
     /// The first non-finite value, as (tensor name, element index), or nil when all are finite.
     public func firstNonFinite() -> (String, Int)? {
         for slot in slots {
+            if slot.isHalf {
+                // bf16: exponent bits all ones is Inf or NaN.
+                let bits = UnsafeBufferPointer(start: halfPointer(slot), count: slot.count)
+                if let i = bits.firstIndex(where: { $0 & 0x7f80 == 0x7f80 }) { return (slot.name, i) }
+                continue
+            }
             let values = buffer(slot)
             // Summing is one fast pass; only a non-finite sum needs the element-wise search.
             var sum: Float = 0

@@ -22,7 +22,7 @@ public enum RunReplay {
     public static func load(run: RunFolder, modelDirectory: String?, point: RunPoint, threads: Int,
                             log: (String) -> Void = { _ in }) throws -> (DecoderModel, Int) {
         let directory = modelDirectory ?? run.manifest.baseModel
-        let model = try ModelLoader.loadDecoder(directory: directory)
+        let model = try ModelLoader.loadDecoder(directory: directory, weights: run.manifest.config.weightFormat)
         try attachAdapters(of: run, directory: directory) { try PEFTSetup.attach(run.manifest.config, to: model) }   // at their start
         return (model, try restore(run: run, arena: model.arena, trainable: model.trainableArena, directory: directory,
                                    point: point, threads: threads, log: log))

@@ -1,6 +1,7 @@
 import Foundation
 import Models
 import Optimizers
+import Weights
 
 /// Everything that determines a run, saved in the run folder so that `--resume` and replay use
 /// exactly what the run used.
@@ -52,6 +53,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var embeddingPerturbation: EmbeddingPerturbation = .batch
     /// MeZO's forwards: fp32 products, or bf16 copies of the perturbed weights (decoders).
     public var precision: Precision = .fp32
+    /// How the arena held the weights (`--weights`, docs/weights-16bit.md); nil in runs made
+    /// before it was recorded, which held f32 (`weightFormat`).
+    public var weights: WeightFormat?
     public var weightDecay: Float = 0
     public var schedule: Schedule = .constant
     /// Clip the gradient's global L2 norm to this (backprop optimizers; nil: no clipping).
@@ -94,7 +98,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case task, optimizer, steps, lr, eps, perturbations, schedule, seed, perturbation, objective
         case embeddingPerturbation = "embedding_perturbation"
-        case precision
+        case precision, weights
         case batchSize = "batch_size"
         case weightDecay = "weight_decay"
         case maxGradNorm = "max_grad_norm"
@@ -137,6 +141,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         perturbation = try c.decodeIfPresent(Perturbation.self, forKey: .perturbation) ?? .gaussian
         embeddingPerturbation = try c.decodeIfPresent(EmbeddingPerturbation.self, forKey: .embeddingPerturbation) ?? .all
         precision = try c.decodeIfPresent(Precision.self, forKey: .precision) ?? .fp32
+        weights = try c.decodeIfPresent(WeightFormat.self, forKey: .weights)
         weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? d.weightDecay
         schedule = try c.decodeIfPresent(Schedule.self, forKey: .schedule) ?? d.schedule
         maxGradNorm = try c.decodeIfPresent(Float.self, forKey: .maxGradNorm)
@@ -163,6 +168,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         loraTargets = try c.decodeIfPresent([LoRATarget].self, forKey: .loraTargets)
         prefixTokens = try c.decodeIfPresent(Int.self, forKey: .prefixTokens)
     }
+
+    /// The arena format the run's weights live in (f32 for runs made before `weights` was kept).
+    public var weightFormat: WeightFormat { weights ?? .f32 }
 
     /// Learning rate at 0-based step `step`.
     public func learningRate(at step: Int) -> Float {

@@ -21,7 +21,13 @@ public struct ParameterSpec: Sendable {
 /// A spec placed in the arena: elements offset..<offset+count.
 public struct ParameterSlot: Sendable {
     public let spec: ParameterSpec
+    /// The slot's first element in the arena's logical order: the index z is drawn at.
     public let offset: Int
+    /// Where the slot's elements are stored: in `halves` when `isHalf`, else in `storage`. For an
+    /// f32 arena the same as `offset`.
+    public let storageOffset: Int
+    /// Stored as bf16 bits (matrices and embeddings of a bf16 arena).
+    public let isHalf: Bool
     public var name: String { spec.name }
     public var shape: [Int] { spec.shape }
     public var role: ParameterRole { spec.role }
@@ -32,45 +38,77 @@ public struct ParameterSlot: Sendable {
 /// the order the model declares them, each slot starting on a 64-byte boundary. MeZO's perturbation
 /// and update are single loops over `storage`; gradients and optimizer moments reuse the layout.
 /// The few alignment gaps are zero-initialised and never read by the model.
+///
+/// A bf16 arena (`format == .bf16`, docs/weights-16bit.md) keeps the logical layout (`offset`,
+/// `count`: z is drawn at the same indices as for f32) but stores the matrices and embeddings as
+/// bf16 bits in `halves` and only the norm vectors and biases as floats in `storage`, both compact.
 public final class ParameterArena: @unchecked Sendable {
     public let slots: [ParameterSlot]
-    /// Elements in the buffer, alignment gaps included.   storage: (count)
+    /// Elements in the logical layout, alignment gaps included (z's index space).
     public let count: Int
+    /// The f32 elements: every slot of an f32 arena, the norms and biases of a bf16 one.   (floatCount)
     public let storage: UnsafeMutablePointer<Float>
+    /// Floats in `storage` (== `count` for an f32 arena).
+    public let floatCount: Int
+    /// The bf16 elements of a bf16 arena (nil for f32).   (halfCount) bf16 bits
+    public let halves: UnsafeMutablePointer<UInt16>?
+    public let halfCount: Int
+    public let format: WeightFormat
     /// Weights for a model; gradients and optimizer moments reuse the layout under their own tags.
     public let tag: MemoryTag
     private let slotIndex: [String: Int]
+    /// A bf16 arena's f32 elements as the forward reads them: `storage`, plus ±εz while a
+    /// `readPerturbation` is set (MeZO's no-write forwards). nil for f32.   (floatCount)
+    public let readView: UnsafeMutablePointer<Float>?
+    private var readViewIsStale = true
 
     static let alignment = 16  // floats = 64 bytes, one AVX-512 vector
 
     /// - Parameter touch: false for an arena of which only some slots will be filled (a pipeline
     ///   stage): its other pages are never made resident (`TaggedMemory.allocate`).
-    public convenience init(specs: [ParameterSpec], tag: MemoryTag = .weights, touch: Bool = true) {
-        do { try self.init(checking: specs, tag: tag, touch: touch) } catch { preconditionFailure("\(error)") }
+    /// - Parameter format: `.bf16` stores matrices and embeddings as bf16 (`.f16` is not an arena format).
+    public convenience init(specs: [ParameterSpec], tag: MemoryTag = .weights, touch: Bool = true, format: WeightFormat = .f32) {
+        do { try self.init(checking: specs, tag: tag, touch: touch, format: format) } catch { preconditionFailure("\(error)") }
     }
 
     /// The arena of shapes that come from input (a LoRA rank, a number of prefix tokens): a shape
     /// whose element count overflows Int, or an allocation the system refuses, is an error naming
     /// the tensor and the bytes asked for, not a trap.
-    public init(checking specs: [ParameterSpec], tag: MemoryTag = .weights, touch: Bool = true) throws {
-        let (slots, count) = try Self.layout(specs)
+    public init(checking specs: [ParameterSpec], tag: MemoryTag = .weights, touch: Bool = true,
+                format: WeightFormat = .f32) throws {
+        precondition(format != .f16, WeightFormat.f16Refusal)
+        let layout = try Self.layout(specs, format: format)
         guard Set(specs.map(\.name)).count == specs.count else { throw WeightsError(.duplicateTensor, "duplicate parameter names") }
-        self.slots = slots
-        self.count = count
+        self.slots = layout.slots
+        self.count = layout.count
         self.tag = tag
+        self.format = format
+        floatCount = layout.floats
+        halfCount = layout.halfs
         let what = specs.count == 1 ? "tensor \(specs[0].name) \(specs[0].shape)" : "\(specs.count) tensors (first \(specs.first?.name ?? "-"))"
-        guard let storage = TaggedMemory.allocateIfPossible(floats: count, tag: tag, touch: touch) else {
-            throw WeightsError(.cannotAllocate, "cannot allocate \(count * MemoryLayout<Float>.size) bytes for \(what)")
+        guard let storage = TaggedMemory.allocateIfPossible(floats: floatCount, tag: tag, touch: touch) else {
+            throw WeightsError(.cannotAllocate, "cannot allocate \(floatCount * MemoryLayout<Float>.size) bytes for \(what)")
         }
         self.storage = storage
-        slotIndex = Dictionary(uniqueKeysWithValues: slots.enumerated().map { ($1.name, $0) })
+        if format == .bf16 {
+            // Two bf16 per float of the tagged allocation, so the ledger counts their bytes.
+            halves = UnsafeMutableRawPointer(TaggedMemory.allocate(floats: (layout.halfs + 1) / 2, tag: tag, touch: touch))
+                .assumingMemoryBound(to: UInt16.self)
+            readView = TaggedMemory.allocate(floats: floatCount, tag: tag, touch: touch)
+        } else {
+            halves = nil
+            readView = nil
+        }
+        slotIndex = Dictionary(uniqueKeysWithValues: layout.slots.enumerated().map { ($1.name, $0) })
     }
 
-    /// Slots at aligned offsets and the total element count, by checked arithmetic: the element
-    /// count of every shape and of the whole arena, in bytes too, must fit in Int.
-    static func layout(_ specs: [ParameterSpec]) throws -> ([ParameterSlot], Int) {
+    /// Slots at aligned offsets, the logical element count, and how many of them are stored as
+    /// floats and as bf16, by checked arithmetic: the element count of every shape and of the whole
+    /// arena, in bytes too, must fit in Int.
+    static func layout(_ specs: [ParameterSpec], format: WeightFormat) throws
+        -> (slots: [ParameterSlot], count: Int, floats: Int, halfs: Int) {
         var slots: [ParameterSlot] = []
-        var offset = 0
+        var offset = 0, floats = 0, halfs = 0
         for spec in specs {
             var n = 1
             for d in spec.shape {
@@ -80,33 +118,84 @@ public final class ParameterArena: @unchecked Sendable {
                 }
                 n = product
             }
-            slots.append(ParameterSlot(spec: spec, offset: offset))
+            let half = format == .bf16 && (spec.role == .matrix || spec.role == .embedding)
+            slots.append(ParameterSlot(spec: spec, offset: offset, storageOffset: format == .f32 ? offset : (half ? halfs : floats),
+                                       isHalf: half))
             let (end, overflow) = offset.addingReportingOverflow(n)
             guard !overflow, end <= Int.max / MemoryLayout<Float>.size - Self.alignment else {
                 throw WeightsError(.cannotAllocate, "tensor \(spec.name) \(spec.shape): the parameters' bytes exceed what an Int holds")
             }
-            offset = (end + Self.alignment - 1) / Self.alignment * Self.alignment
+            let next = (end + Self.alignment - 1) / Self.alignment * Self.alignment
+            if half { halfs += next - offset } else { floats += next - offset }
+            offset = next
         }
-        return (slots, offset)
+        return (slots, offset, format == .f32 ? offset : floats, halfs)
     }
 
-    deinit { TaggedMemory.free(storage, count: count, tag: tag) }
+    deinit {
+        TaggedMemory.free(storage, count: floatCount, tag: tag)
+        if let halves {
+            TaggedMemory.free(UnsafeMutableRawPointer(halves).assumingMemoryBound(to: Float.self), count: (halfCount + 1) / 2, tag: tag)
+        }
+        if let readView { TaggedMemory.free(readView, count: floatCount, tag: tag) }
+    }
 
-    /// A zeroed arena with this one's layout, e.g. for gradients or optimizer moments.
+    /// A zeroed f32 arena with this one's layout, e.g. for gradients or optimizer moments.
     public func sameLayout(tag: MemoryTag) -> ParameterArena {
         ParameterArena(specs: slots.map(\.spec), tag: tag)
     }
 
-    /// Bytes of the buffer, alignment gaps included.
-    public var byteCount: Int { count * MemoryLayout<Float>.size }
+    /// Bytes of the weights, alignment gaps included (bf16: the halves and the f32 part).
+    public var byteCount: Int { floatCount * MemoryLayout<Float>.size + halfCount * 2 }
+
+    /// The perturbation the forwards read the weights with (θ + scale·z; nil: θ itself), for a bf16
+    /// arena, whose θ MeZO never writes between its two forwards (docs/weights-16bit.md).
+    public var readPerturbation: ReadPerturbation? {
+        didSet { readViewIsStale = true }
+    }
+
+    /// Says `storage` changed (an update, a load): the read view is refreshed before the next forward.
+    public func weightsChanged() { readViewIsStale = true }
+
+    /// Brings `readView` up to date (storage, + the read perturbation on its slots): a forward calls
+    /// this first. Costs a copy of the norms and biases, a few hundred KB.
+    public func refreshReadView() {
+        guard let readView, readViewIsStale else { return }
+        readView.update(from: storage, count: floatCount)
+        if let p = readPerturbation {
+            for slot in slots where !slot.isHalf {
+                p.perturb(readView + slot.storageOffset, start: slot.offset, count: slot.count)
+            }
+        }
+        readViewIsStale = false
+    }
+
+    /// The slot's bf16 bits (a bf16 arena's matrix or embedding).   (slot.count)
+    public func halfPointer(_ slot: ParameterSlot) -> UnsafeMutablePointer<UInt16> {
+        precondition(slot.isHalf, "\(slot.name) is not stored as bf16")
+        return halves! + slot.storageOffset
+    }
+
+    /// The address that identifies a matrix to the model's products (and LoRA's adapters): the f32
+    /// elements in an f32 arena; in a bf16 arena the address of its bf16 bits, which must then only
+    /// be used as a key, never read as floats. For the norms and biases of a bf16 arena: `readView`.
+    public func readAddress(_ name: String) -> UnsafeMutablePointer<Float> {
+        guard let s = slot(name) else { preconditionFailure("no parameter named \(name)") }
+        if s.isHalf { return UnsafeMutableRawPointer(halves! + s.storageOffset).assumingMemoryBound(to: Float.self) }
+        if let readView { return readView + s.storageOffset }
+        return pointer(s)
+    }
 
     /// Parameters proper (alignment gaps excluded).
     public var parameterCount: Int { slots.reduce(0) { $0 + $1.count } }
 
     public func slot(_ name: String) -> ParameterSlot? { slotIndex[name].map { slots[$0] } }
 
-    /// The slot's elements.   (slot.count)
-    public func pointer(_ slot: ParameterSlot) -> UnsafeMutablePointer<Float> { storage + slot.offset }
+    /// The slot's f32 elements.   (slot.count)
+    public func pointer(_ slot: ParameterSlot) -> UnsafeMutablePointer<Float> {
+        precondition(!slot.isHalf, "\(slot.name) is stored as bf16: read it with halfPointer")
+        return storage + slot.storageOffset
+    }
 
     /// The named parameter; the name must be one the model declared (programmer error otherwise).
     public subscript(_ name: String) -> UnsafeMutablePointer<Float> {
@@ -138,8 +227,9 @@ public final class ParameterArena: @unchecked Sendable {
                 throw WeightsError(.missingTensor,
                     "missing tensor \"\(slot.name)\" (shape \(slot.shape)) in \(fileList)")
             }
-            try file.read(slot.name, into: buffer(slot), expectedShape: slot.shape, releasePages: true)
+            try read(slot, from: file)
         }
+        weightsChanged()
         for (name, file) in owner where slotIndex[name] == nil && ignoring[name] == nil {
             throw WeightsError(.unexpectedTensor,
                 "\(file.path): tensor \"\(name)\" is not a parameter of this model")
@@ -148,6 +238,16 @@ public final class ParameterArena: @unchecked Sendable {
 }
 
 extension ParameterArena {
+    /// One slot from its file: widened to f32, or for a bf16 slot copied (a BF16 tensor) or rounded
+    /// to nearest even (an F32 one), its file pages released as it goes.
+    func read(_ slot: ParameterSlot, from file: SafeTensorsFile) throws {
+        if slot.isHalf {
+            try file.readBF16(slot.name, into: halfPointer(slot), count: slot.count, expectedShape: slot.shape, releasePages: true)
+        } else {
+            try file.read(slot.name, into: buffer(slot), expectedShape: slot.shape, releasePages: true)
+        }
+    }
+
     /// Fills only the slots named `names` (a pipeline stage's part), each strictly as `load` does.
     public func load(_ names: [String], from files: [SafeTensorsFile]) throws {
         for name in names {
@@ -156,14 +256,24 @@ extension ParameterArena {
                 throw WeightsError(.missingTensor, "missing tensor \"\(name)\" (shape \(slot.shape)) in "
                                    + files.map(\.path).joined(separator: ", "))
             }
-            try file.read(name, into: buffer(slot), expectedShape: slot.shape, releasePages: true)
+            try read(slot, from: file)
         }
+        weightsChanged()
     }
 
     /// A 64-bit fingerprint of every element's bits (hex), to tie a run's seed log to the exact
     /// base weights it started from. Chunks of fixed size are hashed in parallel and combined in
     /// order, so the value does not depend on the thread count.
     public func fingerprint(threads: Int = 2) -> String {
+        guard let halves else { return Self.combine(chunkHashes(storage, count: count, threads: threads)) }
+        // bf16: the f32 part, then the bf16 bits read two to a word (a zero pad when odd): never
+        // equal to the f32 arena's fingerprint of the same model, as a run's base must not be.
+        let words = UnsafeMutableRawPointer(halves).assumingMemoryBound(to: Float.self)
+        return Self.combine(chunkHashes(storage, count: floatCount, threads: threads)
+                            + chunkHashes(words, count: (halfCount + 1) / 2, threads: threads))
+    }
+
+    func chunkHashes(_ storage: UnsafeMutablePointer<Float>, count: Int, threads: Int) -> [UInt64] {
         let chunk = Self.fingerprintChunk
         let chunks = (count + chunk - 1) / chunk
         var partial = [UInt64](repeating: 0, count: chunks)
@@ -177,7 +287,7 @@ extension ParameterArena {
                 }
             }
         }
-        return Self.combine(partial)
+        return partial
     }
 
     static let fingerprintChunk = 1 << 20

@@ -137,6 +137,47 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
     }
 
+    /// Copies tensor `name` as bf16 bits into `destination` (`count` elements): a BF16 tensor
+    /// bit for bit, an F32 one rounded to nearest even. With `releasePages` the file's pages are
+    /// given back chunk by chunk, so loading an f32 file into a bf16 arena never holds the f32
+    /// tensor resident. Throws as `read`, and `unsupportedDType` for F16 (f16 → bf16 is not exact).
+    public func readBF16(_ name: String, into destination: UnsafeMutablePointer<UInt16>, count n: Int,
+                         expectedShape: [Int]? = nil, releasePages: Bool = false) throws {
+        let info = try self.info(name)
+        if let expected = expectedShape, expected != info.shape {
+            throw WeightsError(
+                .shapeMismatch, "\(path): tensor '\(name)' has shape \(info.shape) but \(expected) was expected")
+        }
+        guard info.count == n else {
+            throw WeightsError(.countMismatch, "\(path): tensor '\(name)' has \(info.count) elements but the bf16 destination holds \(n)")
+        }
+        if info.dtype == .f16 {
+            throw WeightsError(.unsupportedDType, "\(path): tensor '\(name)' is F16, which does not narrow to bf16 exactly; "
+                               + "load it with --weights f32")
+        }
+        let chunk = releasePages ? 1 << 22 : max(1, n)
+        var done = 0
+        while done < n {
+            let count = min(chunk, n - done)
+            let src = base + info.fileOffset + done * info.dtype.size
+            if info.dtype == .bf16 {
+                memcpy(destination + done, src, count * 2)
+            } else {
+                let dst = destination + done
+                for i in 0..<count {
+                    dst[i] = BFloat16.roundNearestEven(Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 &* i, as: UInt32.self))))
+                }
+            }
+            if releasePages { releaseWholePages(src, bytes: count * info.dtype.size) }
+            done += count
+        }
+    }
+
+    /// The dtypes of every float tensor in the file ("F32", "BF16", "F16"), for `--weights`' default.
+    public var floatDTypes: Set<String> {
+        Set(header.entries.values.compactMap { $0.dtype?.rawValue })
+    }
+
     /// Copies elements `range` of a tensor (flat, row-major) to `destination`, widened to f32,
     /// releasing the file pages they lay on.
     public func readElements(_ name: String, _ range: Range<Int>, into destination: UnsafeMutablePointer<Float>) throws {

@@ -17,13 +17,33 @@ public enum SafeTensorsWriter {
     public struct Entry {
         public let name: String
         public let shape: [Int]
-        public let data: UnsafeBufferPointer<Float>
+        /// F32, or BF16 (a bf16 arena's matrices, `ParameterArena.entries`).
+        public let dtype: DType
+        /// The elements' bytes, little-endian.
+        public let bytes: UnsafeRawBufferPointer
+        /// Elements in `bytes`.
+        public let count: Int
 
         /// `data` must stay valid until `write` returns; its count must equal the product of `shape`.
         public init(name: String, shape: [Int], data: UnsafeBufferPointer<Float>) {
-            self.name = name
-            self.shape = shape
-            self.data = data
+            (self.name, self.shape, dtype, bytes, count) = (name, shape, .f32, UnsafeRawBufferPointer(data), data.count)
+        }
+
+        /// bf16 bits, written as a BF16 tensor.
+        public init(name: String, shape: [Int], bf16: UnsafeBufferPointer<UInt16>) {
+            (self.name, self.shape, dtype, bytes, count) = (name, shape, .bf16, UnsafeRawBufferPointer(bf16), bf16.count)
+        }
+
+        /// The same tensor under another name.
+        public func renamed(_ newName: String) -> Entry {
+            dtype == .f32 ? Entry(name: newName, shape: shape, data: data)
+                : Entry(name: newName, shape: shape, bf16: bytes.bindMemory(to: UInt16.self))
+        }
+
+        /// The elements of an F32 entry.
+        public var data: UnsafeBufferPointer<Float> {
+            precondition(dtype == .f32, "tensor '\(name)' is \(dtype.rawValue), not F32")
+            return bytes.bindMemory(to: Float.self)
         }
     }
 
@@ -41,7 +61,7 @@ public enum SafeTensorsWriter {
         var metadata = metadata
         if checksum {
             var state = XXH64.State()
-            for entry in sorted { state.update(UnsafeRawBufferPointer(entry.data)) }
+            for entry in sorted { state.update(entry.bytes) }
             metadata[checksumKey] = checksumText(state.digest())
         }
         let headerBytes = header(for: sorted, metadata: metadata)
@@ -50,7 +70,7 @@ public enum SafeTensorsWriter {
             try withUnsafeBytes(of: &lengthPrefix) { try AtomicFile.writeAll(fd, $0, path: path) }
             try headerBytes.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: path) }
             for entry in sorted {
-                try AtomicFile.writeAll(fd, UnsafeRawBufferPointer(entry.data), path: path, what: "tensor '\(entry.name)'")
+                try AtomicFile.writeAll(fd, entry.bytes, path: path, what: "tensor '\(entry.name)'")
             }
         }
     }
@@ -76,14 +96,16 @@ public enum SafeTensorsWriter {
                 throw WeightsError(.invalidEntry, "\(path): tensor '\(e.name)' has a negative dimension in \(e.shape)")
             }
             let expected = e.shape.reduce(1, *)
-            guard e.data.count == expected else {
+            guard e.count == expected else {
                 throw WeightsError(
                     .invalidEntry,
-                    "\(path): tensor '\(e.name)' has shape \(e.shape) (\(expected) elements) but \(e.data.count) "
+                    "\(path): tensor '\(e.name)' has shape \(e.shape) (\(expected) elements) but \(e.count) "
                         + "values were given")
             }
         }
-        return entries.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+        // Python's library orders by dtype first (F32 before BF16), then by name.
+        return entries.sorted { ($0.dtype == .f32) != ($1.dtype == .f32) ? $0.dtype == .f32
+                                : $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
     }
 
     /// The JSON header as serde_json prints it (compact, no escaped slashes), space-padded so that
@@ -105,9 +127,9 @@ public enum SafeTensorsWriter {
         var offset = 0
         for e in sorted {
             separator()
-            let bytes = e.data.count * 4
+            let bytes = e.bytes.count
             let shape = e.shape.map(String.init).joined(separator: ",")
-            json += "\(quoted(e.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + bytes)]}"
+            json += "\(quoted(e.name)):{\"dtype\":\"\(e.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + bytes)]}"
             offset += bytes
         }
         json += "}"

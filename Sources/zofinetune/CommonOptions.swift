@@ -5,6 +5,7 @@ import Tasks
 import Tensors
 import Tokenizers
 import Training
+import Weights
 
 /// --model and --threads, shared by every command that runs a model.
 struct ModelOptions: ParsableArguments {
@@ -13,6 +14,15 @@ struct ModelOptions: ParsableArguments {
 
     @Option(name: .long, help: "Threads for matrix products and kernels (default: every core).")
     var threads: Int?
+
+    @Option(name: .long, help: ArgumentHelp("""
+        How the weights are held: bf16 (2 bytes a parameter, products straight from the bf16 \
+        matrices through oneDNN, norms and attention in f32; MeZO reads θ±εz without writing θ and \
+        updates with stochastic rounding) or f32. Default: f32 when the folder's safetensors are \
+        f32 (or f16), bf16 when they are bf16. With --run, the run's own. f16 is refused (see \
+        docs/weights-16bit.md).
+        """, valueName: "bf16|f16|f32"))
+    var weights: WeightFormat?
 
     func validate() throws {
         try SettingRules.threads.validate(threads)
@@ -28,8 +38,9 @@ struct ModelOptions: ParsableArguments {
         let started = Date()
         let decoder: DecoderModel
         var stepsApplied = 0
+        let format = try weightFormat(run: runOptions)
         if let adapter = runOptions?.adapter {
-            decoder = try ModelLoader.loadDecoder(directory: model)
+            decoder = try ModelLoader.loadDecoder(directory: model, weights: format)
             if PrefixAdapterFolder.isPrefixFolder(adapter) {
                 let prefix = try PrefixAdapterFolder.attach(adapter, to: decoder, modelDirectory: model, threads: Threads.count)
                 log("prefix-tuning adapter \(adapter): \(prefix.tokens) prefix tokens")
@@ -45,14 +56,32 @@ struct ModelOptions: ParsableArguments {
             stepsApplied = steps
             log("weights of run \(runPath) after \(steps) steps")
         } else {
-            decoder = try ModelLoader.loadDecoder(directory: model)
+            decoder = try ModelLoader.loadDecoder(directory: model, weights: format)
         }
         try checkVocabularies(tokenizer: tokenizer, model: decoder, directory: model)
         let params = Double(decoder.arena.parameterCount) / 1e6
-        log(String(format: "loaded %@ (%@, %.0fM parameters) in %.1f s; OpenBLAS %@ kernels, %d threads",
-                   model, decoder.config.family.rawValue, params, Date().timeIntervalSince(started),
-                   BLAS.coreName, Threads.count))
+        log(String(format: "loaded %@ (%@, %.0fM parameters, %@ weights: %.0f MB) in %.1f s; OpenBLAS %@ kernels, %d threads",
+                   model, decoder.config.family.rawValue, params, format.rawValue, Double(decoder.arena.byteCount) / 1e6,
+                   Date().timeIntervalSince(started), BLAS.coreName, Threads.count))
         return (decoder, tokenizer, stepsApplied)
+    }
+
+    /// The arena format of this command's weights, said on stderr with its reason (the first
+    /// thing a command loading a model says): a run's recorded one (`--weights` may only repeat
+    /// it), else `--weights`, else the folder's default (`ModelLoader.weightFormat`).
+    func weightFormat(run runOptions: RunOptions?) throws -> WeightFormat {
+        if let runPath = runOptions?.run {
+            let recorded = try RunFolder(path: runPath).manifest.config.weightFormat
+            if let weights, weights != recorded {
+                throw InputError("--weights \(weights.rawValue): run \(runPath) holds its weights as \(recorded.rawValue) "
+                                 + "(its seed log replays bitwise only onto those); leave --weights out")
+            }
+            log("weights: \(recorded.rawValue) (as run \(runPath) recorded)")
+            return recorded
+        }
+        let (format, why) = try ModelLoader.weightFormat(directory: model, requested: weights)
+        log("weights: \(format.rawValue) (\(why))")
+        return format
     }
 }
 
@@ -114,6 +143,7 @@ func checkVocabularies(tokenizer: Tokenizer, model: DecoderModel, directory: Str
 }
 
 extension TaskName: ExpressibleByArgument {}
+extension WeightFormat: ExpressibleByArgument {}
 extension Split: ExpressibleByArgument {}
 
 /// Human output goes to stderr so that stdout carries only results (and only JSON with --json).

@@ -14,6 +14,10 @@ import Training
 /// have) and load the same weights, so every rank starts from the same bits.
 extension TrainCommand {
     func openRun(prompt: TaskPrompt, communicator: Communicator) throws -> (TrainingTask, RunFolder, Int) {
+        // Also when bf16 is only the folder's default: the data-parallel gradient sums are f32 arenas.
+        if communicator.size > 1, try ModelLoader.weightFormat(directory: modelOptions.model, requested: modelOptions.weights).0 == .bf16 {
+            throw InputError("bf16 weights train in one process; distributed runs hold f32 weights (use --weights f32)")
+        }
         if communicator.isRoot {
             let opened = try openRun(prompt: prompt)
             _ = try communicator.broadcast(Array(opened.1.path.utf8))
@@ -68,6 +72,9 @@ extension TrainCommand {
     /// replayed onto its part.
     func openPipelineRun(prompt: TaskPrompt, communicator: Communicator) throws -> (TrainingTask, RunFolder, Int, PipelineModel) {
         let directory = modelOptions.model
+        if try ModelLoader.weightFormat(directory: directory, requested: modelOptions.weights).0 == .bf16 {
+            throw InputError("--distributed pipeline holds f32 weights; bf16 weights train in one process (use --weights f32)")
+        }
         guard try !EncoderConfig.isEncoder(directory: directory), prompt.spec.objective == .classify else {
             throw InputError("--distributed pipeline trains a decoder on a classify task; \(directory) with \(prompt.origin) is not one")
         }

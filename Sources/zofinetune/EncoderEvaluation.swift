@@ -42,6 +42,9 @@ extension ModelOptions {
     func loadEmbedder(batchSize: Int = 32, run runOptions: RunOptions? = nil) throws -> (SentenceEmbedder, Int) {
         try BLAS.load()
         Threads.set(threads ?? Threads.count)
+        if let weights, weights != .f32 {
+            throw InputError("--weights \(weights.rawValue): 16-bit weights are for decoders; \(model) is an encoder (use --weights f32)")
+        }
         let started = Date()
         let embedder = try SentenceEmbedder.load(directory: model, batchSize: batchSize)
         var steps = 0

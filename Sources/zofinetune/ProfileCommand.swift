@@ -6,6 +6,7 @@ import Tasks
 import Tensors
 import Tokenizers
 import Training
+import Weights
 
 struct ProfileCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -100,10 +101,24 @@ struct ProfileCommand: ParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: batchFile) }
 
         let available = memoryLimit.map { Int($0 * 1e9) } ?? ProcessMemory.availableBytes
+        // --weights: the workers hold the weights so; what bf16 weights cannot train is not run.
+        let encoder = try EncoderConfig.isEncoder(directory: modelOptions.model)
+        if encoder, let w = modelOptions.weights, w != .f32 {
+            throw InputError("--weights \(w.rawValue): 16-bit weights are for decoders; \(modelOptions.model) is an encoder")
+        }
+        let weights = encoder ? WeightFormat.f32 : try ModelLoader.weightFormat(directory: modelOptions.model, requested: modelOptions.weights).0
+        log("weights: \(weights.rawValue) (the workers' arena; predictions assume f32 weights)")
         var results: [MethodMemory] = []
         for method in methodList {
             let predicted = predict(method)
             var result = MethodMemory(method: method.rawValue, status: .measured)
+            if weights == .bf16, let refusal = Self.bf16Refusal(method) {
+                result.status = .failed
+                result.message = refusal
+                log("\(method.rawValue): not run with --weights bf16: \(refusal)")
+                results.append(result)
+                continue
+            }
             result.predicted = Dictionary(uniqueKeysWithValues: predicted.map { ($0.key.rawValue, $0.value) })
             // The baseline is small (~0.1 GB) next to any method; it is added from the previous child when known.
             let baseline = results.compactMap(\.baselineBytes).first ?? 100_000_000
@@ -117,7 +132,7 @@ struct ProfileCommand: ParsableCommand {
             }
             log("\(method.rawValue): running \(steps) steps in a child process…")
             do {
-                let measured = try runChild(method: method, batchFile: batchFile)
+                let measured = try runChild(method: method, batchFile: batchFile, weights: weights)
                 result.peakRSSBytes = measured.peakRSSBytes
                 result.baselineBytes = measured.baselineBytes
                 result.tagged = measured.tagged
@@ -159,11 +174,12 @@ struct ProfileCommand: ParsableCommand {
     }
 
     /// Runs `zofinetune profile-worker` for one method and reads its JSON line.
-    func runChild(method: ProfileMethod, batchFile: String) throws -> MethodMemory {
+    func runChild(method: ProfileMethod, batchFile: String, weights: WeightFormat) throws -> MethodMemory {
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         child.arguments = ["profile-worker", "--model", modelOptions.model, "--method", method.rawValue,
-                           "--batch", batchFile, "--steps", String(steps), "--threads", String(Threads.count)]
+                           "--batch", batchFile, "--steps", String(steps), "--threads", String(Threads.count),
+                           "--weights", weights.rawValue]
         let out = Pipe()
         child.standardOutput = out
         try child.run()
@@ -178,6 +194,18 @@ struct ProfileCommand: ParsableCommand {
 
 extension ProfileMethod: ExpressibleByArgument {}
 
+extension ProfileCommand {
+    /// Why `method` cannot run on bf16 weights (`TrainingConfig.checkWeightFormat`), nil if it can.
+    static func bf16Refusal(_ method: ProfileMethod) -> String? {
+        guard let optimizer = method.optimizer else { return nil }   // inference
+        var config = TrainingConfig()
+        config.weights = .bf16
+        config.optimizer = optimizer
+        config.peft = method.peft
+        do { try config.checkWeightFormat(encoder: false); return nil } catch { return "\(error)" }
+    }
+}
+
 /// One method of `profile` in a process of its own (started by `profile`; not for direct use).
 struct ProfileWorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -189,6 +217,7 @@ struct ProfileWorkerCommand: ParsableCommand {
     @Option var batch: String
     @Option var steps: Int
     @Option var threads: Int
+    @Option var weights: WeightFormat = .f32
 
     func validate() throws {
         try CountRule.flag("--steps", 1...1_000_000).validate(steps)
@@ -208,7 +237,7 @@ struct ProfileWorkerCommand: ParsableCommand {
         let task: TrainingTask
         if let kept = profileBatch.task {
             let prompt = try TaskPrompt(spec: kept.spec, origin: kept.origin)
-            let decoder = try ModelLoader.loadDecoder(directory: model)
+            let decoder = try ModelLoader.loadDecoder(directory: model, weights: weights)
             if let lora = method.lora { try decoder.attachLoRA(lora).initialise(seed: 0) }
             if let n = method.prefixTokens { try PrefixSetup.attach(n, seed: 0, to: decoder) }
             task = prompt.spec.objective == .classify
@@ -224,7 +253,7 @@ struct ProfileWorkerCommand: ParsableCommand {
             if let n = method.prefixTokens { try PrefixSetup.attach(n, seed: 0, to: embedder.model) }
             task = EncoderTask(scorer: try LabelDescriptionScorer(embedder: embedder, descriptions: TaskName.sst2.labelDescriptions))
         } else {
-            let decoder = try ModelLoader.loadDecoder(directory: model)
+            let decoder = try ModelLoader.loadDecoder(directory: model, weights: weights)
             if let lora = method.lora { try decoder.attachLoRA(lora).initialise(seed: 0) }
             if let n = method.prefixTokens { try PrefixSetup.attach(n, seed: 0, to: decoder) }
             task = try DecoderTask(model: decoder, tokenizer: tokenizer, prompt: .sst2)

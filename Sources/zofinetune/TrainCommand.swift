@@ -198,7 +198,8 @@ struct TrainCommand: ParsableCommand {
             log("interrupted after step \(summary.stepsDone); weights saved. Continue with: zofinetune train --model \(modelOptions.model) --resume \(run.path)")
         }
         if let peak = summary.peakResidentBytes {
-            log(String(format: "peak RSS %.2f GB (f32 weights %.2f GB)", Double(peak) / 1e9, Double(task.baseArena.byteCount) / 1e9))
+            log(String(format: "peak RSS %.2f GB (%@ weights %.2f GB)", Double(peak) / 1e9, task.baseArena.format.rawValue,
+                       Double(task.baseArena.byteCount) / 1e9))
         }
         try logOutcome(run, summary)
         if json { try printJSON(out) }
@@ -238,6 +239,8 @@ struct TrainCommand: ParsableCommand {
         }
         var config = newConfig()
         config.taskFile = taskOptions.runTask(prompt)
+        if !isEncoder { config.weights = try ModelLoader.weightFormat(directory: modelOptions.model, requested: modelOptions.weights).0 }
+        try config.checkWeightFormat(encoder: isEncoder)
         if isEncoder, config.precision == .bf16 {
             throw ValidationError("--precision bf16 trains decoders only; \(modelOptions.model) is an encoder")
         }

@@ -25,6 +25,7 @@ struct Zofinetune: ParsableCommand {
     /// `train --config FILE` becomes the file's flags followed by the command line's before parsing,
     /// so that the file may give what is required (--model) and the command line overrides it.
     static func main() {
+        OpenMPWaitPolicy.ensurePassive()
         do {
             main(try TrainConfigFile.expanding(Array(CommandLine.arguments.dropFirst())))
         } catch {

@@ -151,6 +151,10 @@ public final class LoRALayers: @unchecked Sendable {
             guard let slot = base.slot(m.module + ".weight"), slot.shape == [m.out, m.in] else {
                 throw ModelError("LoRA merge: the base has no weight \(m.module).weight of shape [\(m.out), \(m.in)]")
             }
+            guard !slot.isHalf else {
+                throw ModelError("LoRA merge: \(slot.name) is held as bf16 (--weights bf16), where W + (α/r)·B·A would be "
+                                 + "rounded; export the adapter itself (export --adapter) and merge it over f32 weights")
+            }
             let (a, b) = pointers(i, in: arena)
             // W (out, in) += s · B (out, r) · A (r, in)
             BLAS.gemm(transA: false, transB: false, m: m.out, n: m.in, k: settings.rank, alpha: scale,
