@@ -47,6 +47,8 @@ let package = Package(
         .target(name: "Weights", dependencies: ["Tensors"], swiftSettings: hostCPU),
         .target(name: "Models", dependencies: ["Tensors", "Weights"], swiftSettings: hostCPU),
         .target(name: "Tokenizers", dependencies: ["CSentencePiece"], swiftSettings: hostCPU),
+        // The Jinja subset chat templates are written in (lexer, parser, evaluator), with no dependency.
+        .target(name: "ChatTemplates", swiftSettings: hostCPU),
         .target(
             name: "Tasks", dependencies: ["Tokenizers", .product(name: "SwiftCSV", package: "SwiftCSV")],
             resources: [.copy("BuiltinTasks")], swiftSettings: hostCPU),
@@ -77,6 +79,7 @@ let package = Package(
             name: "ModelsTests", dependencies: ["TestSupport", "Optimizers", "Models", "Weights", "Tensors", "Tokenizers", "Tasks"],
             swiftSettings: hostCPU),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], swiftSettings: hostCPU),
+        .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"], swiftSettings: hostCPU),
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "Tokenizers"], swiftSettings: hostCPU),
         .testTarget(
             name: "TrainingTests", dependencies: ["TestSupport", "FuzzSupport", "Training", "Models", "Tasks", "Tokenizers", "Tensors", "Weights", "Optimizers"],
