@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"], swiftSettings: hostCPU),
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "Tokenizers", "ChatTemplates", "TestSupport"], swiftSettings: hostCPU),
         .testTarget(
-            name: "TrainingTests", dependencies: ["TestSupport", "FuzzSupport", "Training", "Models", "Tasks", "Tokenizers", "Tensors", "Weights", "Optimizers"],
+            name: "TrainingTests", dependencies: ["TestSupport", "FuzzSupport", "Training", "Models", "Tasks", "Tokenizers", "Tensors", "Weights", "Optimizers", "ChatTemplates"],
             swiftSettings: hostCPU),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "Weights", "TestSupport"], swiftSettings: hostCPU),
         .testTarget(name: "CLITests", dependencies: ["zofinetune", "TestSupport"], swiftSettings: hostCPU),

@@ -58,6 +58,8 @@ extension TaskSpec {
     /// Checks that the fields fit together; `path` names the task (file or "command line").
     public func validate(path: String) throws {
         func fail(_ message: String) -> TaskDataError { TaskDataError(.badTaskFile, file: path, message) }
+        if objective == .chat { return try validateChat(path: path) }
+        if trainOn != nil { throw fail("\"train_on\" is for objective chat") }
         let parsed: PromptTemplate
         do { parsed = try PromptTemplate(template, maps: maps ?? [:]) } catch let e as PromptTemplate.SyntaxError {
             throw fail("template: \(e.message)")
@@ -94,6 +96,7 @@ extension TaskSpec {
                 throw fail("metric \(metric.rawValue) is for objective classify; complete uses exact_match or f1")
             }
             if let n = maxNewTokens, n < 1 { throw fail("max_new_tokens must be at least 1") }
+        case .chat: break   // validateChat, above
         }
         if let k = demonstrations?.k, k < 0 { throw fail("demonstrations.k must be 0 or more") }
     }

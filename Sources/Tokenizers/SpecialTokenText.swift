@@ -28,6 +28,13 @@ public struct SpecialTokenEncoder: Sendable {
         controlPieces = AddedTokenMatcher(controls)
     }
 
+    /// True for a control or special token (`<|im_end|>`, `<end_of_turn>`, `<eos>`).
+    public func isSpecial(_ id: Int32) -> Bool {
+        if let spm = tokenizer as? SentencePieceTokenizer { return spm.isControl(id) }
+        if let bpe = tokenizer as? ByteLevelBPETokenizer { return bpe.specialIDs.contains(id) }
+        return id == tokenizer.eosID || id == tokenizer.bosID
+    }
+
     /// Ids of `text`, special tokens written in it matched as tokens; nothing added before or after
     /// (transformers' `apply_chat_template(tokenize=True)` encodes with add_special_tokens=False:
     /// a `<bos>` comes only from the template's own text).

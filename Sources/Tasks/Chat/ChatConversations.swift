@@ -13,9 +13,11 @@ public struct ChatConversation: Sendable {
     public let roles: [String]
     /// "file:line", its id in errors and predictions.
     public let source: String
+    /// The line as read.
+    public let json: String
 
-    public init(messages: [TemplateValue], roles: [String], source: String) {
-        (self.messages, self.roles, self.source) = (messages, roles, source)
+    public init(messages: [TemplateValue], roles: [String], source: String, json: String = "") {
+        (self.messages, self.roles, self.source, self.json) = (messages, roles, source, json)
     }
 
     /// Positions of the assistant's messages.
@@ -46,35 +48,40 @@ public enum ChatConversations {
             let line = index + 1
             let trimmed = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.isEmpty { continue }
-            func fail(_ message: String) -> TaskDataError { TaskDataError(.badMessages, file: path, line: line, message) }
-            let object: TemplateValue
-            do { object = try TemplateJSON.parse(trimmed) } catch { throw fail("not valid JSON (\(error))") }
-            guard case .dict(let record) = object else { throw fail("each line must be a JSON object {\"messages\": […]}") }
-            guard let messagesValue = record["messages"] else {
-                throw fail("no \"messages\" key (keys: \(record.keys.joined(separator: ", ")))")
-            }
-            guard case .list(let messages) = messagesValue, !messages.isEmpty else {
-                throw fail("\"messages\" must be a non-empty list of {\"role\", \"content\"} objects")
-            }
-            var roles: [String] = []
-            for (i, message) in messages.enumerated() {
-                guard case .dict(let m) = message else { throw fail("message \(i + 1) is not an object") }
-                guard let role = m["role"] else { throw fail("message \(i + 1) has no \"role\"") }
-                guard case .string(let r) = role, Self.roles.contains(r) else {
-                    throw fail("message \(i + 1) has an unknown role \(role.pythonRepr) (known: \(Self.roles.sorted().joined(separator: ", ")))")
-                }
-                guard let content = m["content"] else { throw fail("message \(i + 1) (\(r)) has no \"content\"") }
-                guard case .string = content else {
-                    throw fail("message \(i + 1) (\(r)): \"content\" must be a string, found \(content.pythonRepr.prefix(40))")
-                }
-                roles.append(r)
-            }
-            if requireAssistant && !roles.contains("assistant") {
-                throw fail("the conversation has no assistant turn (nothing to train on)")
-            }
-            out.append(ChatConversation(messages: messages, roles: roles, source: "\(name):\(line)"))
+            let parsed = try parse(line: trimmed, path: path, line: line, requireAssistant: requireAssistant)
+            out.append(ChatConversation(messages: parsed.messages, roles: parsed.roles, source: "\(name):\(line)", json: trimmed))
         }
         return out
     }
 
+    /// One line's conversation, checked.
+    static func parse(line trimmed: String, path: String, line: Int, requireAssistant: Bool) throws -> (messages: [TemplateValue], roles: [String]) {
+        func fail(_ message: String) -> TaskDataError { TaskDataError(.badMessages, file: path, line: line, message) }
+        let object: TemplateValue
+        do { object = try TemplateJSON.parse(trimmed) } catch { throw fail("not valid JSON (\(error))") }
+        guard case .dict(let record) = object else { throw fail("each line must be a JSON object {\"messages\": […]}") }
+        guard let messagesValue = record["messages"] else {
+            throw fail("no \"messages\" key (keys: \(record.keys.joined(separator: ", ")))")
+        }
+        guard case .list(let messages) = messagesValue, !messages.isEmpty else {
+            throw fail("\"messages\" must be a non-empty list of {\"role\", \"content\"} objects")
+        }
+        var roles: [String] = []
+        for (i, message) in messages.enumerated() {
+            guard case .dict(let m) = message else { throw fail("message \(i + 1) is not an object") }
+            guard let role = m["role"] else { throw fail("message \(i + 1) has no \"role\"") }
+            guard case .string(let r) = role, Self.roles.contains(r) else {
+                throw fail("message \(i + 1) has an unknown role \(role.pythonRepr) (known: \(Self.roles.sorted().joined(separator: ", ")))")
+            }
+            guard let content = m["content"] else { throw fail("message \(i + 1) (\(r)) has no \"content\"") }
+            guard case .string = content else {
+                throw fail("message \(i + 1) (\(r)): \"content\" must be a string, found \(content.pythonRepr.prefix(40))")
+            }
+            roles.append(r)
+        }
+        if requireAssistant && !roles.contains("assistant") {
+            throw fail("the conversation has no assistant turn (nothing to train on)")
+        }
+        return (messages, roles)
+    }
 }

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""The chat loss and its gradient on a tiny model, as transformers masks it, for
+Tests/TrainingTests/ChatLossGradientTests.swift.
+
+    python3 tools/reference_chat_loss.py      # writes Tests/Fixtures/tiny-chat/
+
+The model is Tests/Fixtures/tiny-qwen3-bpe (tiny random Qwen3) with the bpe-qwen2 vocabulary,
+whose added tokens include <|im_start|> and <|im_end|>; the chat template is ChatML with
+transformers' own `{% generation %}` markers around each assistant answer
+(Tests/Fixtures/chat-templates/chatml-generation.jinja), so the labels come from transformers'
+`apply_chat_template(…, return_assistant_tokens_mask=True)`: ids where the assistant mask is 1,
+-100 elsewhere. "final": only the last answer's run of 1s; "all": every answer. The loss is
+transformers' `labels=` loss over the whole batch: the mean cross-entropy over every labelled
+token (each conversation run alone, their summed losses divided by the total labelled tokens,
+which is the same mean as one padded batch). Writes conversations.jsonl (6 conversations of
+tools/chat_conversations.py, seed 7) and reference.safetensors:
+
+  <mode>.loss      (1,)   the loss                       mode: final, all
+  <mode>.ids_<k>   (n_k,) conversation k's ids (F32), through its last labelled token
+  <mode>.labels_<k> (n_k,) its labels (-100 where masked)
+  <mode>.grad.<name>     every parameter's gradient (the tied embedding included; the model is tiny)
+"""
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+import torch
+from safetensors.torch import save_file
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from chat_conversations import conversations  # noqa: E402
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures")
+
+
+def main():
+    torch.set_num_threads(1)
+    out = os.path.join(ROOT, "tiny-chat")
+    os.makedirs(out, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        for source, file in [("tiny-qwen3-bpe", "config.json"), ("tiny-qwen3-bpe", "model.safetensors"),
+                             ("bpe-qwen2", "tokenizer.json"), ("bpe-qwen2", "tokenizer_config.json"),
+                             ("chat-templates", "chatml-generation.jinja")]:
+            shutil.copyfile(os.path.join(ROOT, source, file),
+                            os.path.join(folder, "chat_template.jinja" if file.endswith(".jinja") else file))
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager").eval()
+        chats = conversations(6, seed=7)
+        with open(os.path.join(out, "conversations.jsonl"), "w") as f:
+            for messages in chats:
+                f.write(json.dumps({"messages": messages}, ensure_ascii=False) + "\n")
+        tensors = {}
+        for mode in ("final", "all"):
+            model.zero_grad()
+            rows = []
+            for messages in chats:
+                encoded = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True,
+                                                        return_assistant_tokens_mask=True)
+                ids, mask = list(encoded["input_ids"]), list(encoded["assistant_masks"])
+                if mode == "final":
+                    last = max(i for i, m in enumerate(mask) if m)
+                    first = last
+                    while first > 0 and mask[first - 1]:
+                        first -= 1
+                    mask = [1 if first <= i <= last else 0 for i in range(len(mask))]
+                end = max(i for i, m in enumerate(mask) if m) + 1
+                ids, mask = ids[:end], mask[:end]
+                labels = [t if m else -100 for t, m in zip(ids, mask)]
+                rows.append((ids, labels))
+            # Shifted as transformers shifts: position t predicts token t+1, so the first token is never labelled.
+            total_tokens = sum(sum(1 for l in labels[1:] if l != -100) for _, labels in rows)
+            total = 0.0
+            for k, (ids, labels) in enumerate(rows):
+                result = model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels]))
+                count = sum(1 for l in labels[1:] if l != -100)
+                (result.loss * count / total_tokens).backward()
+                total += result.loss.item() * count
+                tensors[f"{mode}.ids_{k}"] = torch.tensor(ids, dtype=torch.float32)
+                tensors[f"{mode}.labels_{k}"] = torch.tensor(labels, dtype=torch.float32)
+            tensors[f"{mode}.loss"] = torch.tensor([total / total_tokens], dtype=torch.float32)
+            for name, p in model.named_parameters():
+                tensors[f"{mode}.grad.{name}"] = p.grad.detach().float().clone().contiguous()
+            print(f"{mode}: loss {total / total_tokens:.6f} over {total_tokens} answer tokens", file=sys.stderr)
+    save_file(tensors, os.path.join(out, "reference.safetensors"))
+    print(f"-> {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
