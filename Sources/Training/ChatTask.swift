@@ -141,3 +141,13 @@ public final class ChatTask: TrainingTask {
         return (values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count), Date().timeIntervalSince(started))
     }
 }
+
+/// A task whose evaluation writes answers (`eval` prints their exact match and F1 and writes them
+/// to `--predictions-out`): completion and chat.
+public protocol AnswerGenerating {
+    var prompt: TaskPrompt { get }
+    func generate(_ examples: [LabeledExample], progress: ((Int, Int) -> Void)?) throws -> [String]
+}
+
+extension CompleteTask: AnswerGenerating {}
+extension ChatTask: AnswerGenerating {}
