@@ -12,7 +12,9 @@ import csv
 import json
 import os
 
-QUESTION = "Review: {}\nIs the sentiment of this movie review positive or negative? Answer with one word."
+QUESTION = "{}\nSentiment?"
+# A short system prompt: without one SmolLM2's template adds its own 20-token default to every conversation.
+SYSTEM = "Label movie reviews positive or negative."
 
 
 def rows(path):
@@ -36,7 +38,7 @@ def main():
                 if limit is not None and i >= limit:
                     break
                 answer = "positive" if label == "1" else "negative"
-                messages = [{"role": "user", "content": QUESTION.format(text)}, {"role": "assistant", "content": answer}]
+                messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTION.format(text)}, {"role": "assistant", "content": answer}]
                 f.write(json.dumps({"messages": messages}, ensure_ascii=False) + "\n")
     with open(os.path.join(args.out, "chat-task.json"), "w") as f:
         json.dump({"objective": "chat", "max_new_tokens": 3, "metric": "exact_match"}, f, indent=2)

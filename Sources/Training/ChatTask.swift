@@ -104,23 +104,10 @@ public final class ChatTask: TrainingTask {
         }
     }
 
-    /// Tokens that end a reply: <eos>, and the special tokens the template writes after an answer
-    /// (`<|im_end|>`, `<end_of_turn>`), found by rendering a one-exchange conversation.
-    func stopTokens() throws -> Set<Int32> {
-        var stop = Set<Int32>()
-        if let eos = tokenizer.eosID { stop.insert(eos) }
-        let probe = ChatConversation(messages: [.dict(.init([("role", .string("user")), ("content", .string("a"))])),
-                                                .dict(.init([("role", .string("assistant")), ("content", .string("b"))]))],
-                                     roles: ["user", "assistant"], source: "end-of-turn probe")
-        let encoded = try encoder.encodeForTraining(probe, trainOn: .finalAssistant)
-        for id in encoded.ids[encoded.answers[0]] where encoder.encoder.isSpecial(id) { stop.insert(id); break }
-        return stop
-    }
-
     /// Greedy replies to each conversation's final turn (its final assistant answer left out).
     public func generate(_ examples: [LabeledExample], progress: ((Int, Int) -> Void)? = nil) throws -> [String] {
         let prompts = try examples.map { try encoder.ids(try ChatExamples.conversation(of: $0), addGenerationPrompt: true) }
-        let stop = try stopTokens()
+        let stop = try encoder.endOfTurnTokens()
         let generated = model.generateGreedy(prompts: prompts, maxNewTokens: prompt.spec.maxNewTokens ?? 50, stop: stop) {
             progress?($0, prompts.count)
         }

@@ -82,4 +82,19 @@ public final class ChatEncoder: @unchecked Sendable {
         }
         return Encoded(ids: Array(all[..<answers.last!.upperBound]), answers: answers)
     }
+
+    /// Tokens that end a reply: <eos>, and the first special token the template writes after an
+    /// answer (`<|im_end|>`, `<end_of_turn>`), found by rendering a one-exchange conversation.
+    public func endOfTurnTokens() throws -> Set<Int32> {
+        var stop = Set<Int32>()
+        if let eos = encoder.tokenizer.eosID { stop.insert(eos) }
+        func message(_ role: String, _ content: String) -> TemplateValue {
+            .dict(TemplateDict([("role", .string(role)), ("content", .string(content))]))
+        }
+        let probe = ChatConversation(messages: [message("user", "a"), message("assistant", "b")], roles: ["user", "assistant"],
+                                     source: "end-of-turn probe")
+        let encoded = try encodeForTraining(probe, trainOn: .finalAssistant)
+        if let id = encoded.ids[encoded.answers[0]].first(where: encoder.isSpecial) { stop.insert(id) }
+        return stop
+    }
 }
