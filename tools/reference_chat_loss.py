@@ -13,7 +13,9 @@ transformers' own `{% generation %}` markers around each assistant answer
 transformers' `labels=` loss over the whole batch: the mean cross-entropy over every labelled
 token (each conversation run alone, their summed losses divided by the total labelled tokens,
 which is the same mean as one padded batch). Writes conversations.jsonl (6 conversations of
-tools/chat_conversations.py, seed 7) and reference.safetensors:
+tools/chat_conversations.py, seed 7), ids.jsonl and ids-generation-prompt.jsonl (apply_chat_template's
+ids of each conversation, and of it without its final answer with the generation prompt: what
+`zofinetune tokenize --chat … --json` prints) and reference.safetensors:
 
   <mode>.loss      (1,)   the loss                       mode: final, all
   <mode>.ids_<k>   (n_k,) conversation k's ids (F32), through its last labelled token
@@ -52,6 +54,13 @@ def main():
         with open(os.path.join(out, "conversations.jsonl"), "w") as f:
             for messages in chats:
                 f.write(json.dumps({"messages": messages}, ensure_ascii=False) + "\n")
+        # What `tokenize --chat [--add-generation-prompt] --json` must print, line for line.
+        for name, generation in (("ids.jsonl", False), ("ids-generation-prompt.jsonl", True)):
+            with open(os.path.join(out, name), "w") as f:
+                for messages in chats:
+                    shown = messages[:-1] if generation else messages
+                    ids = tokenizer.apply_chat_template(shown, tokenize=True, add_generation_prompt=generation, return_dict=True)
+                    f.write(json.dumps({"ids": list(ids["input_ids"])}, separators=(",", ":")) + "\n")
         tensors = {}
         for mode in ("final", "all"):
             model.zero_grad()
