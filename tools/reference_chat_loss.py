@@ -3,6 +3,7 @@
 Tests/TrainingTests/ChatLossGradientTests.swift.
 
     python3 tools/reference_chat_loss.py      # writes Tests/Fixtures/tiny-chat/
+    python3 tools/reference_chat_loss.py models/smollm2-135m-instruct models/reference/chat-smollm2-135m-instruct-loss.safetensors
 
 The model is Tests/Fixtures/tiny-qwen3-bpe (tiny random Qwen3) with the bpe-qwen2 vocabulary,
 whose added tokens include <|im_start|> and <|im_end|>; the chat template is ChatML with
@@ -97,5 +98,53 @@ def main():
     print(f"-> {out}", file=sys.stderr)
 
 
+def real(model_dir, out_path):
+    """The same check on a real instruct model (SmolLM2-135M-Instruct): 4 conversations with a
+    system prompt, whose ChatML rendering by the folder's template equals chatml-generation.jinja's,
+    so transformers' assistant mask gives the labels (every answer). Writes out_path with
+    loss, ids_<k>/labels_<k>, the gradient of every tensor of layers 0 and last and of the final
+    norm in full, and the L2 norm of every gradient tensor (norm.<name>)."""
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    own = tokenizer.chat_template
+    marked = open(os.path.join(ROOT, "chat-templates", "chatml-generation.jinja")).read()
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="eager").eval()
+    # Llama's embedding is nn.Embedding(padding_idx=pad_token_id): PyTorch then leaves the lookup's
+    # gradient of that row at zero, and SmolLM2's pad is <|im_end|> (2), in every conversation. The
+    # loss's gradient is what is wanted (and what an optimizer should follow), so no padding row.
+    model.get_input_embeddings().padding_idx = None
+    chats = [c if c[0]["role"] == "system" else [{"role": "system", "content": "Be brief."}] + c
+             for c in conversations(4, seed=11)]
+    rows = []
+    for messages in chats:
+        text = tokenizer.apply_chat_template(messages, tokenize=False, chat_template=own)
+        assert text == tokenizer.apply_chat_template(messages, tokenize=False, chat_template=marked), "renderings differ"
+        encoded = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, chat_template=marked,
+                                                return_assistant_tokens_mask=True)
+        ids, mask = list(encoded["input_ids"]), list(encoded["assistant_masks"])
+        end = max(i for i, m in enumerate(mask) if m) + 1
+        rows.append((ids[:end], [t if m else -100 for t, m in zip(ids[:end], mask[:end])]))
+    total_tokens = sum(sum(1 for l in labels[1:] if l != -100) for _, labels in rows)
+    tensors, total = {}, 0.0
+    for k, (ids, labels) in enumerate(rows):
+        result = model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels]))
+        count = sum(1 for l in labels[1:] if l != -100)
+        (result.loss * count / total_tokens).backward()
+        total += result.loss.item() * count
+        tensors[f"ids_{k}"] = torch.tensor(ids, dtype=torch.float32)
+        tensors[f"labels_{k}"] = torch.tensor(labels, dtype=torch.float32)
+    tensors["loss"] = torch.tensor([total / total_tokens], dtype=torch.float32)
+    last = model.config.num_hidden_layers - 1
+    for name, p in model.named_parameters():
+        tensors[f"norm.{name}"] = p.grad.double().norm().float().reshape(1)
+        if name.startswith(("model.layers.0.", f"model.layers.{last}.", "model.norm")):
+            tensors[f"grad.{name}"] = p.grad.detach().float().clone().contiguous()
+    save_file(tensors, out_path, metadata={"conversations": json.dumps(chats, ensure_ascii=False)})
+    print(f"{model_dir}: loss {total / total_tokens:.6f} over {total_tokens} answer tokens -> {out_path}", file=sys.stderr)
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3:   # reference_chat_loss.py MODEL_DIR OUT.safetensors: the real-model check
+        torch.set_num_threads(2)
+        real(sys.argv[1], sys.argv[2])
+    else:
+        main()

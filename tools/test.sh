@@ -79,6 +79,10 @@ for instruct in smollm2-135m-instruct qwen2.5-coder-0.5b-instruct; do
         python3 tools/reference_chat_ids.py --model models/$instruct --out models/reference/chat-$instruct.json
     fi
 done
+if [[ -f models/smollm2-135m-instruct/model.safetensors && ! -f models/reference/chat-smollm2-135m-instruct-loss.safetensors ]]; then
+    echo "== transformers chat loss and gradient (assistant-mask labels), SmolLM2-135M-Instruct, 4 conversations (once, ~1 min)" >&2
+    python3 tools/reference_chat_loss.py models/smollm2-135m-instruct models/reference/chat-smollm2-135m-instruct-loss.safetensors
+fi
 if [[ ! -f models/reference/chat-gemma-3-270m.json ]]; then
     echo "== transformers apply_chat_template ids of 200 conversations, Gemma-3 with its instruct template (once, ~20 s)" >&2
     python3 tools/reference_chat_ids.py --model models/gemma-3-270m --template Tests/Fixtures/chat-templates/gemma3-it.jinja \

@@ -7,7 +7,8 @@
 import Foundation
 
 public enum TemplateJSON {
-    static func dumps(_ v: TemplateValue, indent: Int?, sortKeys: Bool) throws -> String {
+    /// `json.dumps(v, ensure_ascii=False, indent=indent, sort_keys=sortKeys)`.
+    public static func dumps(_ v: TemplateValue, indent: Int? = nil, sortKeys: Bool = false) throws -> String {
         var out = ""
         try write(v, indent: indent, level: 0, sortKeys: sortKeys, into: &out)
         return out

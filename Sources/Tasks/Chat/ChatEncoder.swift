@@ -5,9 +5,11 @@
 //
 // The assistant's tokens of turn i are found as TRL finds a completion: render the conversation
 // up to turn i with the generation prompt (the prompt), then through turn i (prompt + answer);
-// the answer is what the second adds to the first, in tokens. Both must be prefixes of the whole
-// conversation's ids, which holds for templates that render earlier turns the same whatever
-// follows (SmolLM2, Qwen2.5, Gemma-3); a template that does not is refused naming the line.
+// the answer is what the second adds to the first, in tokens (from the first token that differs:
+// an answer starting with a newline can merge with the prompt's last one). The second must be a
+// prefix of the whole conversation's ids, which holds for templates that render earlier turns the
+// same whatever follows (SmolLM2, Qwen2.5, Gemma-3); a template that does not is refused naming
+// the line.
 
 import ChatTemplates
 import Foundation
@@ -72,13 +74,19 @@ public final class ChatEncoder: @unchecked Sendable {
         for turn in trained {
             let prompt = try ids(Array(conversation.messages[..<turn]), addGenerationPrompt: true, source: conversation.source)
             let through = try ids(Array(conversation.messages[...turn]), addGenerationPrompt: false, source: conversation.source)
-            guard through.count > prompt.count, through.starts(with: prompt), all.starts(with: through) else {
+            // Where the answer's tokens start: after the prompt's, or at the first token that
+            // differs when the answer's first characters merge with the prompt's last ones
+            // (ChatML's "assistant\n" before an answer starting "\n" gives one "\n\n" token):
+            // that token holds the answer's first character, which is where transformers'
+            // assistant mask starts too.
+            let start = zip(prompt, through).prefix { $0 == $1 }.count
+            guard through.count > start, start >= prompt.count - 2, all.starts(with: through) else {
                 let (file, line) = TaskPrompt.split(conversation.source)
                 throw TaskDataError(.badMessages, file: file ?? conversation.source, line: line,
                     "the chat template (\(chatTemplate.file)) does not render assistant turn \(turn + 1) as the generation prompt "
                     + "followed by the answer, with earlier turns unchanged: its tokens cannot be told apart")
             }
-            answers.append(prompt.count..<through.count)
+            answers.append(start..<through.count)
         }
         return Encoded(ids: Array(all[..<answers.last!.upperBound]), answers: answers)
     }
