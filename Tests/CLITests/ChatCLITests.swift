@@ -72,4 +72,16 @@ final class ChatCLITests: XCTestCase {
         XCTAssertNotNil(bytes.range(of: Data("tokenizer.chat_template".utf8)), "no tokenizer.chat_template key in the GGUF")
         XCTAssertNotNil(bytes.range(of: Data(template.utf8)), "the GGUF's chat template is not the folder's")
     }
+
+    func testPromptChatPosesTextAsAUserMessage() throws {
+        let model = try chatFolder()
+        let result = try CLI.run(["prompt", "--model", model.path, "--chat", "--system", "Be brief.", "a great movie", "--max-new-tokens", "3", "--json"])
+        guard let object = singleJSONObject(result) else { return }
+        XCTAssertLessThanOrEqual((object["tokens"] as? [Int])?.count ?? 99, 3, result.summary)
+        let scored = try CLI.run(["prompt", "--model", model.path, "--chat", "a great movie", "--candidates", "positive", "negative", "--json"])
+        XCTAssertEqual((singleJSONObject(scored)?["candidates"] as? [Any])?.count, 2, scored.summary)
+        let refused = try CLI.run(["prompt", "--model", model.path, "--system", "x", "a great movie"])
+        XCTAssertNotEqual(refused.status, 0, refused.summary)
+        XCTAssertTrue(refused.stderr.contains("--system goes with --chat"), refused.summary)
+    }
 }
