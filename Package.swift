@@ -47,8 +47,10 @@ let package = Package(
         .target(name: "Weights", dependencies: ["Tensors"], swiftSettings: hostCPU),
         .target(name: "Models", dependencies: ["Tensors", "Weights"], swiftSettings: hostCPU),
         .target(name: "Tokenizers", dependencies: ["CSentencePiece"], swiftSettings: hostCPU),
+        // The Jinja subset chat templates are written in (lexer, parser, evaluator), with no dependency.
+        .target(name: "ChatTemplates", swiftSettings: hostCPU),
         .target(
-            name: "Tasks", dependencies: ["Tokenizers", .product(name: "SwiftCSV", package: "SwiftCSV")],
+            name: "Tasks", dependencies: ["Tokenizers", "ChatTemplates", .product(name: "SwiftCSV", package: "SwiftCSV")],
             resources: [.copy("BuiltinTasks")], swiftSettings: hostCPU),
         .target(name: "Optimizers", dependencies: ["Tensors", "Weights"], swiftSettings: hostCPUKernels),
         .target(name: "Profiling", dependencies: ["Tensors"], swiftSettings: hostCPU),
@@ -59,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "zofinetune",
             dependencies: [
-                "Tensors", "Weights", "Models", "Tokenizers", "Tasks", "Optimizers", "Training", "Profiling", "Cluster",
+                "Tensors", "Weights", "Models", "Tokenizers", "Tasks", "Optimizers", "Training", "Profiling", "Cluster", "ChatTemplates",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -77,9 +79,10 @@ let package = Package(
             name: "ModelsTests", dependencies: ["TestSupport", "Optimizers", "Models", "Weights", "Tensors", "Tokenizers", "Tasks"],
             swiftSettings: hostCPU),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], swiftSettings: hostCPU),
-        .testTarget(name: "TasksTests", dependencies: ["Tasks", "Tokenizers"], swiftSettings: hostCPU),
+        .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"], swiftSettings: hostCPU),
+        .testTarget(name: "TasksTests", dependencies: ["Tasks", "Tokenizers", "ChatTemplates", "TestSupport"], swiftSettings: hostCPU),
         .testTarget(
-            name: "TrainingTests", dependencies: ["TestSupport", "FuzzSupport", "Training", "Models", "Tasks", "Tokenizers", "Tensors", "Weights", "Optimizers"],
+            name: "TrainingTests", dependencies: ["TestSupport", "FuzzSupport", "Training", "Models", "Tasks", "Tokenizers", "Tensors", "Weights", "Optimizers", "ChatTemplates"],
             swiftSettings: hostCPU),
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "Weights", "TestSupport"], swiftSettings: hostCPU),
         .testTarget(name: "CLITests", dependencies: ["zofinetune", "TestSupport"], swiftSettings: hostCPU),

@@ -73,6 +73,22 @@ if [[ ! -f models/reference/gemma-3-270m-sst2-prefix.safetensors || ! -f models/
         --out models/reference/minilm-sst2-prefix.safetensors
 fi
 
+for instruct in smollm2-135m-instruct qwen2.5-coder-0.5b-instruct; do
+    if [[ -f models/$instruct/tokenizer_config.json && ! -f models/reference/chat-$instruct.json ]]; then
+        echo "== transformers apply_chat_template ids of 200 conversations for $instruct (once, ~15 s)" >&2
+        python3 tools/reference_chat_ids.py --model models/$instruct --out models/reference/chat-$instruct.json
+    fi
+done
+if [[ -f models/smollm2-135m-instruct/model.safetensors && ! -f models/reference/chat-smollm2-135m-instruct-loss.safetensors ]]; then
+    echo "== transformers chat loss and gradient (assistant-mask labels), SmolLM2-135M-Instruct, 4 conversations (once, ~1 min)" >&2
+    python3 tools/reference_chat_loss.py models/smollm2-135m-instruct models/reference/chat-smollm2-135m-instruct-loss.safetensors
+fi
+if [[ ! -f models/reference/chat-gemma-3-270m.json ]]; then
+    echo "== transformers apply_chat_template ids of 200 conversations, Gemma-3 with its instruct template (once, ~20 s)" >&2
+    python3 tools/reference_chat_ids.py --model models/gemma-3-270m --template Tests/Fixtures/chat-templates/gemma3-it.jinja \
+        --out models/reference/chat-gemma-3-270m.json
+fi
+
 if [[ ! -f models/reference/bpe-gpt2-sst2-token-ids.json || ! -f models/reference/bpe-llama3-sst2-token-ids.json || ! -f models/reference/bpe-qwen2-sst2-token-ids.json || ! -f models/reference/bpe-smollm-sst2-token-ids.json ]]; then
     echo "== transformers ids of SST-2 dev + 5,000 train for the byte-level BPE fixtures (once, ~3 s)" >&2
     python3 tools/make_bpe_reference.py reference --data "$SST2" --out models/reference

@@ -35,6 +35,8 @@ public struct TaskDataError: Error, CustomStringConvertible, Equatable {
         case noTextColumn, noLabelColumn, badLabel, emptyText, wrongFieldCount
         /// Task files and the data they read (issue 10).
         case badTaskFile, missingColumn, emptyLabelWord, badCSV, badJSONL, emptyTarget, ambiguousSplit
+        /// Chat data (issue 26): a malformed conversation, a model folder without a chat template.
+        case badMessages, noChatTemplate
     }
 
     public let kind: Kind

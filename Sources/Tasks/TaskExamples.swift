@@ -8,7 +8,8 @@ public enum TaskExamples {
     ///   (a test split): its examples get label -1 and no targets. A column that is present is
     ///   still checked.
     public static func load(path: String, spec: TaskSpec, requireLabels: Bool = true) throws -> [LabeledExample] {
-        try examples(of: DataFiles.read(path: path), spec: spec, requireLabels: requireLabels)
+        if spec.objective == .chat { return try ChatExamples.load(path: path, requireAssistant: requireLabels) }
+        return try examples(of: DataFiles.read(path: path), spec: spec, requireLabels: requireLabels)
     }
 
     public static func examples(of given: DataTable, spec: TaskSpec, requireLabels: Bool = true) throws -> [LabeledExample] {
@@ -42,7 +43,7 @@ public enum TaskExamples {
                             "label \"\(value)\" has no label word (the task's labels: \(spec.labels.map(\.value).joined(separator: ", ")))")
                     }
                     label = index
-                case .complete:
+                case .complete, .chat:   // (chat data is read by ChatExamples, never here)
                     targets = answer.all
                     guard !targets.isEmpty, targets.allSatisfy({ !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) else {
                         throw TaskDataError(.emptyTarget, file: path, line: record.line, "empty target in column \"\(answerColumn)\"")

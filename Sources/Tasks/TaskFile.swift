@@ -58,6 +58,8 @@ extension TaskSpec {
     /// Checks that the fields fit together; `path` names the task (file or "command line").
     public func validate(path: String) throws {
         func fail(_ message: String) -> TaskDataError { TaskDataError(.badTaskFile, file: path, message) }
+        if objective == .chat { return try validateChat(path: path) }
+        if trainOn != nil { throw fail("\"train_on\" is for objective chat") }
         let parsed: PromptTemplate
         do { parsed = try PromptTemplate(template, maps: maps ?? [:]) } catch let e as PromptTemplate.SyntaxError {
             throw fail("template: \(e.message)")
@@ -93,9 +95,11 @@ extension TaskSpec {
             if let metric, metric != .exactMatch && metric != .f1 {
                 throw fail("metric \(metric.rawValue) is for objective classify; complete uses exact_match or f1")
             }
-            if let n = maxNewTokens, !Self.maxNewTokensRange.contains(n) {
-                throw fail("max_new_tokens must be between 1 and \(Self.maxNewTokensRange.upperBound), not \(n)")
-            }
+        case .chat: break   // validateChat, above
+        }
+        // Generation's bound, for the objectives that generate (complete, chat).
+        if let n = maxNewTokens, !Self.maxNewTokensRange.contains(n) {
+            throw fail("max_new_tokens must be between 1 and \(Self.maxNewTokensRange.upperBound), not \(n)")
         }
         if let k = demonstrations?.k, !Self.demonstrationsRange.contains(k) {
             throw fail("demonstrations.k must be between 0 and \(Self.demonstrationsRange.upperBound), not \(k)")

@@ -83,7 +83,7 @@ public struct TaskPrompt: Sendable {
     func goldContinuation(for example: LabeledExample) throws -> String {
         switch spec.objective {
         case .classify: return try render(words[example.label][0], example)
-        case .complete: return " " + (example.targets.first ?? "")
+        case .complete, .chat: return " " + (example.targets.first ?? "")
         }
     }
 

@@ -13,6 +13,9 @@ public struct TaskSpec: Codable, Sendable, Equatable {
         case classify
         /// Write the target text (greedy generation at evaluation).
         case complete
+        /// Messages JSONL rendered by the model's chat template; the loss is on the assistant's
+        /// turns (docs/chat.md).
+        case chat
     }
 
     public enum Metric: String, Codable, Sendable, CaseIterable {
@@ -83,6 +86,8 @@ public struct TaskSpec: Codable, Sendable, Equatable {
     /// Other names a data file may give a column (SST-2's dev.tsv is redistributed with `content`
     /// for `sentence`): used when the file lacks the column itself.
     public var columnAliases: [String: [String]]?
+    /// Chat: which assistant turns carry the loss, "final_assistant" (default) or "all_assistant".
+    public var trainOn: String?
 
     public init(template: String, objective: Objective = .classify, labelColumn: String? = nil,
                 labels: [Label] = [], targetColumn: String? = nil) {
@@ -102,6 +107,7 @@ public struct TaskSpec: Codable, Sendable, Equatable {
         case targetColumn = "target_column"
         case maxNewTokens = "max_new_tokens"
         case columnAliases = "column_aliases"
+        case trainOn = "train_on"
     }
 
     public init(from decoder: Decoder) throws {
@@ -109,9 +115,11 @@ public struct TaskSpec: Codable, Sendable, Equatable {
         name = try c.decodeIfPresent(String.self, forKey: .name)
         description = try c.decodeIfPresent(String.self, forKey: .description)
         source = try c.decodeIfPresent(String.self, forKey: .source)
-        template = try c.decode(String.self, forKey: .template)
-        bos = try c.decodeIfPresent(Bool.self, forKey: .bos) ?? true
         objective = try c.decodeIfPresent(Objective.self, forKey: .objective) ?? .classify
+        // A chat task's prompt is the model's own chat template: it has no template of ours.
+        template = objective == .chat ? try c.decodeIfPresent(String.self, forKey: .template) ?? ""
+                                      : try c.decode(String.self, forKey: .template)
+        bos = try c.decodeIfPresent(Bool.self, forKey: .bos) ?? true
         labelColumn = try c.decodeIfPresent(String.self, forKey: .labelColumn)
         // Decoded unordered here; `TaskSpec.load` restores the file's order.
         let table = try c.decodeIfPresent([String: LabelWords].self, forKey: .labels) ?? [:]
@@ -123,6 +131,7 @@ public struct TaskSpec: Codable, Sendable, Equatable {
         demonstrations = try c.decodeIfPresent(Demonstrations.self, forKey: .demonstrations)
         maps = try c.decodeIfPresent([String: [String: String]].self, forKey: .maps)
         columnAliases = try c.decodeIfPresent([String: [String]].self, forKey: .columnAliases)
+        trainOn = try c.decodeIfPresent(String.self, forKey: .trainOn)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -144,6 +153,7 @@ public struct TaskSpec: Codable, Sendable, Equatable {
         try c.encodeIfPresent(demonstrations, forKey: .demonstrations)
         try c.encodeIfPresent(maps, forKey: .maps)
         try c.encodeIfPresent(columnAliases, forKey: .columnAliases)
+        try c.encodeIfPresent(trainOn, forKey: .trainOn)
     }
 
     /// A label's words in a file: one string or an array of alternatives.

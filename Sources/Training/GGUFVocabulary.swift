@@ -1,4 +1,5 @@
 import Foundation
+import Tasks
 import Models
 import Tokenizers
 import Weights
@@ -37,7 +38,9 @@ enum GGUFVocabulary {
         let addBOS = (tokenizerConfig["add_bos_token"] as? Bool) ?? (tokenizer.bosID != nil)
         out.append(("tokenizer.ggml.add_bos_token", .bool(addBOS)))
         if let addEOS = tokenizerConfig["add_eos_token"] as? Bool { out.append(("tokenizer.ggml.add_eos_token", .bool(addEOS))) }
-        if let template = tokenizerConfig["chat_template"] as? String { out.append(("tokenizer.chat_template", .string(template))) }
+        // The chat template where transformers looks: chat_template.jinja, else tokenizer_config.json's.
+        let jinja = FileManager.default.contents(atPath: dir + "/" + ModelChatTemplate.jinjaFileName).flatMap { String(data: $0, encoding: .utf8) }
+        if let template = jinja ?? tokenizerConfig["chat_template"] as? String { out.append(("tokenizer.chat_template", .string(template))) }
         return out
     }
 

@@ -16,7 +16,7 @@ import Darwin
 public enum HuggingFaceExport {
     /// Files (and sentence-transformers' pooling folder) copied unchanged from the base folder when present.
     static let companionFiles = ["config.json", "tokenizer.model", "tokenizer_config.json",
-                                 "special_tokens_map.json", "generation_config.json", "tokenizer.json", "vocab.txt",
+                                 "special_tokens_map.json", "generation_config.json", "tokenizer.json", "vocab.txt", "chat_template.jinja",
                                  "modules.json", "sentence_bert_config.json", "config_sentence_transformers.json",
                                  "1_Pooling"]
 

@@ -36,6 +36,8 @@ public struct ProfileBatch: Codable, Sendable {
             inputs = try ClassifyTask.inputs(chosen, prompt: prompt, tokenizer: tokenizer, fast: fast)
         case .complete:
             inputs = try CompleteTask.inputs(chosen, prompt: prompt, tokenizer: tokenizer)
+        case .chat:
+            throw RunError("profile does not pose chat tasks yet (docs/chat.md); profile the same model on a complete task")
         }
         var batch = ProfileBatch(sequences: inputs, labels: chosen.map(\.label), candidates: [])
         batch.task = task

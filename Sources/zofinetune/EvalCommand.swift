@@ -80,6 +80,10 @@ struct EvalCommand: ParsableCommand {
         if prompt.spec.objective == .complete {
             return try runCompletion(CompleteTask(model: model, tokenizer: tokenizer, prompt: prompt), examples: examples)
         }
+        if prompt.spec.objective == .chat {
+            let template = try ModelChatTemplate.load(modelDirectory: modelOptions.model)
+            return try runCompletion(ChatTask(model: model, tokenizer: tokenizer, prompt: prompt, chatTemplate: template), examples: examples)
+        }
         let task = try ClassifyTask(model: model, tokenizer: tokenizer, prompt: prompt)
         var lastReport = Date()
         let started = Date()
@@ -122,7 +126,7 @@ struct EvalCommand: ParsableCommand {
 
 extension EvalCommand {
     /// `eval` of a completion task: greedy generation, exact match and SQuAD F1.
-    func runCompletion(_ task: CompleteTask, examples: [LabeledExample]) throws {
+    func runCompletion(_ task: AnswerGenerating, examples: [LabeledExample]) throws {
         var lastReport = Date()
         let started = Date()
         let generations = try task.generate(examples) { done, total in

@@ -1,5 +1,7 @@
 import ArgumentParser
+import ChatTemplates
 import Foundation
+import Tasks
 import Training
 
 struct PromptCommand: ParsableCommand {
@@ -21,6 +23,12 @@ struct PromptCommand: ParsableCommand {
     @Option(name: .long, parsing: .upToNextOption, help: "Continuations to score.")
     var candidates: [String] = []
 
+    @Flag(name: .long, help: "Pose TEXT as a user's message through the model's chat template (with its generation prompt) and stop at its end of turn.")
+    var chat = false
+
+    @Option(name: .long, help: ArgumentHelp("With --chat: a system message before TEXT.", valueName: "text"))
+    var system: String?
+
     @Option(name: .long, help: "Tokens to generate when no candidates are given.")
     var maxNewTokens = 32
 
@@ -30,11 +38,13 @@ struct PromptCommand: ParsableCommand {
     func validate() throws {
         try SettingRules.maxNewTokens.validate(maxNewTokens)
         if candidates.contains(where: \.isEmpty) { throw ValidationError("a candidate is empty") }
+        if system != nil && !chat { throw ValidationError("--system goes with --chat") }
     }
 
     func run() throws {
         let (model, tokenizer, _) = try modelOptions.load(run: runOptions)
-        let prompt = (tokenizer.bosID.map { [$0] } ?? []) + (try tokenizer.encode(text))
+        let chatEncoder = chat ? ChatEncoder(chatTemplate: try ModelChatTemplate.load(modelDirectory: modelOptions.model), tokenizer: tokenizer) : nil
+        let prompt = try chatEncoder.map { try chatPrompt($0) } ?? (tokenizer.bosID.map { [$0] } ?? []) + (try tokenizer.encode(text))
         // The model's kernels do not check bounds (-Ounchecked), so lengths are checked here.
         let positions = model.maxPositions
         guard !prompt.isEmpty else {
@@ -64,19 +74,20 @@ struct PromptCommand: ParsableCommand {
         var stop = Set<Int32>()
         if let eos = tokenizer.eosID { stop.insert(eos) }
         if let eot = tokenizer.id(for: "<end_of_turn>") { stop.insert(eot) }
+        if let chatEncoder { stop.formUnion(try chatEncoder.endOfTurnTokens()) }
         let started = Date()
         // Stream: decode everything generated so far and print what is new (a token can be part
         // of a multi-byte character, so pieces are not printed one by one).
         var shown = ""
         var sofar: [Int32] = []
-        if !json { FileHandle.standardOutput.write(text.data(using: .utf8)!) }
+        if !json && !chat { FileHandle.standardOutput.write(text.data(using: .utf8)!) }
         let generated = model.generateGreedy(prompt: prompt, maxNewTokens: maxNewTokens, stop: stop) { id in
             sofar.append(id)
             guard !json, let now = try? tokenizer.decode(sofar), now.hasPrefix(shown) else { return }
             FileHandle.standardOutput.write(String(now.dropFirst(shown.count)).data(using: .utf8)!)
             shown = now
         }
-        let completion = try tokenizer.decode(generated)
+        let completion = try tokenizer.decode(generated.filter { !stop.contains($0) })
         let seconds = Date().timeIntervalSince(started)
         if json {
             try printJSON(["prompt": text, "completion": completion, "tokens": generated.map(Int.init),
@@ -85,5 +96,16 @@ struct PromptCommand: ParsableCommand {
             if completion.hasPrefix(shown) { print(completion.dropFirst(shown.count)) } else { print() }
             log(String(format: "%d tokens in %.2f s", generated.count, seconds))
         }
+    }
+}
+
+extension PromptCommand {
+    /// --chat: [system,] user TEXT rendered by the model's template with its generation prompt.
+    func chatPrompt(_ encoder: ChatEncoder) throws -> [Int32] {
+        func message(_ role: String, _ content: String) -> TemplateValue {
+            .dict(TemplateDict([("role", .string(role)), ("content", .string(content))]))
+        }
+        let messages = (system.map { [message("system", $0)] } ?? []) + [message("user", text)]
+        return try encoder.ids(messages, addGenerationPrompt: true, source: "command line")
     }
 }

@@ -34,7 +34,7 @@ struct TaskOptions: ParsableArguments {
     @Option(name: .long, help: "complete: the column holding the target text.")
     var targetColumn: String?
 
-    @Option(name: .long, help: "classify (default) or complete.")
+    @Option(name: .long, help: "classify (default), complete, or chat (messages JSONL rendered by the model's chat template).")
     var taskObjective: TaskSpec.Objective?
 
     @Option(name: .long, help: "accuracy, macro_f1 (classify); exact_match, f1 (complete).")
@@ -98,6 +98,10 @@ struct TaskOptions: ParsableArguments {
         var origin: String
         if let task {
             (spec, origin) = try BuiltinTasks.resolve(task)
+        } else if taskObjective == .chat {
+            // A chat task needs no template of ours: the model's chat template poses it.
+            spec = TaskSpec(template: template ?? "", objective: .chat)
+            origin = "command line"
         } else if let template {
             spec = TaskSpec(template: template, labelColumn: "label")
             origin = "command line"
@@ -107,7 +111,7 @@ struct TaskOptions: ParsableArguments {
         let overridden = template != nil || !labelWords.isEmpty || labelColumn != nil || targetColumn != nil
             || taskObjective != nil || metric != nil || maxNewTokens != nil || demonstrationCount != nil || noBOS
         if task != nil && overridden { origin += " (with command-line overrides)" }
-        if let template { spec.template = template }
+        if let template, spec.objective != .chat { spec.template = template }
         if !labelWords.isEmpty {
             spec.labels = try labelWords.map { item in
                 guard let eq = item.firstIndex(of: "=") else {

@@ -26,19 +26,29 @@ struct TokenizeCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Instead of TEXT: time tokenising the text column (sentence/content/text) of every row of a TSV file.", valueName: "file"))
     var file: String?
 
+    @Option(name: .long, help: ArgumentHelp("Instead of TEXT: a messages JSONL file ({\"messages\": [{\"role\", \"content\"}, …]} per line), rendered by the model's chat template; prints each conversation's ids.", valueName: "file.jsonl"))
+    var chat: String?
+
+    @Flag(name: .long, help: "With --chat: leave out each conversation's final assistant turn and end with the template's generation prompt (what a model is asked to continue).")
+    var addGenerationPrompt = false
+
     @Option(name: .long, help: "With --file: threads to encode on (default 1).")
     var threads: Int = 1
 
     func validate() throws {
-        guard (text == nil) != (file == nil) else { throw ValidationError("give either TEXT or --file FILE") }
+        guard [text != nil, file != nil, chat != nil].filter({ $0 }).count == 1 else {
+            throw ValidationError("give one of TEXT, --file FILE or --chat FILE.jsonl")
+        }
+        if addGenerationPrompt && chat == nil { throw ValidationError("--add-generation-prompt goes with --chat") }
         try SettingRules.threads.validate(threads)
     }
 
-    @Flag(name: .long, help: "Print one JSON object {\"ids\":[...],\"pieces\":[...]} on stdout.")
+    @Flag(name: .long, help: "Print one JSON object {\"ids\":[...],\"pieces\":[...]} on stdout (with --chat: one line {\"ids\":[...]} per conversation).")
     var json = false
 
     func run() throws {
         if let file { return try timeFile(file) }
+        if let chat { return try tokenizeChat(chat) }
         let tokenizer = try TokenizerLoader.load(modelDirectory: model)
         let ids = try tokenizer.encode(text ?? "")
         let pieces = try ids.map { id -> String in

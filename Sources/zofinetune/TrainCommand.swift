@@ -275,6 +275,13 @@ struct TrainCommand: ParsableCommand {
             }
             return (EncoderTask(scorer: scorer), steps)
         }
+        if prompt.spec.objective == .chat {
+            let (model, tokenizer, steps) = try modelOptions.load(run: run)
+            if run == nil { try PEFTSetup.attach(config, to: model) }
+            guard config.objective == .loss else { throw InputError("--objective \(config.objective.rawValue): a chat task trains on its loss") }
+            let template = try ModelChatTemplate.load(modelDirectory: modelOptions.model)
+            return (ChatTask(model: model, tokenizer: tokenizer, prompt: prompt, chatTemplate: template), steps)
+        }
         if prompt.spec.objective == .complete {
             let (model, tokenizer, steps) = try modelOptions.load(run: run)
             if run == nil { try PEFTSetup.attach(config, to: model) }

@@ -41,6 +41,8 @@ final class BuiltinTaskPromptTests: XCTestCase {
                 case .complete:
                     // MeZO's gold continuation is " " + the first answer + "\n" (its stop string).
                     XCTAssertEqual(" " + example.targets[0] + "\n", want.target, "\(name) row \(row + 1): target")
+                case .chat:
+                    XCTFail("\(name): no built-in task is a chat task")
                 }
             }
         }
