@@ -11,7 +11,12 @@ enum OpenMPWaitPolicy {
     static func ensurePassive() {
         guard getenv("OMP_WAIT_POLICY") == nil else { return }
         setenv("OMP_WAIT_POLICY", "passive", 1)
-        execv("/proc/self/exe", CommandLine.unsafeArgv)
+        // The binary's real path, not /proc/self/exe: the process keeps its name ("zofinetune"),
+        // which `ps`, `pkill` and mpirun's process tree show.
+        var path = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &path, Int(PATH_MAX))
+        guard length > 0 else { return }
+        execv(path, CommandLine.unsafeArgv)
         // exec failed (no /proc): carry on with spinning threads rather than not at all.
     }
 }

@@ -21,9 +21,10 @@ extension TrainCommand {
         guard let available else { return }
         let decoder = try DecoderConfig.load(directory: modelOptions.model)
         let longest = train.sorted { $0.text.utf8.count > $1.text.utf8.count }
-        let batch = try ProfileBatch.make(examples: Array(longest.prefix(config.batchSize)), batchSize: config.batchSize,
-                                          task: taskOptions.runTask(prompt), prompt: prompt,
-                                          tokenizer: TokenizerLoader.load(modelDirectory: modelOptions.model))
+        // A task the profile workload cannot pose (chat) is not checked here: it is still loaded and run.
+        guard let batch = try? ProfileBatch.make(examples: Array(longest.prefix(config.batchSize)), batchSize: config.batchSize,
+                                                 task: taskOptions.runTask(prompt), prompt: prompt,
+                                                 tokenizer: TokenizerLoader.load(modelDirectory: modelOptions.model)) else { return }
         let sequences = batch.sequences.count
         do {
             try MemoryAdmission.check(method: method, tokens: batch.rowCount, batchSize: config.batchSize, available: available,

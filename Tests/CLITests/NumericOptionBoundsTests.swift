@@ -134,9 +134,11 @@ final class NumericOptionBoundsTests: XCTestCase {
         let covered = Set(rows(model: "", data: "", out: "").map(\.flag))
         var missing: [String] = []
         let pattern = try NSRegularExpression(
-            pattern: #"@Option\b((?:(?!@Option)[\s\S])*?)\bvar\s+(\w+)\s*(?::\s*(Int|Float|Double|UInt64|LearningRateOption)\??|=\s*(-?[0-9][0-9_.e-]*)\s*$)"#,
+            pattern: #"@Option\b((?:(?!@Option|\bfunc\s)[\s\S])*?)\bvar\s+(\w+)\s*(?::\s*(Int|Float|Double|UInt64|LearningRateOption)\??|=\s*(-?[0-9][0-9_.e-]*)\s*$)"#,
             options: [.anchorsMatchLines])
-        for file in try FileManager.default.contentsOfDirectory(atPath: folder) where file.hasSuffix(".swift") {
+        // Recursively: the commands and option groups live in subfolders.
+        let files = (FileManager.default.enumerator(atPath: folder)?.allObjects as? [String]) ?? []
+        for file in files where file.hasSuffix(".swift") {
             let text = try String(contentsOfFile: folder + "/" + file, encoding: .utf8)
             for match in pattern.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
                 let attributes = String(text[Range(match.range(at: 1), in: text)!])

@@ -20,6 +20,8 @@ public struct SettingRule: Sendable {
     public static func count(atLeast n: Int, atMost max: Int) -> SettingRule {
         SettingRule(lower: .closed(Double(n)), upper: .closed(Double(max)), whole: true)
     }
+    /// The largest value a rule without an upper bound takes.
+    public static let ceiling = 1e6
     /// > 0 and finite: ε, a norm, a fraction.
     public static let positive = SettingRule(lower: .open(0), upper: nil)
     /// ≥ 0 and finite: a learning rate, a decay.
@@ -43,7 +45,11 @@ public struct SettingRule: Sendable {
         let low: Bool = { switch lower { case nil: return true; case .open(let l)?: return value > l; case .closed(let l)?: return value >= l } }()
         let high: Bool = { switch upper { case nil: return true; case .open(let u)?: return value < u; case .closed(let u)?: return value <= u } }()
         // Finite as the Float the setting is kept in (1e300 is a finite Double but an infinite Float).
-        return Float(value).isFinite && low && high ? nil : "must be \(range), not \(shown)"
+        guard Float(value).isFinite && low && high else { return "must be \(range), not \(shown)" }
+        // A rule with no upper bound still has a ceiling far above any real run: a value near
+        // Float's largest only overflows what it scales (lr·g, ε·z, the clipping norm's square).
+        if upper == nil, value > Self.ceiling { return "must be at most \(Int(Self.ceiling)), not \(shown)" }
+        return nil
     }
 
     /// The range in words: "positive and finite", "in [0, 1)".
