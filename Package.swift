@@ -91,7 +91,7 @@ let package = Package(
 )
 
 // The libFuzzer executable, only when asked for: libFuzzer supplies its main, so a plain build
-// would not link it. tools/fuzz.sh builds it with -sanitize=fuzzer,address in .build-fuzz.
+// would not link it. tools/check/fuzz.sh builds it with -sanitize=fuzzer,address in .build-fuzz.
 if Context.environment["ZOFINETUNE_FUZZ"] == "1" {
     package.targets.append(.executableTarget(
         name: "zofinetune-fuzz", dependencies: ["FuzzSupport"], path: "Tests/Fuzz/FuzzTargets", swiftSettings: hostCPU))

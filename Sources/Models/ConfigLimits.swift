@@ -4,7 +4,7 @@ import Weights
 /// Range checks on config.json's numbers, made before any of them indexes, divides, multiplies or
 /// allocates: an edited config (a zero, a negative, 2^63, a size the weights do not have) is an
 /// error naming the file and the key, never a trap or a segmentation fault. Found by
-/// tools/config_edits.py (random edits) and the config fuzz target (Tests/Fuzz).
+/// tools/check/config_edits.py (random edits) and the config fuzz target (Tests/Fuzz).
 enum ConfigLimits {
     /// Largest single size (vocab, hidden, intermediate, heads × head_dim): 16.7 M, far above any
     /// real model (Gemma-3's vocabulary is 262,144), and small enough that no product of two overflows.

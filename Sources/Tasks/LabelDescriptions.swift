@@ -12,7 +12,7 @@ public struct LabelDescriptions: Sendable, Equatable {
     }
 
     /// SST-2: 66.9% dev zero-shot with all-MiniLM-L6-v2 (sentence-transformers, measured by
-    /// tools/reference_encoder.py); "It was terrible." / "It was great." reaches 71.4%.
+    /// tools/reference/reference_encoder.py); "It was terrible." / "It was great." reaches 71.4%.
     public static let sst2 = LabelDescriptions(["a negative movie review", "a positive movie review"])
 }
 

@@ -65,7 +65,7 @@ public enum TaskData {
     /// Where to get SST-2, appended to missing-data errors.
     static let sst2Hint =
         "SST-2 comes from GLUE (https://dl.fbaipublicfiles.com/glue/data/SST-2.zip): put its train.tsv and "
-        + "dev.tsv in this folder, run tools/fetch_sst2.sh, or set SST2_DIR; see data/README.md"
+        + "dev.tsv in this folder, run tools/setup/fetch_sst2.sh, or set SST2_DIR; see data/README.md"
 
     /// Loads `<directory>/<split>.tsv`. Columns are found by header, so `label<TAB>sentence` and
     /// GLUE's `sentence<TAB>label` both work. Text is trimmed of surrounding spaces (GLUE's train

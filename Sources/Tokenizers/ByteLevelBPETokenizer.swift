@@ -4,7 +4,7 @@
 //
 // Written here because no Swift implementation is available offline (swift-transformers is not in
 // the package list); checked against transformers' PreTrainedTokenizerFast on vocabularies trained
-// for the test (tools/make_bpe_reference.py). Loading lives in ByteLevelBPETokenizer+Loading.swift.
+// for the test (tools/reference/make_bpe_reference.py). Loading lives in ByteLevelBPETokenizer+Loading.swift.
 
 import Foundation
 

@@ -9,7 +9,7 @@ import Darwin
 
 /// weights-last and the optimizer state are two files, so no single rename can replace both. A
 /// kill between the two writes used to leave weights after step s beside an optimizer after step
-/// p (tools/kill_harness.py found it: "the run cannot be resumed exactly"). `saveLast` keeps the
+/// p (tools/check/kill_harness.py found it: "the run cannot be resumed exactly"). `saveLast` keeps the
 /// previous optimizer state until the new weights are in place, so at every instant some
 /// optimizer file matches weights-last.
 extension RunFolder {

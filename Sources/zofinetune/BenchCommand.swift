@@ -16,10 +16,10 @@ struct BenchCommand: ParsableCommand {
             Prints GFLOP/s for square products and for the shapes of a Gemma-3-270M block. With \
             --model, also times the forward pass over SST-2 dev prompts (as `eval` runs it) and \
             breaks the time down by kind of work; --mezo-steps and --fo-steps time training steps on \
-            the first --batch-size training prompts (tools/bench_mezo.py and tools/bench_fo.py put \
+            the first --batch-size training prompts (tools/bench/bench_mezo.py and tools/bench/bench_fo.py put \
             them side by side with PyTorch). With an encoder --model (bert, roberta), times \
             sentence embeddings of SST-2 dev at --encoder-batch-size sentences a pass, tokenisation \
-            included, as sentence-transformers' encode (tools/bench_encoder.py runs both).
+            included, as sentence-transformers' encode (tools/bench/bench_encoder.py runs both).
             """)
 
     @Option(name: .long, help: ArgumentHelp("Also time the forward pass of this model folder.", valueName: "dir"))
@@ -169,7 +169,7 @@ struct BenchCommand: ParsableCommand {
         return (batch, examples.map(\.label), try prompt.labelTokenIDs(tokenizer: tokenizer))
     }
 
-    /// Times SGD/AdamW steps on the same batch as the MeZO steps, as tools/pytorch_fo_bench.py
+    /// Times SGD/AdamW steps on the same batch as the MeZO steps, as tools/bench/pytorch_fo_bench.py
     /// times PyTorch's: forward + backward, gradient norm, optimizer update.
     func backpropStepBreakdown(modelDirectory: String) throws -> [String: Any] {
         let decoder = try ModelLoader.loadDecoder(directory: modelDirectory)

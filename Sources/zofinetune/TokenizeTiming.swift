@@ -1,5 +1,5 @@
 // `zofinetune tokenize --model DIR --file FILE.tsv [--threads N] [--json]`: how long the folder's
-// tokenizer takes over a whole dataset (tools/bench_bpe_tokenizer.py compares it with the
+// tokenizer takes over a whole dataset (tools/bench/bench_bpe_tokenizer.py compares it with the
 // tokenizers library in the same run).
 
 import Foundation

@@ -7,8 +7,8 @@ struct Zofinetune: ParsableCommand {
         abstract: "Fine-tune and evaluate transformer language models on the CPU with forward passes only (MeZO).",
         discussion: """
             Models are Hugging Face folders (config.json, model.safetensors, tokenizer.model). \
-            Fetch the default model with `python3 tools/fetch_model.py` (writes models/gemma-3-270m) \
-            and SST-2 with `tools/fetch_sst2.sh`.
+            Fetch the default model with `python3 tools/setup/fetch_model.py` (writes models/gemma-3-270m) \
+            and SST-2 with `tools/setup/fetch_sst2.sh`.
 
             Examples:
               zofinetune --model models/gemma-3-270m --task sst2          (train with MeZO)

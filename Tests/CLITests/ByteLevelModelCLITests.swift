@@ -2,7 +2,7 @@
 // random qwen3 with the Qwen2-style vocabulary, a tiny Llama-3-rope model with the Llama 3 one;
 // Tests/Fixtures/tiny-*-bpe + bpe-*): the label words are single "Ġ" pieces, MeZO trains, `eval
 // --run` and the exported folder give the same predictions, and the export carries the tokenizer.
-// (tools/check_bpe_export.sh reloads such an export in transformers.)
+// (tools/check/check_bpe_export.sh reloads such an export in transformers.)
 
 import Foundation
 import TestSupport

@@ -1,6 +1,6 @@
 // Chat data through the CLI on a tiny Qwen3 folder with a ChatML template (Tests/Fixtures/tiny-qwen3-bpe
 // + bpe-qwen2 + chat-templates/chatml-generation.jinja): `tokenize --chat` prints transformers'
-// apply_chat_template ids line for line (tools/reference_chat_loss.py), a malformed conversation
+// apply_chat_template ids line for line (tools/reference/reference_chat_loss.py), a malformed conversation
 // stops with its file and line, MeZO and AdamW train a chat task given by --task-objective chat,
 // and both exports keep the chat template.
 

@@ -1,6 +1,6 @@
-// `zofinetune eval` on an encoder folder (all-MiniLM-L6-v2, tools/fetch_encoder.py): the same JSON
+// `zofinetune eval` on an encoder folder (all-MiniLM-L6-v2, tools/setup/fetch_encoder.py): the same JSON
 // contract as for decoders, and the predictions sentence-transformers makes for the same label
-// descriptions (models/reference/minilm_sst2_zeroshot.json, tools/reference_encoder.py).
+// descriptions (models/reference/minilm_sst2_zeroshot.json, tools/reference/reference_encoder.py).
 
 import Foundation
 import TestSupport

@@ -10,7 +10,7 @@ final class EncoderTrainCLITests: XCTestCase {
     func testMeZOAndAdamWRunsResumeEvaluateAndExport() throws {
         let model = Repo.root + "/models/all-minilm-l6-v2"
         guard FileManager.default.fileExists(atPath: model + "/model.safetensors") else {
-            return XCTFail("\(model) missing; run python3 tools/fetch_encoder.py")
+            return XCTFail("\(model) missing; run python3 tools/setup/fetch_encoder.py")
         }
         guard let data = Repo.sst2Directory else { return XCTFail("SST-2 not found") }
         let scratch = NSTemporaryDirectory() + "zofinetune-encoder-train-\(UUID().uuidString)"

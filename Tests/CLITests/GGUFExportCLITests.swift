@@ -1,7 +1,7 @@
 // `export --format gguf` on tiny models of each llama.cpp architecture we write (gemma3 with a
 // SentencePiece tokenizer, qwen2 with biases, qwen3 and Llama-3-rope llama with byte-level BPE
 // tokenizers): a short MeZO run is exported as a Hugging Face folder and as GGUF f32 / f16 / bf16 /
-// q8_0, and tools/check_gguf.py reads each GGUF back with gguf-py (tensor names from gguf-py's map,
+// q8_0, and tools/check/check_gguf.py reads each GGUF back with gguf-py (tensor names from gguf-py's map,
 // bytes equal to gguf-py's own encoding after llama.cpp's conventions, tokens and scores) and with
 // transformers' GGUF loader (f32 logits equal to the Hugging Face folder's to 1e-5).
 
@@ -88,7 +88,7 @@ final class GGUFExportCLITests: XCTestCase {
     private func check(files: [String], folders: [String], scratch out: TemporaryFolder) throws {
         let check = Process()
         check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        check.arguments = ["python3", Repo.root + "/tools/check_gguf.py", "--gguf"] + files + ["--hf"] + folders + ["--json", "--threads", "1"]
+        check.arguments = ["python3", Repo.root + "/tools/check/check_gguf.py", "--gguf"] + files + ["--hf"] + folders + ["--json", "--threads", "1"]
         let stdout = Pipe(), stderr = out.file("check.stderr")
         FileManager.default.createFile(atPath: stderr.path, contents: nil)
         check.standardOutput = stdout

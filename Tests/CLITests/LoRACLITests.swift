@@ -3,7 +3,7 @@
 // bit; resume, `train --config`, `eval --run`, `export` (merged and --adapter) and
 // `eval --adapter` work; bad settings and an adapter on another base are refused, naming the value.
 // The real-model test checks the exported peft adapter with transformers + peft
-// (tools/check_lora_adapter.py).
+// (tools/check/check_lora_adapter.py).
 
 import Foundation
 import TestSupport
@@ -113,8 +113,8 @@ final class LoRACLITests: XCTestCase {
 
     /// A short LoRA-AdamW run on the real Gemma-3-270M: its exported peft adapter loaded by
     /// transformers + peft gives the SST-2 dev predictions `eval --run` gave (first 32 dev sentences,
-    /// ≥ 99.5%, tools/check_lora_adapter.py); on all-MiniLM-L6-v2 the same for the merged export.
-    /// (The whole dev set, both exports of both models: tools/check_lora_adapter.py, numbers in the README.)
+    /// ≥ 99.5%, tools/check/check_lora_adapter.py); on all-MiniLM-L6-v2 the same for the merged export.
+    /// (The whole dev set, both exports of both models: tools/check/check_lora_adapter.py, numbers in the README.)
     func testRealModelsExportedAdaptersLoadInPeftWithTheSamePredictions() throws {
         try PeftPython.require()
         let sst2 = URL(fileURLWithPath: try Repo.requireSST2()).standardizedFileURL.path   // the CLI runs elsewhere
@@ -142,7 +142,7 @@ final class LoRACLITests: XCTestCase {
                 checks.append(["--base", model, "--adapter", adapter])
             }
             for check in checks {
-                let result = try PeftPython.run(["tools/check_lora_adapter.py", "--predictions", predictions, "--data", sst2] + check)
+                let result = try PeftPython.run(["tools/check/check_lora_adapter.py", "--predictions", predictions, "--data", sst2] + check)
                 XCTAssertEqual(result.status, 0, "\(check): \(result.output)")
                 let line = result.output.split(separator: "\n").last.map(String.init) ?? ""
                 let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]

@@ -109,8 +109,8 @@ final class PrefixTrainCLITests: XCTestCase {
 
     /// A short MeZO-prefix run on the real Gemma-3-270M and all-MiniLM-L6-v2: the exported peft
     /// folder loaded by transformers + peft (`PeftModel.from_pretrained`) gives the SST-2 dev
-    /// predictions `eval --run` gave (first 24 dev sentences, ≥ 99.5%, tools/check_lora_adapter.py,
-    /// which loads any peft folder). The whole dev set: tools/prefix_curves.sh, numbers in the README.
+    /// predictions `eval --run` gave (first 24 dev sentences, ≥ 99.5%, tools/check/check_lora_adapter.py,
+    /// which loads any peft folder). The whole dev set: tools/experiments/prefix_curves.sh, numbers in the README.
     func testRealModelsExportedPrefixLoadsInPeftWithTheSamePredictions() throws {
         try PeftPython.require()
         let sst2 = URL(fileURLWithPath: try Repo.requireSST2()).standardizedFileURL.path
@@ -126,7 +126,7 @@ final class PrefixTrainCLITests: XCTestCase {
             XCTAssertEqual(try CLI.run(["eval"] + common + ["--run", run, "--at", "last", "--limit", "24",
                                                             "--predictions-out", predictions]).status, 0)
             XCTAssertEqual(try CLI.run(["export", "--model", model, "--run", run, "--at", "last", "--adapter", "--out", adapter]).status, 0)
-            let result = try PeftPython.run(["tools/check_lora_adapter.py", "--predictions", predictions, "--data", sst2,
+            let result = try PeftPython.run(["tools/check/check_lora_adapter.py", "--predictions", predictions, "--data", sst2,
                                      "--base", model, "--adapter", adapter])
             XCTAssertEqual(result.status, 0, result.output)
             let line = result.output.split(separator: "\n").last.map(String.init) ?? ""

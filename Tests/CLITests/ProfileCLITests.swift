@@ -70,7 +70,7 @@ final class EncoderProfileCLITests: XCTestCase {
     func testMiniLMProfileShowsWhatMeZOSaves() throws {
         let model = Repo.root + "/models/all-minilm-l6-v2"
         guard FileManager.default.fileExists(atPath: model + "/model.safetensors") else {
-            XCTFail("\(model) missing; run python3 tools/fetch_encoder.py")
+            XCTFail("\(model) missing; run python3 tools/setup/fetch_encoder.py")
             return
         }
         guard let data = Repo.sst2Directory else { return XCTFail("SST-2 not found") }

@@ -1,5 +1,5 @@
 // The CLI's --json contract on the real Gemma-3-270M (models/gemma-3-270m, made by
-// tools/fetch_model.py): prompt scores candidates, eval prints {task, split, n, accuracy, seconds}.
+// tools/setup/fetch_model.py): prompt scores candidates, eval prints {task, split, n, accuracy, seconds}.
 // A missing model or SST-2 is a `MissingResource`: a failure (always with CI=true).
 
 import Foundation

@@ -1,4 +1,4 @@
-// Random hand edits of run folders through the CLI (tools/run_folder_edits.py, 100 edits here;
+// Random hand edits of run folders through the CLI (tools/check/run_folder_edits.py, 100 edits here;
 // docs/reliability.md has the 1,000-edit run): tiny runs of every optimizer, LoRA and prefix, each
 // edit of run.json or log.jsonl fed to `train --resume`, `eval --run` and `export`. No run may end
 // by a signal or a timeout, and every refusal must name the file and the key edited.
@@ -11,7 +11,7 @@ final class RunFolderEditsCLITests: XCTestCase {
     func testRandomRunFolderEditsNeverCrashAndEveryRefusalNamesFileAndKey() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Repo.root + "/tools/run_folder_edits.py", "--binary", try CLI.binary().path,
+        process.arguments = ["python3", Repo.root + "/tools/check/run_folder_edits.py", "--binary", try CLI.binary().path,
                              "--edits", "100", "--seed", "7"]
         let out = Pipe(), err = Pipe()
         process.standardOutput = out

@@ -1,5 +1,5 @@
 // What a run folder survives, through the CLI on the tiny Qwen3 fixture: SIGKILL at random
-// moments (tools/kill_harness.py with a few kills; the full 50+ is a script), a second writer,
+// moments (tools/check/kill_harness.py with a few kills; the full 50+ is a script), a second writer,
 // a full disk (a size-limited tmpfs mounted by the test), and an export over a folder in use.
 
 import Foundation
@@ -20,7 +20,7 @@ final class RunFolderSafetyCLITests: XCTestCase {
 
     func testKillsAnywhereResumeToTheSameBits() throws {
         let binary = try CLI.binary().path
-        let harness = Repo.root + "/tools/kill_harness.py"
+        let harness = Repo.root + "/tools/check/kill_harness.py"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", harness, "--binary", binary, "--kills", "10", "--steps", "120", "--seed", "5"]

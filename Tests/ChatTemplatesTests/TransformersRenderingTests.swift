@@ -2,7 +2,7 @@ import ChatTemplates
 import Foundation
 import XCTest
 
-/// Every case of Tests/Fixtures/chat-templates/cases.json (tools/make_chat_template_cases.py):
+/// Every case of Tests/Fixtures/chat-templates/cases.json (tools/fixtures/make_chat_template_cases.py):
 /// the text transformers' Jinja2 environment renders, which ours must equal exactly. The small
 /// templates test one feature each; the real chat templates of the folder (Qwen2.5, Qwen3,
 /// SmolLM2, Gemma-3) run over seeded conversations with and without add_generation_prompt.

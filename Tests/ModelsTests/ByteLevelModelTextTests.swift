@@ -7,7 +7,7 @@ import TestSupport
 import XCTest
 
 /// Text in, logits out, against transformers: tiny random qwen3 and Llama-3-rope models whose
-/// vocabulary is a byte-level BPE tokenizer.json (tools/make_bpe_model_fixtures.py). The ids of each
+/// vocabulary is a byte-level BPE tokenizer.json (tools/fixtures/make_bpe_model_fixtures.py). The ids of each
 /// prompt (with the BOS the tokenizer's own rule adds: none for Qwen, <|begin_of_text|> for Llama 3)
 /// must equal AutoTokenizer's, and the last position's logits transformers' within 1e-4 (fp32 on
 /// both sides; only summation order differs, as in DecoderFixtureTests).

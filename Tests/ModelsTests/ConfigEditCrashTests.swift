@@ -3,7 +3,7 @@ import Models
 import TestSupport
 import XCTest
 
-/// The config.json edits that crashed `zofinetune` (tools/config_edits.py on the tiny Qwen3 folder:
+/// The config.json edits that crashed `zofinetune` (tools/check/config_edits.py on the tiny Qwen3 folder:
 /// 15 of 300 random edits trapped — integer overflow, division by zero, negative counts — or
 /// aborted), each now an error naming the file and the key. Loaded like the CLI loads a model.
 final class ConfigEditCrashTests: XCTestCase {

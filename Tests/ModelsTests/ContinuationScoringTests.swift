@@ -35,7 +35,7 @@ final class ContinuationScoringTests: XCTestCase {
         }
     }
 
-    /// The real Gemma-3-270M against transformers (tools/reference_multitoken.py): log P(candidate |
+    /// The real Gemma-3-270M against transformers (tools/reference/reference_multitoken.py): log P(candidate |
     /// prompt) summed over 1–4 tokens with the full 262,144-word softmax, 20 SST-2 prompts × 6
     /// candidates in one packed pass, within 1e-3 absolute (log-probs here reach −20; fp32 summation
     /// order across 18 layers gives ~1e-4).

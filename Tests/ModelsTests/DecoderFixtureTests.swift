@@ -6,7 +6,7 @@ import TestSupport
 import XCTest
 
 /// Logits of every real position against transformers (fp32, eager attention) on tiny random
-/// configs made by tools/make_fixtures.py. The batch is right-padded (lengths 11, 7, 4) and run packed.
+/// configs made by tools/fixtures/make_fixtures.py. The batch is right-padded (lengths 11, 7, 4) and run packed.
 ///
 /// Tolerance: 1e-4 absolute on logits. Both sides compute in fp32; they differ only in summation
 /// order (BLAS blocking, SIMD partial sums) and in exp/tanh implementations (~2 ulp), which on these

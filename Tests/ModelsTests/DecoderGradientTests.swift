@@ -7,7 +7,7 @@ import Optimizers
 import XCTest
 
 /// The backprop path (`DecoderTrainer`) against PyTorch autograd on the tiny fixtures made by
-/// tools/make_fixtures.py, and against central finite differences of the inference forward.
+/// tools/fixtures/make_fixtures.py, and against central finite differences of the inference forward.
 ///
 /// Gradient tolerance, per element: |Δ| ≤ 1e-4 + 1e-3 · |g| (Tests/Fixtures/README.md). Both sides
 /// are fp32 and differ only in summation order and exp/tanh implementations; the fixtures' own

@@ -1,4 +1,4 @@
-// Tiny random encoders against transformers (tools/make_encoder_fixtures.py): RoBERTa's position
+// Tiny random encoders against transformers (tools/fixtures/make_encoder_fixtures.py): RoBERTa's position
 // offset and single token type, and a BertForMaskedLM checkpoint ("bert." names, MLM head skipped).
 // Last hidden states at every real position and the pooled, normalised embeddings.
 

@@ -1,6 +1,6 @@
 // The encoder's backward pass against PyTorch autograd on the real all-MiniLM-L6-v2: the gradient
 // of the label-description loss (cosine / T, cross-entropy) on two descriptions + 16 SST-2 train
-// sentences, dumped by tools/reference_encoder_gradients.py. Per-tensor relative L2 ≤ 1e-3.
+// sentences, dumped by tools/reference/reference_encoder_gradients.py. Per-tensor relative L2 ≤ 1e-3.
 
 import Foundation
 import XCTest

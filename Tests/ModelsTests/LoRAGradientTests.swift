@@ -6,7 +6,7 @@ import TestSupport
 import XCTest
 
 /// LoRA's forward and backward against peft 0.21.2 on the tiny fixtures
-/// (Tests/Fixtures/<name>/lora_reference.safetensors, `python3 tools/reference_lora.py tiny`):
+/// (Tests/Fixtures/<name>/lora_reference.safetensors, `python3 tools/reference/reference_lora.py tiny`):
 /// rank 4, α 8, every projection the architecture has, A and B set to seeded random values with
 /// B ≠ 0 (so that d loss / d A ≠ 0).
 ///

@@ -6,7 +6,7 @@ import TestSupport
 import XCTest
 
 /// Prefix tuning's forward against peft 0.21.2 + transformers 5.23 on the tiny fixtures
-/// (tools/reference_prefix.py fixtures → Tests/Fixtures/<name>/prefix_reference.safetensors):
+/// (tools/reference/reference_prefix.py fixtures → Tests/Fixtures/<name>/prefix_reference.safetensors):
 /// 3 prefix tokens with random `prompt_embeddings`, the fixture's 3 right-padded sequences.
 ///
 /// Tolerances as the prefix-free fixture tests (DecoderFixtureTests, EncoderFixtureTests): 1e-4

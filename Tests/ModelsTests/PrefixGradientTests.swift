@@ -6,7 +6,7 @@ import TestSupport
 import XCTest
 
 /// Backprop to the prefix only (base frozen: no weight gradient exists) against peft's autograd on
-/// the tiny fixtures (tools/reference_prefix.py fixtures): every element of d loss / d
+/// the tiny fixtures (tools/reference/reference_prefix.py fixtures): every element of d loss / d
 /// `prompt_embeddings`, for the candidate loss and the next-token loss of the decoders and the
 /// label-description loss of the encoder.
 ///

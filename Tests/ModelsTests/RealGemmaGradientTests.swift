@@ -8,7 +8,7 @@ import TestSupport
 import XCTest
 
 /// Backprop on the real Gemma-3-270M against transformers' autograd (fp32, eager), for the SST-2
-/// candidate loss on the first 16 train sentences (tools/reference_real_gradients.py).
+/// candidate loss on the first 16 train sentences (tools/reference/reference_real_gradients.py).
 ///
 /// Tolerance: per tensor, ‖g − g_ref‖₂ / ‖g_ref‖₂ ≤ 1e-3. The reference's own fp32 error (against a
 /// float64 run of the same script) is ≤ 7.4e-6 per tensor; our fp32 engine differs from it only by
@@ -23,7 +23,7 @@ final class RealGemmaGradientTests: XCTestCase {
         let dir = try Repo.requireGemma()
         let path = Repo.referenceDirectory + "/" + Self.referenceFile
         guard FileManager.default.fileExists(atPath: path) else {
-            try MissingResource.report("\(path) missing; run python3 tools/reference_real_gradients.py --data <sst2 dir>")
+            try MissingResource.report("\(path) missing; run python3 tools/reference/reference_real_gradients.py --data <sst2 dir>")
         }
         let sst2 = try Repo.requireSST2()
         let reference = try SafeTensorsFile(path: path)

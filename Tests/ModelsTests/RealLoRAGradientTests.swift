@@ -7,7 +7,7 @@ import Weights
 import TestSupport
 import XCTest
 
-/// LoRA on the real models against peft 0.21.2 (tools/reference_lora.py gemma|minilm, dumped once by
+/// LoRA on the real models against peft 0.21.2 (tools/reference/reference_lora.py gemma|minilm, dumped once by
 /// tools/test.sh): rank 8, α 16, every projection (Gemma: q,k,v,o,gate,up,down; MiniLM: q,k,v,o,up,down),
 /// A and B seeded random (B ≠ 0), the losses of the base gradient tests (Gemma: SST-2 candidate loss
 /// on the first 16 train sentences; MiniLM: the label-description loss on the same sentences).

@@ -7,7 +7,7 @@ import Weights
 import TestSupport
 import XCTest
 
-/// Prefix tuning on the real models against peft 0.21.2 (tools/reference_prefix.py gemma|minilm,
+/// Prefix tuning on the real models against peft 0.21.2 (tools/reference/reference_prefix.py gemma|minilm,
 /// dumped once by tools/test.sh): 5 prefix tokens started from the keys/values of 5 random tokens
 /// (MeZO's init by real activations, which is checked first), then the SST-2 losses of the base
 /// gradient tests (Gemma: candidate loss on the first 16 train sentences; MiniLM: label-description

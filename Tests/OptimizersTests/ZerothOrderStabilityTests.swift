@@ -9,7 +9,7 @@ import XCTest
 /// Rademacher z with q = 1 the mean-square condition Σ ηλ_i/(q(2 − (1 − 1/q)ηλ_i)) < 1 is exactly
 /// η < 2/tr(H) (docs/lr-auto.md). At 0.9× that limit the mean of ‖θ‖² over 200 runs must fall
 /// between step 150 and step 300, at 1.1× it must grow: the measured threshold is within 10%.
-/// (tools/zo_stability.py bisects the threshold for Gaussian z, q = 4 and other spectra.)
+/// (tools/experiments/zo_stability.py bisects the threshold for Gaussian z, q = 4 and other spectra.)
 final class ZerothOrderStabilityTests: XCTestCase {
     func meanSquareGrowth(lambda: [Float], eta: Float, runs: Int = 200, steps: Int = 300) -> Double {
         let d = lambda.count

@@ -5,7 +5,7 @@ import XCTest
 
 /// Every built-in task renders its five fixture rows (Tests/Fixtures/tasks/<task>.jsonl) into
 /// exactly the prompt and label continuations that princeton-nlp/MeZO's own template code produced
-/// for them (<task>.expected.json, written by tools/make_task_fixtures.py).
+/// for them (<task>.expected.json, written by tools/fixtures/make_task_fixtures.py).
 final class BuiltinTaskPromptTests: XCTestCase {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/tasks").path

@@ -6,7 +6,7 @@ import Tokenizers
 import XCTest
 
 /// Token ids of rendered conversations against transformers' `apply_chat_template(…, tokenize=True)`
-/// (tools/reference_chat_ids.py, run by tools/test.sh): 200 seeded conversations per model (system
+/// (tools/reference/reference_chat_ids.py, run by tools/test.sh): 200 seeded conversations per model (system
 /// prompts or none, one to four exchanges, empty and non-ASCII contents), each whole and with the
 /// generation prompt in place of its final answer.
 final class ChatTemplateIDsTests: XCTestCase {

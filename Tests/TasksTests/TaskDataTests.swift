@@ -27,7 +27,7 @@ final class TaskDataTests: XCTestCase {
         guard let dir = Self.sst2Directory() else {
             XCTFail(
                 "SST-2 not found: set SST2_DIR, or put GLUE's train.tsv and dev.tsv in ../shared/data/sst2 "
-                    + "or data/sst2 (see data/README.md, tools/fetch_sst2.sh)", line: line)
+                    + "or data/sst2 (see data/README.md, tools/setup/fetch_sst2.sh)", line: line)
             return nil
         }
         return dir

@@ -10,7 +10,7 @@ public enum Repo {
     }()
     public static func fixture(_ name: String) -> String { root + "/Tests/Fixtures/" + name }
 
-    /// The real Gemma-3-270M folder made by tools/fetch_model.py.
+    /// The real Gemma-3-270M folder made by tools/setup/fetch_model.py.
     public static var gemmaDirectory: String { root + "/models/gemma-3-270m" }
 
     /// SST-2: $SST2_DIR, else ../shared/data/sst2 beside the repository, else data/sst2.
@@ -24,31 +24,31 @@ public enum Repo {
     public static func requireGemma() throws -> String {
         let dir = gemmaDirectory
         if FileManager.default.fileExists(atPath: dir + "/model.safetensors") { return dir }
-        try MissingResource.report("\(dir) missing; run python3 tools/fetch_model.py")
+        try MissingResource.report("\(dir) missing; run python3 tools/setup/fetch_model.py")
     }
 }
 
 extension Repo {
-    /// Reference dumps of transformers on the real model, written by tools/reference_real_model.py
+    /// Reference dumps of transformers on the real model, written by tools/reference/reference_real_model.py
     /// (run by .ci/run after the model is fetched).
     public static var referenceDirectory: String { root + "/models/reference" }
 
     public static func requireReference(_ file: String) throws -> String {
         let path = referenceDirectory + "/" + file
         if FileManager.default.fileExists(atPath: path) { return path }
-        try MissingResource.report("\(path) missing; run python3 tools/reference_real_model.py (see .ci/run)")
+        try MissingResource.report("\(path) missing; run python3 tools/reference/reference_real_model.py (see .ci/run)")
     }
 }
 
 extension Repo {
-    /// sentence-transformers' all-MiniLM-L6-v2, fetched by tools/fetch_encoder.py.
+    /// sentence-transformers' all-MiniLM-L6-v2, fetched by tools/setup/fetch_encoder.py.
     public static var minilmDirectory: String { root + "/models/all-minilm-l6-v2" }
 
     /// Like `requireGemma`: a missing model is a `MissingResource`.
     public static func requireMiniLM() throws -> String {
         let dir = minilmDirectory
         if FileManager.default.fileExists(atPath: dir + "/model.safetensors") { return dir }
-        try MissingResource.report("\(dir) missing; run python3 tools/fetch_encoder.py")
+        try MissingResource.report("\(dir) missing; run python3 tools/setup/fetch_encoder.py")
     }
 }
 
@@ -79,7 +79,7 @@ extension Repo {
     /// SST-2's folder, or the missing-resource outcome naming how to get it.
     public static func requireSST2(file: StaticString = #filePath, line: UInt = #line) throws -> String {
         if let dir = sst2Directory { return dir }
-        try MissingResource.report("SST-2 not found ($SST2_DIR, ../shared/data/sst2, data/sst2); run tools/fetch_sst2.sh",
+        try MissingResource.report("SST-2 not found ($SST2_DIR, ../shared/data/sst2, data/sst2); run tools/setup/fetch_sst2.sh",
                                    file: file, line: line)
     }
 }

@@ -1,7 +1,7 @@
 import Models
 import Weights
 
-/// A tiny random model of Tests/Fixtures (tools/make_fixtures.py) with its reference batch.
+/// A tiny random model of Tests/Fixtures (tools/fixtures/make_fixtures.py) with its reference batch.
 public struct TinyFixture {
     public let model: DecoderModel
     /// The reference batch, right-padded (B, T) in the file, packed here.

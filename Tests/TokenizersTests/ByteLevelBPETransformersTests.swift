@@ -1,6 +1,6 @@
 // The byte-level BPE tokenizer against transformers' PreTrainedTokenizerFast, one vocabulary per
 // pre-tokenizer family (GPT-2, Llama 3, Qwen2, SmolLM; Tests/Fixtures/bpe-<family>/, made by
-// tools/make_bpe_reference.py from SST-2 train text):
+// tools/reference/make_bpe_reference.py from SST-2 train text):
 //   - a committed adversarial set (emoji, CJK, combining marks, runs of spaces / newlines / tabs,
 //     digit runs, contractions, special-token strings inside text, the empty string…);
 //   - SST-2 dev + the first 5,000 train sentences, whose ids tools/test.sh dumps to
@@ -15,7 +15,7 @@ import XCTest
 
 import Tokenizers
 
-/// adversarial.json of a bpe-<family> fixture (tools/make_bpe_reference.py, write_adversarial).
+/// adversarial.json of a bpe-<family> fixture (tools/reference/make_bpe_reference.py, write_adversarial).
 struct AdversarialReference: Decodable {
     let text: [String]
     let ids: [[Int32]]
@@ -125,7 +125,7 @@ final class ByteLevelBPETransformersTests: XCTestCase {
         for family in BPEFixture.families {
             let path = TestPaths.repoRoot.appendingPathComponent("models/reference/bpe-\(family)-sst2-token-ids.json").path
             guard let data = FileManager.default.contents(atPath: path) else {
-                let why = "\(path) not found; make it with: python3 tools/make_bpe_reference.py reference --data \"$SST2_DIR\""
+                let why = "\(path) not found; make it with: python3 tools/reference/make_bpe_reference.py reference --data \"$SST2_DIR\""
                 try MissingResource.report(why)
             }
             let reference = try JSONDecoder().decode(TokenIDReference.self, from: data)

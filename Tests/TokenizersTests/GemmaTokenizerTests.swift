@@ -1,5 +1,5 @@
 // The real Gemma-3 tokenizer (models/gemma-3-270m/tokenizer.model, written by
-// tools/fetch_model.py) against the Debian spm_encode CLI on SST-2, plus its reserved ids.
+// tools/setup/fetch_model.py) against the Debian spm_encode CLI on SST-2, plus its reserved ids.
 //
 // A missing model fails these tests unless ZOFINETUNE_ALLOW_MISSING_MODEL=1 (then they skip);
 // see Gemma.loadOrSkip in TestSupport.swift for why.

@@ -43,7 +43,7 @@ enum TestFailure: Error, CustomStringConvertible {
     }
 }
 
-/// A token-id dump of tools/reference_token_ids.py or tools/reference_encoder_token_ids.py:
+/// A token-id dump of tools/reference/reference_token_ids.py or tools/reference/reference_encoder_token_ids.py:
 /// transformers' ids (add_special_tokens=False) of SST-2 dev and the first 5,000 train sentences,
 /// with the text they were made from.
 struct TokenIDReference: Decodable {
@@ -66,7 +66,7 @@ enum SST2 {
     static func sentences(_ file: String, limit: Int? = nil) throws -> [String] {
         let url = TestPaths.sst2.appendingPathComponent(file)
         guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw TestFailure.message("SST-2 file not found: \(url.path) (set SST2_DIR or run tools/fetch_sst2.sh)")
+            throw TestFailure.message("SST-2 file not found: \(url.path) (set SST2_DIR or run tools/setup/fetch_sst2.sh)")
         }
         // Split bytes, not Characters: Swift treats "\r\n" as one Character, so splitting a
         // String on "\n" would not split train.tsv's CRLF lines at all.
@@ -242,14 +242,14 @@ enum Gemma {
 
     /// The Gemma tokenizer, or nil after recording why not.
     ///
-    /// The model is produced by tools/fetch_model.py, not committed. A missing model is a test
+    /// The model is produced by tools/setup/fetch_model.py, not committed. A missing model is a test
     /// failure by default, so a CI run cannot go green while silently testing nothing; a
     /// developer without the model can opt out with ZOFINETUNE_ALLOW_MISSING_MODEL=1, which turns
     /// these tests into skips (reported as skipped, not passed).
     static func loadOrSkip(file: StaticString = #filePath, line: UInt = #line) throws -> SentencePieceTokenizer? {
         let modelPath = TestPaths.gemmaDirectory.appendingPathComponent("tokenizer.model").path
         if !FileManager.default.fileExists(atPath: modelPath) {
-            let why = "Gemma tokenizer not found at \(modelPath); run tools/fetch_model.py"
+            let why = "Gemma tokenizer not found at \(modelPath); run tools/setup/fetch_model.py"
             try MissingResource.report(why, file: file, line: line)
         }
         return try tokenizer.get()

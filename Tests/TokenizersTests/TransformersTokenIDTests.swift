@@ -1,6 +1,6 @@
 // The real Gemma tokenizer against transformers: the ids AutoTokenizer.from_pretrained gives
 // (add_special_tokens=False) for every SST-2 dev sentence and the first 5,000 train sentences,
-// dumped by tools/reference_token_ids.py to models/reference/gemma-3-270m-sst2-token-ids.json.
+// dumped by tools/reference/reference_token_ids.py to models/reference/gemma-3-270m-sst2-token-ids.json.
 //
 // GemmaTokenizerTests compares with spm_encode, i.e. with the same C++ library we wrap; this test
 // compares with the tokenizer a Hugging Face user would actually run, so the ids the model sees
@@ -20,7 +20,7 @@ final class TransformersTokenIDTests: XCTestCase {
     }
 
     private static let makeCommand =
-        "python3 tools/reference_token_ids.py --model models/gemma-3-270m --data \"$SST2_DIR\" "
+        "python3 tools/reference/reference_token_ids.py --model models/gemma-3-270m --data \"$SST2_DIR\" "
         + "--out models/reference/gemma-3-270m-sst2-token-ids.json"
 
     /// The reference dump, or nil after recording a failure; throws XCTSkip when a missing file
@@ -34,7 +34,7 @@ final class TransformersTokenIDTests: XCTestCase {
         do {
             return try JSONDecoder().decode(TokenIDReference.self, from: data)
         } catch {
-            XCTFail("\(path) is not a token-id dump from tools/reference_token_ids.py: \(error); remake it with: \(Self.makeCommand)")
+            XCTFail("\(path) is not a token-id dump from tools/reference/reference_token_ids.py: \(error); remake it with: \(Self.makeCommand)")
             return nil
         }
     }

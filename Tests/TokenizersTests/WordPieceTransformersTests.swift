@@ -1,6 +1,6 @@
 // The WordPiece tokenizer on the real all-MiniLM-L6-v2 vocabulary against transformers'
 // BertTokenizer: the ids (add_special_tokens=False) of every SST-2 dev sentence and the first
-// 5,000 train sentences, dumped by tools/reference_encoder_token_ids.py to
+// 5,000 train sentences, dumped by tools/reference/reference_encoder_token_ids.py to
 // models/reference/minilm_token_ids.json.
 //
 // A missing model or JSON is a MissingResource: a failure (always with CI=true; a skip with ZOFINETUNE_ALLOW_MISSING_MODEL=1 elsewhere).
@@ -15,7 +15,7 @@ final class WordPieceTransformersTests: XCTestCase {
     private static let modelDirectory = TestPaths.repoRoot.appendingPathComponent("models/all-minilm-l6-v2")
     private static let referencePath = TestPaths.repoRoot.appendingPathComponent("models/reference/minilm_token_ids.json")
     private static let makeCommand =
-        "python3 tools/fetch_encoder.py && python3 tools/reference_encoder_token_ids.py --model models/all-minilm-l6-v2 "
+        "python3 tools/setup/fetch_encoder.py && python3 tools/reference/reference_encoder_token_ids.py --model models/all-minilm-l6-v2 "
         + "--data \"$SST2_DIR\" --out models/reference/minilm_token_ids.json"
 
     /// The file's contents, or a skip (ZOFINETUNE_ALLOW_MISSING_MODEL=1) / failure naming how to make it.

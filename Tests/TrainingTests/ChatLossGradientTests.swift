@@ -10,7 +10,7 @@ import TestSupport
 import XCTest
 
 /// The chat task's loss and gradient against transformers on a tiny model
-/// (tools/reference_chat_loss.py → Tests/Fixtures/tiny-chat): six conversations rendered by a
+/// (tools/reference/reference_chat_loss.py → Tests/Fixtures/tiny-chat): six conversations rendered by a
 /// ChatML template that marks the answers with transformers' `{% generation %}`, the labels made
 /// by `apply_chat_template(…, return_assistant_tokens_mask=True)`, the loss by the model's
 /// `labels=` (mean over the labelled tokens). Ours finds the answers without the markers (the

@@ -8,7 +8,7 @@ import Weights
 import XCTest
 @testable import Training
 
-/// `diagnose` on the tiny-gemma3 fixture against float64 PyTorch autograd (tools/reference_diagnose.py:
+/// `diagnose` on the tiny-gemma3 fixture against float64 PyTorch autograd (tools/reference/reference_diagnose.py:
 /// the exact gradient, tr(H) and ‖H‖_F² from one Hessian-vector product per parameter, H's extreme
 /// eigenvalues, the per-example-loss kernel). Statistical estimates are checked within a stated
 /// number of standard deviations of their exact value.
@@ -43,7 +43,7 @@ final class DiagnoseTests: XCTestCase {
         var loss: Double
         var kernel: [[Double]]
         var parameters: Int
-        /// The block of H over these tensors is built exactly (tools/reference_diagnose.py, SUBSET).
+        /// The block of H over these tensors is built exactly (tools/reference/reference_diagnose.py, SUBSET).
         var subset: [String]
         var subset_size: Int
         var subset_trace_hessian: Double

@@ -1,4 +1,4 @@
-// all-MiniLM-L6-v2 sentence embeddings against sentence-transformers (tools/reference_encoder.py):
+// all-MiniLM-L6-v2 sentence embeddings against sentence-transformers (tools/reference/reference_encoder.py):
 // the small committed fixture (Tests/Fixtures/minilm/embeddings.json) and all 872 SST-2 dev
 // sentences (models/reference/minilm_dev_embeddings.safetensors), cosine ≥ 0.99999 each.
 

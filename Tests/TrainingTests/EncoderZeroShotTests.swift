@@ -1,5 +1,5 @@
 // Zero-shot SST-2 with all-MiniLM-L6-v2 and label descriptions, against the predictions
-// sentence-transformers makes for the same descriptions (tools/reference_encoder.py →
+// sentence-transformers makes for the same descriptions (tools/reference/reference_encoder.py →
 // models/reference/minilm_sst2_zeroshot.json; 66.9% and 71.4% dev accuracy there).
 
 import Foundation

@@ -6,7 +6,7 @@ import TestSupport
 import Weights
 import XCTest
 
-/// SGD and AdamW against PyTorch (tools/make_fixtures.py, optimizer_steps.safetensors): three steps
+/// SGD and AdamW against PyTorch (tools/fixtures/make_fixtures.py, optimizer_steps.safetensors): three steps
 /// of backprop on the candidate loss of the tiny fixture's batch, with clip_grad_norm_(0.5) and
 /// weight decay on matrices and embeddings only, must land on PyTorch's parameters.
 ///

@@ -5,7 +5,7 @@ import XCTest
 
 /// The committed fuzz seeds and every input that once crashed a reader (Tests/Fuzz/crashes),
 /// through the same target code libFuzzer runs (FuzzSupport): each must end without a crash.
-/// (The libFuzzer run itself needs a 5-minute sanitizer build: tools/fuzz.sh, not CI.)
+/// (The libFuzzer run itself needs a 5-minute sanitizer build: tools/check/fuzz.sh, not CI.)
 final class FuzzCorpusReplayTests: XCTestCase {
     func testSeedsAndCrashInputsRunWithoutACrash() throws {
         let fm = FileManager.default

@@ -10,7 +10,7 @@ import TestSupport
 import XCTest
 
 /// The chat loss on a real instruct model, SmolLM2-135M-Instruct with its own chat template,
-/// against transformers (tools/reference_chat_loss.py MODEL OUT, run by tools/test.sh): four
+/// against transformers (tools/reference/reference_chat_loss.py MODEL OUT, run by tools/test.sh): four
 /// conversations with every answer trained, labels from transformers' assistant mask (through an
 /// equivalent ChatML template with `{% generation %}` markers; the script checks the two render
 /// the same text). Loss within 1e-4; the gradient of every tensor of the first and last layers

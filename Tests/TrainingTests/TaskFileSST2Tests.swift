@@ -96,7 +96,7 @@ final class TaskFileSST2Tests: XCTestCase {
 
     /// The completion objective's loss (mean cross-entropy over the target's tokens) equals
     /// transformers' `labels=` loss on the real Gemma-3-270M: 20 SST-2 prompts each followed by a
-    /// 4-token target, one batch (tools/reference_multitoken.py), within 1e-4.
+    /// 4-token target, one batch (tools/reference/reference_multitoken.py), within 1e-4.
     func testCompletionLossMatchesTransformersLabelsLoss() throws {
         let dir = try Repo.requireGemma()
         let path = try Repo.requireReference("gemma-3-270m-multitoken-logprobs.json")

@@ -9,7 +9,7 @@ import TestSupport
 import XCTest
 
 /// The backprop path of the continuation-scored losses on the real Gemma-3-270M against
-/// transformers' autograd (tools/reference_task_gradients.py): the completion loss (mean
+/// transformers' autograd (tools/reference/reference_task_gradients.py): the completion loss (mean
 /// cross-entropy over the target tokens, transformers' `labels=` with -100 on the prompts) and the
 /// classify loss over multi-token, alternative label words (log-sum-exp over alternatives, cross-
 /// entropy over labels), each on the first 4 SST-2 train sentences posed as a user's JSONL

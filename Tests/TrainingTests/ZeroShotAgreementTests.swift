@@ -8,7 +8,7 @@ import TestSupport
 import XCTest
 
 /// Zero-shot SST-2 dev on the real Gemma-3-270M: our predictions against transformers' (written by
-/// tools/reference_real_model.py --predictions). Required: ≥ 99.5% of the 872 sentences agree
+/// tools/reference/reference_real_model.py --predictions). Required: ≥ 99.5% of the 872 sentences agree
 /// (only near-ties between " great" and " terrible" may flip under fp32 rounding), with fp32
 /// products and with `eval --precision bf16`'s bf16 products alike.
 final class ZeroShotAgreementTests: XCTestCase {

@@ -5,7 +5,7 @@ import XCTest
 
 @testable import Weights
 
-/// Reading files written by Python's `safetensors` (fixtures from tools/make_safetensors_fixture.py),
+/// Reading files written by Python's `safetensors` (fixtures from tools/fixtures/make_safetensors_fixture.py),
 /// writing byte-identical files, and round trips.
 final class SafeTensorsTests: XCTestCase {
     static let fixtures = URL(fileURLWithPath: #filePath)

@@ -7,7 +7,7 @@ import Weights
 /// attention sees n trainable keys and n trainable values in front of each sequence's own.
 ///
 /// What peft 0.21.2 + transformers 5.23 compute, and so what this engine computes (checked against
-/// both by tools/reference_prefix.py, which also re-derives it by hand):
+/// both by tools/reference/reference_prefix.py, which also re-derives it by hand):
 /// - `PeftModel.get_prompt` turns `prompt_embeddings` (n, L·2·Hkv·D) into a `DynamicCache` holding,
 ///   for layer l, keys = columns [2l·W, (2l+1)·W) and values = [(2l+1)·W, (2l+2)·W) (W = Hkv·D,
 ///   heads then head dim), for every sequence of the batch. They enter attention as cached keys do:

@@ -8,8 +8,8 @@
 // several minutes on 2 cores — is made once. Built only when ZOFINETUNE_FUZZ=1 (Package.swift):
 //   ZOFINETUNE_FUZZ=1 swift build -c release -Xswiftc -DFUZZING --sanitize=fuzzer --sanitize=address \
 //       -Xswiftc -sanitize=fuzzer,address --build-path .build-fuzz --product zofinetune-fuzz
-// (tools/fuzz.sh says why the combined flag is needed)
-// tools/fuzz.sh runs it; without -DFUZZING (`zofinetune-fuzz TARGET FILES…`) it replays inputs.
+// (tools/check/fuzz.sh says why the combined flag is needed)
+// tools/check/fuzz.sh runs it; without -DFUZZING (`zofinetune-fuzz TARGET FILES…`) it replays inputs.
 
 import Foundation
 import Models

@@ -23,7 +23,7 @@ let replayBase: (directory: String, fingerprint: String)? = {
 nonisolated(unsafe) public var fuzzReplaysCompleted = 0
 
 /// Input: run.json's "config" object, a NUL byte, then log.jsonl (the seeds are the tiny base
-/// runs of tools/run_folder_edits.py: every optimizer, LoRA and prefix). The base model and its
+/// runs of tools/check/run_folder_edits.py: every optimizer, LoRA and prefix). The base model and its
 /// fingerprint are filled in, so mutations reach the replay rather than the fingerprint check.
 func replayRun(_ bytes: Data) {
     guard let base = replayBase else { return }

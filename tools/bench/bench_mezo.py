@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Side-by-side MeZO step on the same model and batch: zofinetune vs PyTorch (official style).
+
+  python3 tools/bench/bench_mezo.py [--model models/gemma-3-270m] [--data data/sst2] [--steps 3] [--batch-size 16]
+
+Runs `zofinetune bench --mezo-steps` and tools/bench/pytorch_mezo_bench.py one after the other (each in
+its own process, so each peak RSS is its own), both on the first --batch-size examples of
+train.tsv with the SST-2 prompt, and prints seconds per step, peak RSS and the ratios.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_json(cmd):
+    print("$ " + " ".join(cmd), file=sys.stderr, flush=True)
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="models/gemma-3-270m")
+    ap.add_argument("--data", default=os.environ.get("SST2_DIR", "data/sst2"))
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--binary", default=".build/release/zofinetune")
+    ap.add_argument("--perturbation", default=None, help="rademacher|gaussian (default: train's)")
+    ap.add_argument("--embedding-perturbation", default=None, help="batch|all (default: train's)")
+    ap.add_argument("--precision", default="fp32", help="fp32|bf16 products in zofinetune's forwards")
+    a = ap.parse_args()
+
+    mode = ["--precision", a.precision]
+    if a.perturbation:
+        mode += ["--perturbation", a.perturbation]
+    if a.embedding_perturbation:
+        mode += ["--embedding-perturbation", a.embedding_perturbation]
+    ours = run_json([a.binary, "bench", "--model", a.model, "--data", a.data, "--limit", "0",
+                     "--mezo-steps", str(a.steps), "--batch-size", str(a.batch_size),
+                     "--threads", str(a.threads), "--json"] + mode)["mezo"]
+    torch = run_json([sys.executable, "tools/bench/pytorch_mezo_bench.py", "--model", a.model, "--data", a.data,
+                      "--steps", str(a.steps), "--batch-size", str(a.batch_size), "--threads", str(a.threads),
+                      "--json"])
+    speedup = torch["seconds_per_step"] / ours["seconds_per_step"]
+    memory = torch["peak_rss_bytes"] / ours["peak_rss_bytes"]
+    print(f"{'':24}{'zofinetune':>12}{'PyTorch':>12}{'ratio':>8}")
+    print(f"{'seconds per step':24}{ours['seconds_per_step']:12.3f}{torch['seconds_per_step']:12.3f}{speedup:7.1f}x")
+    print(f"{'  forward':24}{ours['forward_seconds']:12.3f}{torch['forward_seconds']:12.3f}")
+    print(f"{'  perturb + update':24}{ours['perturb_update_seconds']:12.3f}{torch['perturb_update_seconds']:12.3f}")
+    print(f"{'  z, embedding rows':24}{ours['perturbation'] + ', ' + ours['embedding_perturbation']:>12}{'gaussian, all':>12}")
+    print(f"noise passes: {ours['noise_bytes_per_step'] / 1e9:.2f} GB a step at {ours['noise_gb_per_second']:.1f} GB/s "
+          f"({100 * ours['noise_gb_per_second'] / ours['copy_gb_per_second']:.0f}% of the {ours['copy_gb_per_second']:.1f} GB/s copy bandwidth); "
+          f"generator {ours['generator_values_per_second_per_core'] / 1e9:.2f} G values/s per core")
+    print(f"{'peak RSS (GB)':24}{ours['peak_rss_bytes'] / 1e9:12.2f}{torch['peak_rss_bytes'] / 1e9:12.2f}{memory:7.1f}x")
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
+    print(f"CPU: {cpu}, {a.threads} threads")
+    print(json.dumps({"zofinetune": ours, "pytorch": torch, "speedup": speedup, "memory_ratio": memory, "cpu": cpu}))
+
+
+if __name__ == "__main__":
+    main()
