@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Mean-square stability of two-point zeroth-order SGD on quadratics: the formula of
-`Sources/Training/AutoLearningRate.swift` (derivation in docs/lr-auto.md) against a simulation.
+`Sources/Training/Loop/AutoLearningRate.swift` (derivation in docs/lr-auto.md) against a simulation.
 
 On L(θ) = ½ θᵀHθ with H = diag(λ) and ε → 0, a step with q perturbations is
     θ' = θ − (η/q) Σ_k z_k z_kᵀ H θ.
