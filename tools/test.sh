@@ -83,6 +83,11 @@ if [[ -f models/smollm2-135m-instruct/model.safetensors && ! -f models/reference
     echo "== transformers chat loss and gradient (assistant-mask labels), SmolLM2-135M-Instruct, 4 conversations (once, ~1 min)" >&2
     python3 tools/reference/reference_chat_loss.py models/smollm2-135m-instruct models/reference/chat-smollm2-135m-instruct-loss.safetensors
 fi
+if [[ ! -f models/reference/chat-bpe-qwen2.json ]]; then
+    echo "== transformers apply_chat_template ids of 200 conversations, the Qwen2.5 template over the Qwen2-style BPE fixture (once, ~20 s)" >&2
+    python3 tools/reference/reference_chat_ids.py --model Tests/Fixtures/bpe-qwen2 \
+        --template Tests/Fixtures/chat-templates/qwen2.5-instruct.jinja --out models/reference/chat-bpe-qwen2.json
+fi
 if [[ ! -f models/reference/chat-gemma-3-270m.json ]]; then
     echo "== transformers apply_chat_template ids of 200 conversations, Gemma-3 with its instruct template (once, ~20 s)" >&2
     python3 tools/reference/reference_chat_ids.py --model models/gemma-3-270m --template Tests/Fixtures/chat-templates/gemma3-it.jinja \
