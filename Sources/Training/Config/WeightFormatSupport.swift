@@ -27,6 +27,7 @@ extension TrainingConfig {
         }
     }
 
-    /// The optimizers that train a whole bf16 model: MeZO and zo-sign (`NoWriteMeZO.swift`).
-    public static let bf16Optimizers: Set<Optimizer> = [.mezo, .zoSign]
+    /// The optimizers that train a whole bf16 model (MeZO and zo-sign, `NoWriteMeZO.swift`): those
+    /// whose registry line says `bf16Weights`.
+    public static var bf16Optimizers: Set<Optimizer> { Set(Optimizer.allCases.filter { $0.zerothOrder?.bf16Weights == true }) }
 }

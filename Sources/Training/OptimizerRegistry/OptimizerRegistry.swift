@@ -11,11 +11,11 @@ public enum OptimizerRegistry {
     /// same step once the buffer is full; LOZO's E[ZZᵀ] = r·I makes its step MeZO's at lr·r.
     public static let zerothOrder: [ZerothOrderSpec] = [
         ZerothOrderSpec("mezo", paper: "MeZO: Malladi et al. 2023, Fine-tuning language models with just forward passes (princeton-nlp/MeZO)",
-                        lr: 2e-6, settings: [.weightDecay], autoLR: true) { c, core in
+                        lr: 2e-6, settings: [.weightDecay], autoLR: true, bf16Weights: true) { c, core in
             MeZO(arena: core.arena, eps: c.eps, weightDecay: c.weightDecay, perturbation: c.perturbation, threads: core.threads)
         },
         ZerothOrderSpec("zo-sign", paper: "ZO-SignSGD: Liu et al. 2019; as in ZO-Bench, Zhang et al. 2024 (ZO-Bench/ZO-LLM)",
-                        lr: 2e-5, settings: [.weightDecay]) { c, core in
+                        lr: 2e-5, settings: [.weightDecay], bf16Weights: true) { c, core in
             ZOSign.make(arena: core.arena, eps: c.eps, weightDecay: c.weightDecay, perturbation: c.perturbation, threads: core.threads)
         },
         ZerothOrderSpec("zo-momentum", paper: "ZO-SGD with momentum: ZO-Bench, Zhang et al. 2024 (+1x weights: the momentum buffer)",

@@ -28,6 +28,10 @@ public struct ZerothOrderSpec: Sendable {
     /// Whether `--lr auto` applies: the update is −lr·g·z with g the two-point estimate along the
     /// perturbation, so the stability limit of `AutoLearningRate` is the method's.
     public let autoLR: Bool
+    /// Whether it trains a whole model held in bf16 (`--weights bf16`): its update is −lr·g·z
+    /// written once per step (stochastic rounding), with the forwards reading θ ± εz
+    /// (docs/weights-16bit.md); in-place perturbations or other moves would be lost to rounding.
+    public let bf16Weights: Bool
     /// The optimizer of a run's configuration over an arena (`core`: ε, z's distribution, threads).
     public let make: @Sendable (_ config: TrainingConfig, _ core: ZerothOrderCore) -> ZerothOrderOptimizer
 
@@ -35,7 +39,7 @@ public struct ZerothOrderSpec: Sendable {
                 defaultPerturbations: Int = 1, defaultPerturbation: Perturbation? = nil,
                 forwards: @escaping @Sendable (Int) -> Int = { 2 * $0 }, stateArenas: Int = 0,
                 scratchBytes: @escaping @Sendable (Int) -> Int = { _ in 0 }, settings: [OptimizerSetting] = [],
-                autoLR: Bool = false, make: @escaping @Sendable (TrainingConfig, ZerothOrderCore) -> ZerothOrderOptimizer) {
+                autoLR: Bool = false, bf16Weights: Bool = false, make: @escaping @Sendable (TrainingConfig, ZerothOrderCore) -> ZerothOrderOptimizer) {
         self.name = name
         self.paper = paper
         defaultLR = lr
@@ -48,6 +52,7 @@ public struct ZerothOrderSpec: Sendable {
         self.scratchBytes = scratchBytes
         self.settings = settings
         self.autoLR = autoLR
+        self.bf16Weights = bf16Weights
         self.make = make
     }
 
