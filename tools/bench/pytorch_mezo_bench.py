@@ -18,12 +18,13 @@ rather than anything faster:
     decay term for bias and norm parameters; the seed of each step is np.random.randint(1e9);
   * forwards run in eval mode under torch.inference_mode().
 
-Model: AutoModelForCausalLM.from_pretrained(MODEL, dtype=float32) (transformers 5 spelling of
-torch_dtype), transformers' default attention implementation unless --attn is given. Tied embeddings
+Model: AutoModelForCausalLM.from_pretrained(MODEL, dtype=float32, or bfloat16 with --dtype bfloat16 as
+MeZO's --load_bfloat16 in large_models/run.py) (transformers 5 spelling of torch_dtype), transformers' default attention implementation unless --attn is given. Tied embeddings
 are one parameter in named_parameters(), so the 262,144 x 640 embedding is perturbed once per pass.
 
 Loss: SST-2 as MeZO poses it: prompt <bos> + "{sentence} It was" (SentencePiece ids from the folder's
-tokenizer.model, bos = config.bos_token_id), label words " terrible" (0) and " great" (1), each one
+tokenizer.model, or tokenizer.json through transformers for byte-level BPE folders such as Qwen2.5;
+bos = config.bos_token_id), label words " terrible" (0) and " great" (1), each one
 token. The batch is the first --batch-size rows of train.tsv, right-padded with an attention mask. The
 loss is the batch mean of the cross-entropy over the two candidate logits at each prompt's last real
 position. The model computes the full-vocabulary logits (B, T, 262144) as a plain transformers call
@@ -77,14 +78,30 @@ def reset_peak_rss():
         return False
 
 
+class FolderTokenizer:
+    """The folder's tokenizer: SentencePiece's tokenizer.model (Gemma) or tokenizer.json through
+    transformers (byte-level BPE: Llama-3/SmolLM2, Qwen2), encoding without special tokens."""
+
+    def __init__(self, model_dir):
+        path = os.path.join(model_dir, "tokenizer.model")
+        if os.path.exists(path):
+            self.sp = spm.SentencePieceProcessor(model_file=path)
+            self.encode = self.sp.encode
+            self.id_to_piece = self.sp.id_to_piece
+        else:
+            hf = transformers.AutoTokenizer.from_pretrained(model_dir)
+            self.encode = lambda text: hf.encode(text, add_special_tokens=False)
+            self.id_to_piece = hf.convert_ids_to_tokens
+
+
 def make_batch(model_dir, data_dir, batch_size, bos, pad):
     """First batch_size rows of train.tsv as right-padded ids, mask, last real positions, labels."""
-    sp = spm.SentencePieceProcessor(model_file=os.path.join(model_dir, "tokenizer.model"))
+    sp = FolderTokenizer(model_dir)
     cand_ids = [single_token(sp, c) for c in CANDIDATES]
     rows = read_tsv(os.path.join(data_dir, "train.tsv"))[:batch_size]
     if len(rows) < batch_size:
         raise SystemExit(f"train.tsv has only {len(rows)} rows, fewer than --batch-size {batch_size}")
-    prompts = [[bos] + sp.encode(TEMPLATE.format(sentence=s)) for s, _ in rows]
+    prompts = [([bos] if bos is not None else []) + sp.encode(TEMPLATE.format(sentence=s)) for s, _ in rows]
     lengths = [len(p) for p in prompts]
     T = max(lengths)
     ids = torch.full((batch_size, T), pad, dtype=torch.long)  # (B, T)
@@ -184,6 +201,8 @@ def main():
     ap.add_argument("--weight-decay", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=0, help="numpy seed for the per-step z seeds")
     ap.add_argument("--attn", default=None, choices=["eager", "sdpa"], help="default: transformers' choice")
+    ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
+                    help="weights' dtype: bfloat16 is MeZO's --load_bfloat16 (large_models/run.py)")
     ap.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = ap.parse_args()
     if args.steps < 1 or args.batch_size < 1 or args.threads < 1:
@@ -193,7 +212,7 @@ def main():
     np.random.seed(args.seed)
 
     t_load = time.perf_counter()
-    kwargs = {"dtype": torch.float32}
+    kwargs = {"dtype": getattr(torch, args.dtype)}
     if args.attn:
         kwargs["attn_implementation"] = args.attn
     model = AutoModelForCausalLM.from_pretrained(args.model, **kwargs)
@@ -271,6 +290,7 @@ def main():
         "lr": args.lr,
         "eps": args.eps,
         "weight_decay": args.weight_decay,
+        "dtype": args.dtype,
         "parameters": n_params,
         "attn_implementation": attn,
         "logits": "full vocabulary (B, T, V) from the transformers forward",
