@@ -79,7 +79,7 @@ extension MeZO {
                 let first = range.lowerBound - slot.offset
                 let bits = slot.isHalf ? arena.halfPointer(slot) + first : nil
                 let floats = slot.isHalf ? x : arena.pointer(slot) + first
-                if let bits { for j in 0..<n { x[j] = BFloat16.widen(bits[j]) } }
+                if let bits { BFloat16.widen(bits, into: x, count: n) }
                 // θ·shrink, then + c_k·z_k in seed order: one rounding each, in f32.
                 if scale != 1 { for j in 0..<n { floats[j] = floats[j] * scale } }
                 for k in 0..<z.count {
@@ -88,7 +88,7 @@ extension MeZO {
                 }
                 if let bits {
                     rounding.fill(random, from: range.lowerBound, count: n)
-                    for j in 0..<n { bits[j] = BFloat16.roundStochastic(x[j], random[j]) }
+                    BFloat16.roundStochastic(x, random: random, into: bits, count: n)
                 }
             }
         }

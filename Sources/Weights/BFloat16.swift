@@ -26,6 +26,39 @@ public enum BFloat16 {
         if bits & 0x7fff_ffff == 0x7f80_0000 { return UInt16(truncatingIfNeeded: bits >> 16) }
         return UInt16(truncatingIfNeeded: (bits &+ UInt32(r)) >> 16)
     }
+
+    /// out[j] = widen(h[j]) for j in 0..<count, 16 lanes at a time. The per-element call does not
+    /// inline across modules, and MeZO's bf16 update widens every parameter every step.
+    public static func widen(_ h: UnsafePointer<UInt16>, into out: UnsafeMutablePointer<Float>, count: Int) {
+        var j = 0
+        while count - j >= 16 {
+            let bits = SIMD16<UInt32>(truncatingIfNeeded: UnsafeRawPointer(h + j).loadUnaligned(as: SIMD16<UInt16>.self))
+            UnsafeMutableRawPointer(out + j).storeBytes(of: bits &<< 16, as: SIMD16<UInt32>.self)
+            j += 16
+        }
+        while j < count { out[j] = widen(h[j]); j += 1 }
+    }
+
+    /// out[j] = roundStochastic(x[j], random[j]) for j in 0..<count, bit for bit, 16 lanes at a
+    /// time (the scalar form's two branches kept the loop from vectorizing: 20% of a 1.5B-parameter
+    /// bf16 MeZO step, measured with perf).
+    public static func roundStochastic(_ x: UnsafePointer<Float>, random: UnsafePointer<UInt16>,
+                                       into out: UnsafeMutablePointer<UInt16>, count: Int) {
+        let infinity = SIMD16<UInt32>(repeating: 0x7f80_0000)
+        var j = 0
+        while count - j >= 16 {
+            let bits = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<UInt32>.self)
+            let r = SIMD16<UInt32>(truncatingIfNeeded: UnsafeRawPointer(random + j).loadUnaligned(as: SIMD16<UInt16>.self))
+            let magnitude = bits & 0x7fff_ffff
+            var rounded = (bits &+ r) &>> 16
+            rounded.replace(with: bits &>> 16, where: magnitude .== infinity)            // ±Inf: no carry
+            rounded.replace(with: (bits &>> 16) | 0x40, where: magnitude .> infinity)   // NaN: quiet
+            UnsafeMutableRawPointer(out + j).storeBytes(of: SIMD16<UInt16>(truncatingIfNeeded: rounded),
+                                                        as: SIMD16<UInt16>.self)
+            j += 16
+        }
+        while j < count { out[j] = roundStochastic(x[j], random[j]); j += 1 }
+    }
 }
 
 /// How the arena holds a model's weights (`--weights`).

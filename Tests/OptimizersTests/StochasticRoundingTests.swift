@@ -87,3 +87,28 @@ extension StochasticRoundingTests {
         }
     }
 }
+
+extension StochasticRoundingTests {
+    /// The 16-lane forms MeZO's bf16 update uses give the scalar forms' bits: every f32 pattern
+    /// class (±0, subnormals, normals near a carry, ±Inf, quiet and signalling NaNs) against every
+    /// kind of random bits, over a count that leaves a scalar tail.
+    func testVectorFormsEqualScalarBitForBit() {
+        var patterns: [UInt32] = [0, 0x8000_0000, 0x0000_0001, 0x807f_ffff, 0x3f80_0000, 0x3f80_ffff, 0x7f7f_ffff,
+                                  0xff7f_ffff, 0x7f80_0000, 0xff80_0000, 0x7fc0_0000, 0x7f80_0001, 0xffbf_ffff]
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        while patterns.count < 4_099 {   // 256 vectors and a tail of 3
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            patterns.append(UInt32(truncatingIfNeeded: state >> 32))
+        }
+        let x = patterns.map { Float(bitPattern: $0) }                                  // (n,)
+        let random = x.indices.map { UInt16(truncatingIfNeeded: $0 &* 40_503 ^ ($0 >> 3)) }   // (n,)
+        var rounded = [UInt16](repeating: 0, count: x.count)                          // (n,)
+        BFloat16.roundStochastic(x, random: random, into: &rounded, count: x.count)
+        var widened = [Float](repeating: 0, count: x.count)                           // (n,)
+        BFloat16.widen(rounded, into: &widened, count: x.count)
+        for j in x.indices {
+            XCTAssertEqual(rounded[j], BFloat16.roundStochastic(x[j], random[j]), "element \(j): f32 bits \(String(patterns[j], radix: 16))")
+            XCTAssertEqual(widened[j].bitPattern, BFloat16.widen(rounded[j]).bitPattern, "element \(j)")
+        }
+    }
+}
