@@ -10,11 +10,18 @@ import Tensors
 import XCTest
 
 final class BF16ProductCacheTests: XCTestCase {
-    /// VmRSS of this process from /proc/self/status, in bytes.
+    /// VmRSS of this process from /proc/self/status, in bytes (read with stdio: the file's size
+    /// is reported as 0 and changes while it is read).
     private func residentBytes() throws -> Int {
-        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
-        let line = try XCTUnwrap(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") })
-        return try XCTUnwrap(Int(line.split(separator: " ").dropFirst().first ?? "")) * 1024
+        let file = try XCTUnwrap(fopen("/proc/self/status", "r"))
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 256)   // (256) one line of the file
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = String(cString: line)
+            guard text.hasPrefix("VmRSS:") else { continue }
+            return try XCTUnwrap(Int(text.dropFirst(6).trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ").first ?? "")) * 1024
+        }
+        throw XCTSkip("no VmRSS in /proc/self/status")
     }
 
     func testCacheStaysBoundedOverManyRowCountsAndEvictionKeepsResults() throws {
