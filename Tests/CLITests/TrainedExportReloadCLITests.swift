@@ -12,20 +12,6 @@ import XCTest
 final class TrainedExportReloadCLITests: XCTestCase {
     static let sentences = 48
 
-    /// python3 with transformers and torch; absent only outside CI.
-    private func requirePython() throws {
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        probe.arguments = ["python3", "-c", "import transformers, torch, safetensors"]
-        probe.standardOutput = FileHandle.nullDevice
-        probe.standardError = FileHandle.nullDevice
-        try probe.run()
-        probe.waitUntilExit()
-        if probe.terminationStatus != 0 {
-            try MissingResource.report("python3 with transformers and torch is needed (tools/setup.sh)")
-        }
-    }
-
     /// SST-2's first `dev` dev rows and first 2,000 training rows (a few steps read no more).
     private func subsetSST2(into folder: TemporaryFolder, dev: Int) throws {
         let sst2 = try Repo.requireSST2()
@@ -41,7 +27,7 @@ final class TrainedExportReloadCLITests: XCTestCase {
         guard FileManager.default.fileExists(atPath: model + "/model.safetensors") else {
             try MissingResource.report("\(model) missing; run python3 tools/setup/fetch_instruct.py --model smollm2-135m-instruct")
         }
-        try requirePython()
+        try PythonCheck.require("transformers, torch, safetensors")
         let data = try TemporaryFolder("reload-data"), work = try TemporaryFolder("reload-work")
         removeAtTearDown(data.remove, work.remove)
         try subsetSST2(into: data, dev: Self.sentences)
@@ -61,20 +47,11 @@ final class TrainedExportReloadCLITests: XCTestCase {
                                 "--split", "dev", "--predictions-out", predictions], timeout: 300)
         XCTAssertEqual(eval.status, 0, eval.summary)
 
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        check.arguments = ["python3", Repo.root + "/tools/check/check_trained_export.py", "--exported", exported,
-                           "--predictions", predictions, "--data", data.path, "--limit", String(Self.sentences),
-                           "--max-logit-diff", "1e-3", "--threads", "1", "--json"]
-        let stdout = Pipe(), stderr = work.file("check.stderr")
-        FileManager.default.createFile(atPath: stderr.path, contents: nil)
-        check.standardOutput = stdout
-        check.standardError = try FileHandle(forWritingTo: stderr)
-        try check.run()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        check.waitUntilExit()
-        let errors = (try? String(contentsOf: stderr, encoding: .utf8)) ?? ""
-        XCTAssertEqual(check.terminationStatus, 0, errors.suffix(3000).description)
+        let (status, output, errors) = try PythonCheck.run(
+            [Repo.root + "/tools/check/check_trained_export.py", "--exported", exported, "--predictions", predictions,
+             "--data", data.path, "--limit", String(Self.sentences), "--max-logit-diff", "1e-3", "--threads", "1", "--json"],
+            scratch: work)
+        XCTAssertEqual(status, 0, errors.suffix(3000).description)
         let result = try JSONSerialization.jsonObject(with: output) as? [String: Any] ?? [:]
         XCTAssertEqual(result["n"] as? Int, Self.sentences, "\(result)")
         XCTAssertEqual((result["differing_rows_beyond_tie"] as? [Int])?.count, 0, "\(result)")
