@@ -5,8 +5,8 @@
       [--data data/sst2] [--bin .build/release/zofinetune] [--json]
   python3 tools/check/check_trained_export.py --exported DIR --predictions FILE [--data DIR] [--limit N] [--json]
 
-The first form trains --steps MeZO steps on SST-2 (a fixed lr of 1e-4 unless --lr: large enough that
-the weights move in a few steps), exports the run as a Hugging Face folder (`zofinetune export`) and
+The first form trains --steps MeZO steps on SST-2 (lr 1e-5 unless --lr: the weights move in a few
+steps; 1e-4 made Qwen2.5-Coder-0.5B diverge to logits in the thousands), exports the run as a Hugging Face folder (`zofinetune export`) and
 writes `zofinetune eval --run RUN --predictions-out` for the first --limit dev sentences; the second
 form starts from an export and such a predictions file (the XCTest `TrainedExportReloadCLITests`
 makes them itself). Either way the export is then loaded with AutoModelForCausalLM in float32 (a
@@ -139,7 +139,7 @@ def main():
     ap.add_argument("--model", help="model folder to train from (the first form)")
     ap.add_argument("--weights", choices=["f32", "bf16"], help="train --weights (default: the folder's own)")
     ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--lr", type=float, default=1e-5)
     ap.add_argument("--exported", help="an export (the second form)")
     ap.add_argument("--predictions", help="eval --predictions-out of the run the export came from (second form)")
     ap.add_argument("--data", default=os.path.join(REPO, "data", "sst2"), help="SST-2 folder with dev.tsv (and train.tsv)")
