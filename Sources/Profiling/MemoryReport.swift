@@ -56,15 +56,18 @@ public struct MemoryReport: Codable, Sendable {
     public var seqLen: Int
     public var threads: Int
     public var availableBytes: Int?
+    /// How the workers held the weights ("f32", "bf16": `--weights`); the predictions assume the same.
+    public var weights: String?
     public var methods: [MethodMemory]
 
-    public init(model: String, batchSize: Int, seqLen: Int, threads: Int, availableBytes: Int?, methods: [MethodMemory]) {
+    public init(model: String, batchSize: Int, seqLen: Int, threads: Int, availableBytes: Int?, weights: String? = nil,
+                methods: [MethodMemory]) {
         (self.model, self.batchSize, self.seqLen, self.threads) = (model, batchSize, seqLen, threads)
-        (self.availableBytes, self.methods) = (availableBytes, methods)
+        (self.availableBytes, self.weights, self.methods) = (availableBytes, weights, methods)
     }
 
     enum CodingKeys: String, CodingKey {
-        case model, threads, methods
+        case model, threads, methods, weights
         case batchSize = "batch_size"
         case seqLen = "seq_len"
         case availableBytes = "available_bytes"
@@ -110,7 +113,8 @@ public struct MemoryReport: Codable, Sendable {
                        : String(repeating: " ", count: widths[i] - c.count) + c
             }.joined(separator: "  ")
         }
-        var out = "Peak memory (MB; tags at the peak of tagged memory; predicted = from the model's shape, above baseline)\n"
+        var out = "Peak memory (MB; tags at the peak of tagged memory; predicted = from the model's shape, above baseline"
+            + (weights.map { "; \($0) weights" } ?? "") + ")\n"
         out += line(header) + "\n" + rows.map(line).joined(separator: "\n") + "\n"
         if let r = ratio("mezo", over: "inference") { out += String(format: "MeZO / inference peak: %.3f×\n", r) }
         if let r = ratio("adamw", over: "mezo") { out += String(format: "AdamW / MeZO peak: %.2f×\n", r) }

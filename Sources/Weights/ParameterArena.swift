@@ -148,6 +148,15 @@ public final class ParameterArena: @unchecked Sendable {
     /// Bytes of the weights, alignment gaps included (bf16: the halves and the f32 part).
     public var byteCount: Int { floatCount * MemoryLayout<Float>.size + halfCount * 2 }
 
+    /// Bytes an arena of `specs` in `format` allocates under its tag, as `init` allocates them:
+    /// the f32 storage, and for bf16 the halves and the f32 read view. The memory plan predicts
+    /// the weights from this, so `--weights bf16` is planned at 2 bytes a matrix element.
+    public static func allocatedBytes(specs: [ParameterSpec], format: WeightFormat) throws -> Int {
+        let layout = try layout(specs, format: format)
+        let f = MemoryLayout<Float>.size
+        return format == .bf16 ? 2 * layout.floats * f + (layout.halfs + 1) / 2 * f : layout.floats * f
+    }
+
     /// The perturbation the forwards read the weights with (θ + scale·z; nil: θ itself), for a bf16
     /// arena, whose θ MeZO never writes between its two forwards (docs/weights-16bit.md).
     public var readPerturbation: ReadPerturbation? {

@@ -69,7 +69,7 @@ struct ProfileCommand: ParsableCommand {
         let train = try TaskData.load(directory: taskOptions.dataDirectory, split: .train)
         let tokenizer = try TokenizerLoader.load(modelDirectory: modelOptions.model)
         let batch: ProfileBatch
-        let predict: (ProfileMethod) -> [MemoryTag: Int]
+        let predict: (ProfileMethod, WeightFormat) -> [MemoryTag: Int]
         if try EncoderConfig.isEncoder(directory: modelOptions.model) {
             let config = try EncoderConfig.load(directory: modelOptions.model)
             guard let wordPiece = tokenizer as? WordPieceTokenizer, seqLen <= config.maxSequenceLength else {
@@ -80,8 +80,10 @@ struct ProfileCommand: ParsableCommand {
             let tokens = batch.tokenCount + descriptions.reduce(0) { $0 + $1.count }
             // The worker's embedder takes the whole batch in one pass (SentenceEmbedder.maxTokens).
             let workspace = max(seqLen, (batchSize + descriptions.count) * 64)
-            predict = { MemoryPlan.predict(encoder: config, method: $0, tokens: tokens, workspaceTokens: workspace,
-                                           sequences: batch.sequences.count + descriptions.count) }
+            predict = { method, _ in   // encoders hold f32 weights
+                MemoryPlan.predict(encoder: config, method: method, tokens: tokens, workspaceTokens: workspace,
+                                   sequences: batch.sequences.count + descriptions.count)
+            }
         } else {
             let config = try DecoderConfig.load(directory: modelOptions.model)
             batch = try ProfileBatch.make(examples: train, batchSize: batchSize, length: seqLen,
@@ -89,13 +91,13 @@ struct ProfileCommand: ParsableCommand {
             guard batch.sequences.allSatisfy({ $0.allSatisfy { Int($0) < config.vocabSize } }) else {
                 throw InputError("\(modelOptions.model): the tokenizer's ids exceed the model's vocab_size \(config.vocabSize)")
             }
-            predict = { MemoryPlan.predict(config: config, method: $0, tokens: batch.tokenCount, sequences: batch.sequences.count) }
+            predict = { MemoryPlan.predict(config: config, method: $0, tokens: batch.tokenCount, sequences: batch.sequences.count, weights: $1) }
         }
         try measure(batch: batch, seqLen: seqLen, predict: predict)
     }
 
     /// Each method in a child process on `batch`, the report written as asked.
-    func measure(batch: ProfileBatch, seqLen: Int, predict: (ProfileMethod) -> [MemoryTag: Int]) throws {
+    func measure(batch: ProfileBatch, seqLen: Int, predict: (ProfileMethod, WeightFormat) -> [MemoryTag: Int]) throws {
         let batchFile = NSTemporaryDirectory() + "zofinetune-profile-\(getpid()).json"
         try JSONEncoder().encode(batch).write(to: URL(fileURLWithPath: batchFile))
         defer { try? FileManager.default.removeItem(atPath: batchFile) }
@@ -107,10 +109,10 @@ struct ProfileCommand: ParsableCommand {
             throw InputError("--weights \(w.rawValue): 16-bit weights are for decoders; \(modelOptions.model) is an encoder")
         }
         let weights = encoder ? WeightFormat.f32 : try ModelLoader.weightFormat(directory: modelOptions.model, requested: modelOptions.weights).0
-        log("weights: \(weights.rawValue) (the workers' arena; predictions assume f32 weights)")
+        log("weights: \(weights.rawValue) (the workers' arena and the predictions)")
         var results: [MethodMemory] = []
         for method in methodList {
-            let predicted = predict(method)
+            let predicted = predict(method, weights)
             var result = MethodMemory(method: method.rawValue, status: .measured)
             if weights == .bf16, let refusal = Self.bf16Refusal(method) {
                 result.status = .failed
@@ -147,7 +149,7 @@ struct ProfileCommand: ParsableCommand {
             results.append(result)
         }
         let report = MemoryReport(model: (modelOptions.model as NSString).lastPathComponent, batchSize: batch.sequences.count, seqLen: seqLen, threads: Threads.count,
-                                  availableBytes: available, methods: results)
+                                  availableBytes: available, weights: weights.rawValue, methods: results)
         if let json { try report.json.write(to: URL(fileURLWithPath: json)) }
         if let svg { try report.svg.write(toFile: svg, atomically: true, encoding: .utf8) }
         if json == nil, svg == nil { print(report.table, terminator: "") } else { log(report.table) }
@@ -169,7 +171,7 @@ struct ProfileCommand: ParsableCommand {
                                           prompt: prompt, tokenizer: tokenizer)
         log("\(prompt.origin): \(batch.sequences.count) training examples, \(batch.rowCount) rows (--seq-len is for sst2's fixed-length batch)")
         try measure(batch: batch, seqLen: batch.rowCount / max(1, batch.sequences.count)) {
-            MemoryPlan.predict(config: config, method: $0, tokens: batch.rowCount, sequences: batch.sequences.count)
+            MemoryPlan.predict(config: config, method: $0, tokens: batch.rowCount, sequences: batch.sequences.count, weights: $1)
         }
     }
 

@@ -27,24 +27,10 @@ final class GGUFExportCLITests: XCTestCase {
         return folder
     }
 
-    /// python3 with the gguf package and transformers; absent only outside CI.
-    private func requirePython() throws {
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        probe.arguments = ["python3", "-c", "import gguf, transformers, torch"]
-        probe.standardOutput = FileHandle.nullDevice
-        probe.standardError = FileHandle.nullDevice
-        try probe.run()
-        probe.waitUntilExit()
-        if probe.terminationStatus != 0 {
-            try MissingResource.report("python3 with gguf, transformers and torch is needed (tools/setup.sh)")
-        }
-    }
-
     /// One export per architecture and type, then one python3 process checks them all (importing
     /// torch and transformers is most of its time).
     func testEachArchitectureReadsBackInGGUFPyAndTransformers() throws {
-        try requirePython()
+        try PythonCheck.require("gguf, transformers, torch")
         let cases: [(model: String, vocabulary: String?, types: [String])] = [
             ("tiny-gemma3", nil, ["f32", "f16", "bf16", "q8_0"]),        // SentencePiece, norms 1 + w
             ("tiny-qwen2", nil, ["f32", "q8_0"]),                         // q/k/v biases, tied head
@@ -86,18 +72,9 @@ final class GGUFExportCLITests: XCTestCase {
     }
 
     private func check(files: [String], folders: [String], scratch out: TemporaryFolder) throws {
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        check.arguments = ["python3", Repo.root + "/tools/check/check_gguf.py", "--gguf"] + files + ["--hf"] + folders + ["--json", "--threads", "1"]
-        let stdout = Pipe(), stderr = out.file("check.stderr")
-        FileManager.default.createFile(atPath: stderr.path, contents: nil)
-        check.standardOutput = stdout
-        check.standardError = try FileHandle(forWritingTo: stderr)
-        try check.run()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        check.waitUntilExit()
-        let errors = (try? String(contentsOf: stderr, encoding: .utf8)) ?? ""
-        XCTAssertEqual(check.terminationStatus, 0, errors.suffix(3000).description)
+        let (status, output, errors) = try PythonCheck.run(
+            [Repo.root + "/tools/check/check_gguf.py", "--gguf"] + files + ["--hf"] + folders + ["--json", "--threads", "1"], scratch: out)
+        XCTAssertEqual(status, 0, errors.suffix(3000).description)
         let json = try JSONSerialization.jsonObject(with: output) as? [String: Any]
         let results = (json?["files"] as? [[String: Any]]) ?? (json.map { [$0] } ?? [])
         XCTAssertEqual(results.count, files.count, errors.suffix(3000).description)

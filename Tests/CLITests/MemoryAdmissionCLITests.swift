@@ -18,7 +18,7 @@ final class MemoryAdmissionCLITests: XCTestCase {
         let tiny = runs.path + "/tiny"
         let refused = try CLI.run(common + ["--optimizer", "adamw", "--memory-limit", "0.000001", "--out", tiny])
         XCTAssertNotEqual(refused.status, 0, refused.summary)
-        XCTAssertTrue(refused.stderr.contains("--optimizer adamw is predicted to peak at"), refused.summary)
+        XCTAssertTrue(refused.stderr.contains("--optimizer adamw on f32 weights is predicted to peak at"), refused.summary)
         XCTAssertTrue(refused.stderr.contains("gradients") && refused.stderr.contains("optimizer"), refused.summary)
         XCTAssertTrue(refused.stderr.contains("(--memory-limit); not started"), refused.summary)
         XCTAssertFalse(FileManager.default.fileExists(atPath: tiny), "a refused run must leave no folder")

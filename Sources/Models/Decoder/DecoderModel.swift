@@ -41,6 +41,19 @@ public final class DecoderModel: @unchecked Sendable {
         DecoderLayout.specs(config).reduce(0) { $0 + $1.shape.reduce(1, *) }
     }
 
+    /// Bytes the weights' arena allocates in `format` (bf16: matrices and embeddings at 2 bytes).
+    public static func weightBytes(config: DecoderConfig, format: WeightFormat) -> Int {
+        // The config's shapes were checked when it was read (ConfigLimits): they fit in Int.
+        (try? ParameterArena.allocatedBytes(specs: DecoderLayout.specs(config), format: format)) ?? Int.max
+    }
+
+    /// The largest block matrix's elements: with bf16 weights, the scratch each product's
+    /// perturbed panel is built in holds this many (`LowPrecisionProducts`, `.resident`).
+    public static func largestBlockMatrix(config c: DecoderConfig) -> Int {
+        let qw = c.queryHeads * c.headDim, kvw = c.kvHeads * c.headDim
+        return [qw * c.hiddenSize, kvw * c.hiddenSize, c.hiddenSize * qw, c.intermediateSize * c.hiddenSize].max()!
+    }
+
     /// Tensors a checkpoint may hold that the model does not use, with reasons.
     public static func ignoredTensors(config: DecoderConfig) -> [String: String] {
         DecoderLayout.ignoredTensors(config)

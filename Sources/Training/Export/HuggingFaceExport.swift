@@ -8,8 +8,10 @@ import Glibc
 import Darwin
 #endif
 
-/// Writes a model's current weights as a Hugging Face folder: model.safetensors (f32, HF names)
-/// plus the base folder's config and tokenizer files. Written into a staging folder beside `out`
+/// Writes a model's current weights as a Hugging Face folder: model.safetensors (HF names; f32, or
+/// for a bf16 arena its matrices and embeddings as BF16 bit for bit and its norms and biases as
+/// F32, which transformers loads as they are or widens exactly with dtype=float32) plus the base
+/// folder's config and tokenizer files. Written into a staging folder beside `out`
 /// (every file fsync'ed) and renamed into place, so an interrupted export leaves nothing
 /// half-written at `out`; a staging folder left by a killed export is removed by the next export
 /// to the same `out`.

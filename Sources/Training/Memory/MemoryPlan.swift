@@ -1,6 +1,7 @@
 import Foundation
 import Models
 import Tensors
+import Weights
 
 /// What `zofinetune profile` measures: the forward pass alone, or one training step of an optimizer
 /// of `OptimizerRegistry` on the whole model or (some of them) on adapters. Derived from the
@@ -122,11 +123,33 @@ public enum MemoryPlan {
     }
 
     /// - Parameter sequences: S, the batch's sequences (prefix tuning puts n key rows in front of each).
-    public static func predict(config c: DecoderConfig, method: ProfileMethod, tokens N: Int, sequences S: Int = 1) -> [MemoryTag: Int] {
+    /// - Parameter format: how the arena holds the base weights (`--weights`): bf16 plans the
+    ///   weights at 2 bytes a matrix element and adds the bf16 products' scratch (`bf16Scratch`);
+    ///   gradients and optimizer state are f32 whatever the format.
+    public static func predict(config c: DecoderConfig, method: ProfileMethod, tokens N: Int, sequences S: Int = 1,
+                               weights format: WeightFormat = .f32) -> [MemoryTag: Int] {
+        let planned = plan(config: c, method: method, tokens: N, sequences: S,
+                           weights: DecoderModel.weightBytes(config: c, format: format))
+        guard format == .bf16 else { return planned }
+        return planned.merging([.scratch: bf16Scratch(config: c, tokens: N)], uniquingKeysWith: +)
+    }
+
+    /// With bf16 weights every block product reads a bf16 panel and a bf16 copy of its input: one
+    /// scratch of the largest block matrix (the perturbed panel MeZO builds, `LowPrecisionProducts`)
+    /// and the input rows of the widest product, N × max(C, Hq·D, I) (`BF16Linear`), 2 bytes each.
+    static func bf16Scratch(config c: DecoderConfig, tokens N: Int) -> Int {
+        let f = MemoryLayout<Float>.size
+        let widest = max(c.hiddenSize, c.queryHeads * c.headDim, c.intermediateSize)
+        return (DecoderModel.largestBlockMatrix(config: c) + 1) / 2 * f + (N * widest + 1) / 2 * f
+    }
+
+    /// The plan with the base weights taking `weights` bytes; activations, gradients and state in f32.
+    static func plan(config c: DecoderConfig, method: ProfileMethod, tokens N: Int, sequences S: Int,
+                     weights: Int) -> [MemoryTag: Int] {
         let C = c.hiddenSize, I = c.intermediateSize, L = c.layers
         let qw = c.queryHeads * c.headDim, kvw = c.kvHeads * c.headDim
         let f = MemoryLayout<Float>.size
-        let weights = DecoderModel.parameterCount(config: c) * f
+        let parameters = DecoderModel.parameterCount(config: c)
         // Inference and MeZO reuse one layer's buffers: stream, normed input, q, k, v, attention
         // output, projection, gate, up (docs/ARCHITECTURE.md, decision 5).
         let oneLayer = N * (3 * C + 2 * qw + 2 * kvw + 2 * I) * f
@@ -145,7 +168,7 @@ public enum MemoryPlan {
                                        scratch: N * (4 * C + 3 * qw + 3 * kvw + 3 * I) * f + max(C, c.headDim) * f)
         }
         guard let spec = method.firstOrder else {
-            return withState([.weights: weights, .activations: oneLayer], method: method, arenaCount: weights / f)
+            return withState([.weights: weights, .activations: oneLayer], method: method, arenaCount: parameters)
         }
         do {
             // Backprop keeps, per layer: block input, q and k before norm/RoPE, v, attention output,
@@ -156,7 +179,7 @@ public enum MemoryPlan {
             // Backward's working set, one layer at a time: normed input, q, k, act(gate)·up, the
             // stream and branch gradients, d attention, dq, dk, dv, d gate, d up.
             let scratch = N * (4 * C + 3 * qw + 3 * kvw + 3 * I) * f
-            return backprop(spec, weights: weights, trained: weights, activations: stored, scratch: scratch)
+            return backprop(spec, weights: weights, trained: parameters * f, activations: stored, scratch: scratch)
         }
     }
 }

@@ -12,8 +12,12 @@ extension TrainCommand {
     /// computed for is made of the `batchSize` longest training texts, so no batch of the run is
     /// larger. Decoders only: encoders (MiniLM-sized) train with backprop in well under 1 GB.
     func admit(prompt: TaskPrompt, train: [LabeledExample]) throws {
-        let config = try resume.map { try RunFolder(path: $0).manifest.config } ?? newConfig()
+        var config = try resume.map { try RunFolder(path: $0).manifest.config } ?? newConfig()
         guard config.optimizer.usesBackprop, !(try EncoderConfig.isEncoder(directory: modelOptions.model)) else { return }
+        // The plan holds the weights as the run will (a resumed run: as recorded); backprop on bf16
+        // weights is refused for that reason (`checkWeightFormat`), not for its memory.
+        if resume == nil { config.weights = try ModelLoader.weightFormat(directory: modelOptions.model, requested: modelOptions.weights).0 }
+        try config.checkWeightFormat(encoder: false)
         let name = config.peft == .none ? config.optimizer.rawValue : "\(config.peft.rawValue)-\(config.optimizer.rawValue)"
         guard let method = ProfileMethod(rawValue: name) else { return }
         let (available, source): (Int?, String) = memoryLimit.map { (Int($0 * 1e9), "--memory-limit") }
@@ -27,9 +31,9 @@ extension TrainCommand {
                                                  tokenizer: TokenizerLoader.load(modelDirectory: modelOptions.model)) else { return }
         let sequences = batch.sequences.count
         do {
-            try MemoryAdmission.check(method: method, tokens: batch.rowCount, batchSize: config.batchSize, available: available,
-                                      limitSource: source) {
-                MemoryPlan.predict(config: decoder, method: $0, tokens: $1, sequences: sequences)
+            try MemoryAdmission.check(method: method, tokens: batch.rowCount, batchSize: config.batchSize,
+                                      weights: config.weightFormat, available: available, limitSource: source) {
+                MemoryPlan.predict(config: decoder, method: $0, tokens: $1, sequences: sequences, weights: $2)
             }
         } catch let refusal as MemoryAdmission.Refusal {
             throw InputError("\(modelOptions.model): \(refusal.description)")
