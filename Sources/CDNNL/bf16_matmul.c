@@ -12,9 +12,6 @@ static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 static int engine_status = -1;
 
 static void make_engine(void) {
-    // oneDNN's own primitive cache (1,024 by default) would keep every product we evict from
-    // ours alive, JIT code and all: the cache below is the only one (see cached_product).
-    if (dnnl_set_primitive_cache_capacity(0) != dnnl_success) return;
     if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) return;
     if (dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success) return;
     engine_status = 0;
@@ -26,27 +23,17 @@ int zf_bf16_supported(void) {
 }
 
 // Primitives are made per shape (m varies with the batch) and kept: a product of a shape seen
-// before costs only its execution. A forward pass uses a handful of shapes (q, k/v, o, gate/up,
-// down at one m), but m changes with nearly every training batch and every packed evaluation
-// pass, and each primitive holds ~150 KB (its JIT-compiled brgemm kernels). Kept without bound
-// they grew a bf16 MeZO run on Gemma-3-270M by ~0.9 MB a step (90 MB over 200 steps with dev
-// evaluations: issue 22's bound was missed by that much). So the cache holds the most recently
-// used `cache_size` shapes: a pass at one m hits after its first layer, and an evicted primitive
-// is destroyed, with nothing else keeping it (make_engine turns oneDNN's own cache off). A shape
-// made again runs the same kernel: results do not depend on what was evicted.
+// before costs only its execution. A forward pass uses a handful of shapes.
 typedef struct {
     int m, n, k, accumulate;
     dnnl_primitive_t primitive;
-    unsigned long last_use;   // cache_clock when last used: the least recent is evicted
 } cached_product;
 
-enum { cache_size = 48 };
+enum { cache_size = 256 };
 static cached_product cache[cache_size];
 static int cache_used;
-static unsigned long cache_clock;
+static int cache_next;   // round-robin replacement once full
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-
-int zf_bf16_cached_products(void) { return cache_used; }
 static char implementation[64] = "none";
 
 const char *zf_bf16_implementation(void) { return implementation; }
@@ -84,21 +71,11 @@ static dnnl_status_t make_product(int m, int n, int k, int accumulate, dnnl_prim
     return s;
 }
 
-// The slot of the least recently used product (the cache is full; called under cache_lock).
-static int least_recent(void) {
-    int oldest = 0;
-    for (int i = 1; i < cache_size; i++) {
-        if (cache[i].last_use < cache[oldest].last_use) oldest = i;
-    }
-    return oldest;
-}
-
 static dnnl_primitive_t product_for(int m, int n, int k, int accumulate, dnnl_status_t *status) {
     pthread_mutex_lock(&cache_lock);
     for (int i = 0; i < cache_used; i++) {
         cached_product *c = &cache[i];
         if (c->m == m && c->n == n && c->k == k && c->accumulate == accumulate) {
-            c->last_use = ++cache_clock;
             pthread_mutex_unlock(&cache_lock);
             *status = dnnl_success;
             return c->primitive;
@@ -107,9 +84,9 @@ static dnnl_primitive_t product_for(int m, int n, int k, int accumulate, dnnl_st
     dnnl_primitive_t p = NULL;
     *status = make_product(m, n, k, accumulate, &p);
     if (*status == dnnl_success) {
-        int slot = cache_used < cache_size ? cache_used++ : least_recent();
+        int slot = cache_used < cache_size ? cache_used++ : (cache_next++ % cache_size);
         if (cache[slot].primitive) dnnl_primitive_destroy(cache[slot].primitive);
-        cache[slot] = (cached_product){m, n, k, accumulate, p, ++cache_clock};
+        cache[slot] = (cached_product){m, n, k, accumulate, p};
     }
     pthread_mutex_unlock(&cache_lock);
     return p;

@@ -64,9 +64,6 @@ public final class BF16Linear: @unchecked Sendable {
     /// The oneDNN kernel behind the products (after the first one).
     public static var implementation: String { String(cString: zf_bf16_implementation()) }
 
-    /// oneDNN products (one per shape) held now: bounded, however many batch shapes a run sees.
-    public static var cachedProducts: Int { Int(zf_bf16_cached_products()) }
-
     /// Shape of the input the scratch holds in bf16 (for `sameInput`).
     private var converted: (m: Int, k: Int)?
 

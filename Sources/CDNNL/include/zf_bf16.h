@@ -19,10 +19,6 @@ int zf_bf16_supported(void);
 /// The implementation oneDNN chose for a bf16 product (e.g. "brg:avx512_core_bf16"), for reports.
 const char *zf_bf16_implementation(void);
 
-/// Products (primitives, one per shape) held by the cache now: at most a fixed few dozen, so
-/// their memory stays bounded however many batch shapes a run sees (tests check it).
-int zf_bf16_cached_products(void);
-
 /// y[i] = bf16(x[i]) with round-to-nearest-even, as torch.bfloat16 rounds.
 void zf_f32_to_bf16(const float *x, uint16_t *y, size_t n);
 
