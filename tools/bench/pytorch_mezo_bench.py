@@ -19,12 +19,13 @@ rather than anything faster:
   * forwards run in eval mode under torch.inference_mode().
 
 Model: AutoModelForCausalLM.from_pretrained(MODEL, dtype=float32, or bfloat16 with --dtype bfloat16 as
-MeZO's --load_bfloat16 in large_models/run.py) (transformers 5 spelling of torch_dtype), transformers' default attention implementation unless --attn is given. Tied embeddings
+MeZO's --load_bfloat16 in large_models/run.py) (transformers 5 spelling of torch_dtype),
+transformers' default attention implementation unless --attn is given. Tied embeddings
 are one parameter in named_parameters(), so the 262,144 x 640 embedding is perturbed once per pass.
 
 Loss: SST-2 as MeZO poses it: prompt <bos> + "{sentence} It was" (SentencePiece ids from the folder's
-tokenizer.model, or tokenizer.json through transformers for byte-level BPE folders such as Qwen2.5;
-bos = config.bos_token_id), label words " terrible" (0) and " great" (1), each one
+tokenizer.model, bos = config.bos_token_id; a byte-level BPE folder such as Qwen2.5 through
+transformers' tokenizer, prefixed with what its post-processor adds, as the engine), label words " terrible" (0) and " great" (1), each one
 token. The batch is the first --batch-size rows of train.tsv, right-padded with an attention mask. The
 loss is the batch mean of the cross-entropy over the two candidate logits at each prompt's last real
 position. The model computes the full-vocabulary logits (B, T, 262144) as a plain transformers call
@@ -52,7 +53,7 @@ import transformers
 from transformers import AutoModelForCausalLM
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
-from reference_real_model import CANDIDATES, TEMPLATE, read_tsv, single_token  # noqa: E402
+from reference_real_model import CANDIDATES, TEMPLATE, FastTokenizerPrompts, read_tsv, single_token  # noqa: E402
 
 
 def log(*a):
@@ -78,25 +79,12 @@ def reset_peak_rss():
         return False
 
 
-class FolderTokenizer:
-    """The folder's tokenizer: SentencePiece's tokenizer.model (Gemma) or tokenizer.json through
-    transformers (byte-level BPE: Llama-3/SmolLM2, Qwen2), encoding without special tokens."""
-
-    def __init__(self, model_dir):
-        path = os.path.join(model_dir, "tokenizer.model")
-        if os.path.exists(path):
-            self.sp = spm.SentencePieceProcessor(model_file=path)
-            self.encode = self.sp.encode
-            self.id_to_piece = self.sp.id_to_piece
-        else:
-            hf = transformers.AutoTokenizer.from_pretrained(model_dir)
-            self.encode = lambda text: hf.encode(text, add_special_tokens=False)
-            self.id_to_piece = hf.convert_ids_to_tokens
-
-
 def make_batch(model_dir, data_dir, batch_size, bos, pad):
     """First batch_size rows of train.tsv as right-padded ids, mask, last real positions, labels."""
-    sp = FolderTokenizer(model_dir)
+    sp_path = os.path.join(model_dir, "tokenizer.model")
+    sp = spm.SentencePieceProcessor(model_file=sp_path) if os.path.exists(sp_path) else FastTokenizerPrompts(model_dir)
+    if isinstance(sp, FastTokenizerPrompts):
+        bos = sp.bos_id() if sp.prefix else None  # what the post-processor adds: nothing for Qwen2
     cand_ids = [single_token(sp, c) for c in CANDIDATES]
     rows = read_tsv(os.path.join(data_dir, "train.tsv"))[:batch_size]
     if len(rows) < batch_size:
