@@ -13,7 +13,7 @@ extension TrainCommand {
     /// larger. Decoders only: encoders (MiniLM-sized) train with backprop in well under 1 GB.
     func admit(prompt: TaskPrompt, train: [LabeledExample]) throws {
         let config = try resume.map { try RunFolder(path: $0).manifest.config } ?? newConfig()
-        guard config.optimizer.usesBackprop, !(try EncoderConfig.isEncoder(directory: modelOptions.model)) else { return }
+        guard config.optimizer.usesBackprop, try modelOptions.architecture().hasBackpropMemoryPlan else { return }
         let name = config.peft == .none ? config.optimizer.rawValue : "\(config.peft.rawValue)-\(config.optimizer.rawValue)"
         guard let method = ProfileMethod(rawValue: name) else { return }
         let (available, source): (Int?, String) = memoryLimit.map { (Int($0 * 1e9), "--memory-limit") }
