@@ -22,7 +22,9 @@ public enum ModelArchitecture: String, Sendable {
     public var generates: Bool { self == .decoder }
     /// GGUF files are for llama.cpp, which runs decoders.
     public var exportsGGUF: Bool { self == .decoder }
-    /// The backprop memory plan (`MemoryPlan.predict(config:)`) and pipeline stages are built for
-    /// decoders; encoders train with backprop in well under 1 GB.
+    /// The backprop memory plan (`MemoryPlan.predict(config:)`) is built for decoders; encoders
+    /// (MiniLM-sized) train with backprop in well under 1 GB.
     public var hasBackpropMemoryPlan: Bool { self == .decoder }
+    /// `--distributed pipeline` splits a decoder's layers between ranks (`PipelineModel`).
+    public var splitsIntoPipelineStages: Bool { self == .decoder }
 }

@@ -74,7 +74,7 @@ extension TrainCommand {
         if try ModelLoader.weightFormat(directory: directory, requested: modelOptions.weights).0 == .bf16 {
             throw InputError("--distributed pipeline holds f32 weights; bf16 weights train in one process (use --weights f32)")
         }
-        guard try modelOptions.architecture().hasBackpropMemoryPlan, prompt.spec.objective == .classify else {
+        guard try modelOptions.architecture().splitsIntoPipelineStages, prompt.spec.objective == .classify else {
             throw InputError("--distributed pipeline trains a decoder on a classify task; \(directory) with \(prompt.origin) is not one")
         }
         try BLAS.load()
