@@ -44,11 +44,14 @@ let package = Package(
             linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("stdc++")]
         ),
         .target(name: "Tensors", dependencies: ["CBLAS", "CDNNL"], swiftSettings: hostCPUKernels),
-        .target(name: "Weights", dependencies: ["Tensors"], swiftSettings: hostCPU),
+        // One JSON string-literal rule for the safetensors header and chat templates' tojson.
+        .target(name: "JSONStrings", swiftSettings: hostCPU),
+        .target(name: "Weights", dependencies: ["Tensors", "JSONStrings"], swiftSettings: hostCPU),
         .target(name: "Models", dependencies: ["Tensors", "Weights"], swiftSettings: hostCPU),
         .target(name: "Tokenizers", dependencies: ["CSentencePiece"], swiftSettings: hostCPU),
-        // The Jinja subset chat templates are written in (lexer, parser, evaluator), with no dependency.
-        .target(name: "ChatTemplates", swiftSettings: hostCPU),
+        // The Jinja subset chat templates are written in (lexer, parser, evaluator), with no dependency
+        // but the JSON string rule.
+        .target(name: "ChatTemplates", dependencies: ["JSONStrings"], swiftSettings: hostCPU),
         .target(
             name: "Tasks", dependencies: ["Tokenizers", "ChatTemplates", .product(name: "SwiftCSV", package: "SwiftCSV")],
             resources: [.copy("BuiltinTasks")], swiftSettings: hostCPU),

@@ -5,6 +5,7 @@
 // Foundation's JSONSerialization would lose.
 
 import Foundation
+import JSONStrings
 
 public enum TemplateJSON {
     /// `json.dumps(v, ensure_ascii=False, indent=indent, sort_keys=sortKeys)`.
@@ -23,7 +24,7 @@ public enum TemplateJSON {
         case .int(let i): out += String(i)
         case .double(let d):
             out += d.isNaN ? "NaN" : d.isInfinite ? (d > 0 ? "Infinity" : "-Infinity") : TemplateValue.pythonFloat(d)
-        case .string(let s): out += quoted(s)
+        case .string(let s): out += JSONString.quoted(s)
         case .list(let l):
             if l.isEmpty { out += "[]"; return }
             out += "["
@@ -52,32 +53,13 @@ public enum TemplateJSON {
         for (i, k) in keys.enumerated() {
             if i > 0 { out += indent == nil ? ", " : "," }
             if let indent { out += "\n" + String(repeating: " ", count: indent * (level + 1)) }
-            out += quoted(k) + ": "
+            out += JSONString.quoted(k) + ": "
             try write(d[k]!, indent: indent, level: level + 1, sortKeys: sortKeys, into: &out)
         }
         if let indent { out += "\n" + String(repeating: " ", count: indent * level) }
         out += "}"
     }
 
-    /// A JSON string as Python writes it with ensure_ascii=False: only `"`, `\` and control
-    /// characters are escaped.
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for c in s.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case _ where c.value < 0x20: out += String(format: "\\u%04x", c.value)
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out + "\""
-    }
 
     /// A JSON problem at a byte offset.
     public struct ParseError: Error, CustomStringConvertible {

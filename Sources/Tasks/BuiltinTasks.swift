@@ -30,3 +30,11 @@ public enum BuiltinTasks {
         return (try TaskSpec.load(path: path), path)
     }
 }
+
+extension TaskPrompt {
+    /// The built-in task `name` (e.g. "sst2") as a prompt, without demonstrations.
+    public static func builtin(_ name: String) throws -> TaskPrompt {
+        let (spec, path) = try BuiltinTasks.resolve(name)
+        return try TaskPrompt(spec: spec, origin: path)
+    }
+}

@@ -16,6 +16,12 @@ public struct LabelDescriptions: Sendable, Equatable {
     public static let sst2 = LabelDescriptions(["a negative movie review", "a positive movie review"])
 }
 
+/// The built-in tasks that have default label descriptions for encoders (a decoder's prompt for
+/// every built-in task is its task file, `BuiltinTasks`).
+public enum TaskName: String, CaseIterable, Sendable {
+    case sst2
+}
+
 extension TaskName {
     /// The default label descriptions for encoders.
     public var labelDescriptions: LabelDescriptions {

@@ -1,4 +1,5 @@
 import Foundation
+import JSONStrings
 
 #if canImport(Glibc)
 import Glibc
@@ -121,7 +122,7 @@ public enum SafeTensorsWriter {
             separator()
             json += "\"__metadata__\":{"
             let keys = metadata.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-            json += keys.map { "\(quoted($0)):\(quoted(metadata[$0]!))" }.joined(separator: ",")
+            json += keys.map { "\(JSONString.quoted($0)):\(JSONString.quoted(metadata[$0]!))" }.joined(separator: ",")
             json += "}"
         }
         var offset = 0
@@ -129,7 +130,7 @@ public enum SafeTensorsWriter {
             separator()
             let bytes = e.bytes.count
             let shape = e.shape.map(String.init).joined(separator: ",")
-            json += "\(quoted(e.name)):{\"dtype\":\"\(e.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + bytes)]}"
+            json += "\(JSONString.quoted(e.name)):{\"dtype\":\"\(e.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + bytes)]}"
             offset += bytes
         }
         json += "}"
@@ -139,29 +140,5 @@ public enum SafeTensorsWriter {
         return bytes
     }
 
-    /// A JSON string literal with serde_json's escaping: `"` and `\`, the short forms for control
-    /// characters that have one, `\u00XX` for the rest; everything else (including non-ASCII) verbatim.
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
 
 }

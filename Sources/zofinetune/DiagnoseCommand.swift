@@ -163,15 +163,15 @@ struct DiagnoseCommand: ParsableCommand {
     /// with label descriptions. Returns the task and the run's steps in its weights.
     func loadTask(prompt: TaskPrompt) throws -> (TrainingTask, Int) {
         let run = runOptions.run == nil ? nil : runOptions
-        if try EncoderConfig.isEncoder(directory: modelOptions.model) {
-            let (embedder, steps) = try modelOptions.loadEmbedder(run: run)
-            let scorer = try LabelDescriptionScorer(embedder: embedder, descriptions: encoderOptions.descriptions(task: taskOptions.taskName),
-                                                    temperature: encoderOptions.temperature)
-            return (EncoderTask(scorer: scorer), steps)
+        try TrainingTasks.check(prompt, on: try modelOptions.architecture())
+        let (loaded, steps) = try modelOptions.loadModel(run: run)
+        var posing = TrainingTasks.Posing(modelDirectory: modelOptions.model) {
+            try encoderOptions.descriptions(task: taskOptions.taskName)
         }
-        let (model, tokenizer, steps) = try modelOptions.load(run: run)
-        let task = try ClassifyTask(model: model, tokenizer: tokenizer, prompt: prompt)
-        if task.needsContinuationScoring {
+        posing.temperature = encoderOptions.temperature
+        let task = try TrainingTasks.make(loaded, prompt: prompt, posing: posing)
+        // The backward pass of a decoder's classify task reads one output row per label.
+        if task is AnswerGenerating || (task as? ClassifyTask)?.needsContinuationScoring == true {
             throw InputError("\(prompt.origin): diagnose needs single-token label words (its backward pass reads one output row per label)")
         }
         return (task, steps)

@@ -49,15 +49,9 @@ extension ModelOptions {
         let embedder = try SentenceEmbedder.load(directory: model, batchSize: batchSize)
         var steps = 0
         if let adapter = runOptions?.adapter {
-            if PrefixAdapterFolder.isPrefixFolder(adapter) {
-                let prefix = try PrefixAdapterFolder.attach(adapter, to: embedder.model, modelDirectory: model, threads: Threads.count)
-                log("prefix-tuning adapter \(adapter): \(prefix.tokens) prefix tokens")
-            } else {
-                let lora = try LoRAAdapterFolder.attach(adapter, to: embedder.model, modelDirectory: model, threads: Threads.count)
-                log("LoRA adapter \(adapter): rank \(lora.settings.rank), alpha \(lora.settings.alpha), targets \(lora.settings.targetList)")
-            }
+            try attachAdapterFolder(adapter, to: embedder.model)
         } else if let runOptions, let runPath = runOptions.run {
-            steps = try RunReplay.restore(run: try RunFolder(path: runPath), encoder: embedder.model,
+            steps = try RunReplay.restore(run: try RunFolder(path: runPath), model: embedder.model,
                                               directory: model, point: runOptions.point, threads: Threads.count, log: log)
             log("weights of run \(runPath) after \(steps) steps")
         }
@@ -69,20 +63,19 @@ extension ModelOptions {
 }
 
 extension EvalCommand {
-    /// `eval` on an encoder folder: cosine scoring against label descriptions.
-    func runEncoder(examples: [LabeledExample]) throws {
-        let task = taskOptions.taskName
-        let runConfig = try runOptions.run.map { try RunFolder(path: $0).manifest.config }
-        let descriptions = try encoderOptions.descriptions(task: task, run: runConfig)
+    /// Refuses examples whose label has no description (checked before the model loads).
+    static func checkDescribed(_ examples: [LabeledExample], by descriptions: LabelDescriptions) throws {
         let labels = Set(examples.map(\.label))
         if let outside = labels.first(where: { !(0..<descriptions.texts.count).contains($0) }) {
             throw InputError("label \(outside) has no description: give one --label-descriptions text per label "
                              + "(\(descriptions.texts.count) given)")
         }
-        let (embedder, _) = try modelOptions.loadEmbedder(run: runOptions)
-        if precision == .bf16 { try embedder.model.useBF16Products() }
-        let scorer = try LabelDescriptionScorer(embedder: embedder, descriptions: descriptions,
-                                                temperature: encoderOptions.temperature)
+    }
+
+    /// `eval` on an encoder folder: cosine scoring against label descriptions.
+    func runEncoder(_ encoderTask: EncoderTask, examples: [LabeledExample]) throws {
+        let task = taskOptions.taskName
+        let scorer = encoderTask.scorer, descriptions = scorer.descriptions
         log("label descriptions: " + descriptions.texts.enumerated().map { "\($0) \"\($1)\"" }.joined(separator: ", ")
             + String(format: "; temperature %g", encoderOptions.temperature))
         var lastReport = Date()

@@ -56,35 +56,38 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
-        let isEncoder = try EncoderConfig.isEncoder(directory: modelOptions.model)
         // A run poses its own task on its own data unless flags say otherwise.
         let kept = try runOptions.run.flatMap { try RunFolder(path: $0).manifest.config.taskFile }
         var prompt = try taskOptions.prompt(run: kept, runPath: runOptions.run ?? "")
         var examples = try taskOptions.examples(split, prompt: prompt, run: kept)
         if let limit { examples = Array(examples.prefix(limit)) }
-        if isEncoder {
-            guard prompt.spec.objective == .classify else {
-                throw InputError("\(prompt.origin): an encoder has no completion objective; use a decoder")
-            }
-            return try runEncoder(examples: examples)
-        }
-        if prompt.spec.demonstrations != nil {
+        let architecture = try modelOptions.architecture()
+        try TrainingTasks.check(prompt, on: architecture)
+        let runConfig = try runOptions.run.map { try RunFolder(path: $0).manifest.config }
+        let descriptions = { try encoderOptions.descriptions(task: taskOptions.taskName, run: runConfig) }
+        if architecture.scoresLabelDescriptions { try Self.checkDescribed(examples, by: descriptions()) }
+        if prompt.spec.demonstrations != nil, !architecture.scoresLabelDescriptions {   // an encoder embeds the text alone
             prompt.chooseDemonstrations(from: try taskOptions.examples(.train, prompt: prompt, run: kept))
         }
-        let (model, tokenizer, _) = try modelOptions.load(run: runOptions)
+        let (loaded, _) = try modelOptions.loadModel(run: runOptions)
         if precision == .bf16 {
             let started = Date()
-            try model.useBF16Products()
+            try loaded.model.useBF16Products(weightsChange: false)
             log(String(format: "bf16 copies of the block matrices made in %.1f s", Date().timeIntervalSince(started)))
         }
-        if prompt.spec.objective == .complete {
-            return try runCompletion(CompleteTask(model: model, tokenizer: tokenizer, prompt: prompt), examples: examples)
+        var posing = TrainingTasks.Posing(modelDirectory: modelOptions.model, descriptions: descriptions)
+        posing.temperature = encoderOptions.temperature
+        switch try TrainingTasks.make(loaded, prompt: prompt, posing: posing) {
+        case let task as AnswerGenerating: try runCompletion(task, examples: examples)
+        case let task as EncoderTask: try runEncoder(task, examples: examples)
+        case let task as ClassifyTask: try runClassify(task, examples: examples)
+        case let task: preconditionFailure("eval has no report for \(type(of: task))")
         }
-        if prompt.spec.objective == .chat {
-            let template = try ModelChatTemplate.load(modelDirectory: modelOptions.model)
-            return try runCompletion(ChatTask(model: model, tokenizer: tokenizer, prompt: prompt, chatTemplate: template), examples: examples)
-        }
-        let task = try ClassifyTask(model: model, tokenizer: tokenizer, prompt: prompt)
+    }
+
+    /// `eval` of a classify task on a decoder: label-word scores, accuracy, macro-F1 and the confusion matrix.
+    func runClassify(_ task: ClassifyTask, examples: [LabeledExample]) throws {
+        let prompt = task.prompt
         var lastReport = Date()
         let started = Date()
         let scores = try task.scores(examples) { done, total in

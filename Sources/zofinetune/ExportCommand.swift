@@ -68,7 +68,7 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         let runOptions = RunOptions(run: runFolder, at: at)
         if format == .gguf {
-            guard !(try EncoderConfig.isEncoder(directory: modelOptions.model)) else {
+            guard try modelOptions.architecture().exportsGGUF else {
                 throw InputError("\(modelOptions.model) is an encoder; GGUF export writes decoders (llama.cpp runs those). Use --format hf")
             }
             let (model, tokenizer, _) = try modelOptions.load(run: runOptions)
@@ -83,14 +83,12 @@ struct ExportCommand: ParsableCommand {
             log(String(format: "wrote %@ (GGUF %@, %.1f MB) in %.1f s", out, type ?? "f32", Double(size) / 1e6, Date().timeIntervalSince(started)))
             return
         }
-        let encoder = try EncoderConfig.isEncoder(directory: modelOptions.model)
-        let decoder = encoder ? nil : try modelOptions.load(run: runOptions).0
-        let embedder = encoder ? try modelOptions.loadEmbedder(run: runOptions).0 : nil
-        let lora = decoder?.lora ?? embedder?.model.lora
-        if let prefix = decoder?.prefixTuning ?? embedder?.model.prefixTuning {
+        let (loaded, _) = try modelOptions.loadModel(run: runOptions)
+        let model = loaded.model
+        let lora = model.lora
+        if let prefix = model.prefixTuning {
             guard adapter else { throw Self.noMergedPrefix(runFolder) }
-            try PrefixAdapterFolder.write(prefix, kvHeads: decoder?.config.kvHeads ?? embedder!.model.config.heads,
-                                          taskType: decoder == nil ? "FEATURE_EXTRACTION" : "CAUSAL_LM", baseDirectory: modelOptions.model,
+            try PrefixAdapterFolder.write(prefix, kvHeads: model.prefixShape.kvHeads, taskType: model.peftTaskType, baseDirectory: modelOptions.model,
                                           fingerprint: try RunFolder(path: runFolder).manifest.baseFingerprint, to: out, replace: force)
             log("wrote \(out) (peft prefix-tuning adapter: \(prefix.tokens) prefix tokens, \(prefix.parameterCount) parameters)")
             return
@@ -106,10 +104,8 @@ struct ExportCommand: ParsableCommand {
             log("wrote \(out) (peft LoRA adapter: rank \(lora.settings.rank), alpha \(lora.settings.alpha), \(lora.modules.count) modules, \(lora.parameterCount) parameters)")
             return
         }
-        try decoder?.mergeLoRA()   // a LoRA run: W + (α/r)·B·A into the base weights
-        try embedder?.model.mergeLoRA()
-        let arena = decoder?.arena ?? embedder!.model.arena
-        try HuggingFaceExport.write(arena: arena, baseDirectory: modelOptions.model, to: out,
+        try model.mergeLoRA()   // a LoRA run: W + (α/r)·B·A into the base weights
+        try HuggingFaceExport.write(arena: model.arena, baseDirectory: modelOptions.model, to: out,
                                     metadata: ["exported_by": "zofinetune", "run": runFolder, "at": at], replace: force)
         log("wrote \(out)")
     }

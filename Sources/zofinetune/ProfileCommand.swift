@@ -68,31 +68,8 @@ struct ProfileCommand: ParsableCommand {
         if !sst2 { return try runTask() }
         let train = try TaskData.load(directory: taskOptions.dataDirectory, split: .train)
         let tokenizer = try TokenizerLoader.load(modelDirectory: modelOptions.model)
-        let batch: ProfileBatch
-        let predict: (ProfileMethod, WeightFormat) -> [MemoryTag: Int]
-        if try EncoderConfig.isEncoder(directory: modelOptions.model) {
-            let config = try EncoderConfig.load(directory: modelOptions.model)
-            guard let wordPiece = tokenizer as? WordPieceTokenizer, seqLen <= config.maxSequenceLength else {
-                throw InputError("\(modelOptions.model): an encoder needs vocab.txt and --seq-len ≤ \(config.maxSequenceLength)")
-            }
-            batch = try ProfileBatch.makeForEncoder(examples: train, batchSize: batchSize, length: seqLen, tokenizer: wordPiece)
-            let descriptions = try TaskName.sst2.labelDescriptions.texts.map { try wordPiece.encodeForEncoder($0, maxLength: seqLen) }
-            let tokens = batch.tokenCount + descriptions.reduce(0) { $0 + $1.count }
-            // The worker's embedder takes the whole batch in one pass (SentenceEmbedder.maxTokens).
-            let workspace = max(seqLen, (batchSize + descriptions.count) * 64)
-            predict = { method, _ in   // encoders hold f32 weights
-                MemoryPlan.predict(encoder: config, method: method, tokens: tokens, workspaceTokens: workspace,
-                                   sequences: batch.sequences.count + descriptions.count)
-            }
-        } else {
-            let config = try DecoderConfig.load(directory: modelOptions.model)
-            batch = try ProfileBatch.make(examples: train, batchSize: batchSize, length: seqLen,
-                                          prompt: TaskName.sst2.prompt, tokenizer: tokenizer)
-            guard batch.sequences.allSatisfy({ $0.allSatisfy { Int($0) < config.vocabSize } }) else {
-                throw InputError("\(modelOptions.model): the tokenizer's ids exceed the model's vocab_size \(config.vocabSize)")
-            }
-            predict = { MemoryPlan.predict(config: config, method: $0, tokens: batch.tokenCount, sequences: batch.sequences.count, weights: $1) }
-        }
+        let (batch, predict) = try FixedLengthProfile.make(modelDirectory: modelOptions.model, examples: train, batchSize: batchSize,
+                                                           length: seqLen, tokenizer: tokenizer)
         try measure(batch: batch, seqLen: seqLen, predict: predict)
     }
 
@@ -104,11 +81,11 @@ struct ProfileCommand: ParsableCommand {
 
         let available = memoryLimit.map { Int($0 * 1e9) } ?? ProcessMemory.availableBytes
         // --weights: the workers hold the weights so; what bf16 weights cannot train is not run.
-        let encoder = try EncoderConfig.isEncoder(directory: modelOptions.model)
-        if encoder, let w = modelOptions.weights, w != .f32 {
+        let holds16Bit = try modelOptions.architecture().holds16BitWeights
+        if !holds16Bit, let w = modelOptions.weights, w != .f32 {
             throw InputError("--weights \(w.rawValue): 16-bit weights are for decoders; \(modelOptions.model) is an encoder")
         }
-        let weights = encoder ? WeightFormat.f32 : try ModelLoader.weightFormat(directory: modelOptions.model, requested: modelOptions.weights).0
+        let weights = holds16Bit ? try ModelLoader.weightFormat(directory: modelOptions.model, requested: modelOptions.weights).0 : WeightFormat.f32
         log("weights: \(weights.rawValue) (the workers' arena and the predictions)")
         var results: [MethodMemory] = []
         for method in methodList {
@@ -159,7 +136,7 @@ struct ProfileCommand: ParsableCommand {
     /// A task other than the built-in SST-2 prompt (a task file, a completion task, flags): the batch
     /// is its first --batch-size training examples as the task poses them, at their own lengths.
     func runTask() throws {
-        guard !(try EncoderConfig.isEncoder(directory: modelOptions.model)) else {
+        guard !(try modelOptions.architecture().scoresLabelDescriptions) else {
             throw InputError("profile of an encoder measures SST-2 with label descriptions; task files are for decoders")
         }
         var prompt = try taskOptions.prompt()
@@ -230,36 +207,17 @@ struct ProfileWorkerCommand: ParsableCommand {
         try BLAS.load()
         Threads.set(threads)
         let profileBatch = try JSONDecoder().decode(ProfileBatch.self, from: Data(contentsOf: URL(fileURLWithPath: batch)))
-        // The tokenizer (DecoderTask wants it) and OpenBLAS's own buffers belong to the baseline, not to the method.
+        // The tokenizer (the task wants it) and OpenBLAS's own buffers belong to the baseline, not to the method.
         let tokenizer = try TokenizerLoader.load(modelDirectory: model)
         BLAS.warmUp()
         var result = MethodMemory(method: method.rawValue, status: .measured)
         // Resident now, not the high-water mark: set-up temporaries already freed are not the baseline.
         result.baselineBytes = ProcessMemory.residentBytes
-        let task: TrainingTask
-        if let kept = profileBatch.task {
-            let prompt = try TaskPrompt(spec: kept.spec, origin: kept.origin)
-            let decoder = try ModelLoader.loadDecoder(directory: model, weights: weights)
-            if let lora = method.lora { try decoder.attachLoRA(lora).initialise(seed: 0) }
-            if let n = method.prefixTokens { try PrefixSetup.attach(n, seed: 0, to: decoder) }
-            task = prompt.spec.objective == .classify
-                ? try ClassifyTask(model: decoder, tokenizer: tokenizer, prompt: prompt)
-                : CompleteTask(model: decoder, tokenizer: tokenizer, prompt: prompt)
-        } else if try EncoderConfig.isEncoder(directory: model) {
-            // A workspace for the batch and the label descriptions, each at most the batch's length.
-            let length = profileBatch.sequences.map(\.count).max() ?? 1
-            let embedder = try SentenceEmbedder(model: try ModelLoader.loadEncoder(directory: model), tokenizer: tokenizer,
-                                                maxSequenceLength: length,
-                                                batchSize: profileBatch.sequences.count + TaskName.sst2.labelDescriptions.texts.count)
-            if let lora = method.lora { try embedder.model.attachLoRA(lora).initialise(seed: 0) }
-            if let n = method.prefixTokens { try PrefixSetup.attach(n, seed: 0, to: embedder.model) }
-            task = EncoderTask(scorer: try LabelDescriptionScorer(embedder: embedder, descriptions: TaskName.sst2.labelDescriptions))
-        } else {
-            let decoder = try ModelLoader.loadDecoder(directory: model, weights: weights)
-            if let lora = method.lora { try decoder.attachLoRA(lora).initialise(seed: 0) }
-            if let n = method.prefixTokens { try PrefixSetup.attach(n, seed: 0, to: decoder) }
-            task = try DecoderTask(model: decoder, tokenizer: tokenizer, prompt: .sst2)
-        }
+        let prompt = try profileBatch.task.map { try TaskPrompt(spec: $0.spec, origin: $0.origin) } ?? .builtin("sst2")
+        let loaded = try LoadedModel.forProfile(directory: model, weights: weights, tokenizer: tokenizer, batch: profileBatch)
+        if let lora = method.lora { try loaded.model.attachLoRA(lora).initialise(seed: 0) }
+        if let n = method.prefixTokens { try PrefixSetup.attach(n, seed: 0, to: loaded.model) }
+        let task = try TrainingTasks.make(loaded, prompt: prompt, posing: .init(modelDirectory: model) { TaskName.sst2.labelDescriptions })
         result.stepSeconds = try ProfileWorkload.run(method, task: task, batch: profileBatch, steps: steps, threads: threads)
         result.peakRSSBytes = ProcessMemory.peakResidentBytes
         result.tagged = Dictionary(uniqueKeysWithValues: TaggedMemory.peak.bytes.map { ($0.key.rawValue, $0.value) })

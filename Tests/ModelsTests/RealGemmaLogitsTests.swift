@@ -27,7 +27,7 @@ final class RealGemmaLogitsTests: XCTestCase {
 
         var prompts: [[Int32]] = []
         for k in 0..<K {
-            let ids = try CandidatePrompt.sst2.tokenIDs(for: examples[k].text, tokenizer: tokenizer)
+            let ids = try TaskPrompt.builtin("sst2").promptIDs(for: examples[k], tokenizer: tokenizer)
             let want = try reference.floats("input_ids_\(k)").map { Int32($0) }
             XCTAssertEqual(ids, want, "prompt \(k): token ids differ from the reference")
             prompts.append(ids)

@@ -18,11 +18,13 @@ struct ReferenceCandidateBatch {
     init(reference: SafeTensorsFile, tokenizer: Tokenizer, sst2: String) throws {
         labels = try reference.floats("labels").map { Int($0) }
         examples = Array(try TaskData.load(directory: sst2, split: .train).prefix(labels.count))
-        candidates = try CandidatePrompt.sst2.labelTokenIDs(tokenizer: tokenizer)
+        let prompt = try TaskPrompt.builtin("sst2")
+        // One single-token word per label: [label][alternative][token] → [label].
+        candidates = try prompt.candidateIDs(for: LabeledExample(text: "", label: -1), tokenizer: tokenizer).map { $0[0][0] }
         XCTAssertEqual(candidates, try reference.floats("candidate_ids").map { Int32($0) })
         var prompts: [[Int32]] = []
         for (k, example) in examples.enumerated() {
-            let ids = try CandidatePrompt.sst2.tokenIDs(for: example.text, tokenizer: tokenizer)
+            let ids = try prompt.promptIDs(for: example, tokenizer: tokenizer)
             XCTAssertEqual(ids, try reference.floats("input_ids_\(k)").map { Int32($0) }, "prompt \(k) ids")
             prompts.append(ids)
         }

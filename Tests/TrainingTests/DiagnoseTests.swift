@@ -15,8 +15,8 @@ import XCTest
 final class DiagnoseTests: XCTestCase {
     override func setUpWithError() throws { try BLAS.load() }
 
-    /// The candidate loss of candidate_grads.safetensors as a training task (what `DecoderTask` is
-    /// for a real model with a tokenizer).
+    /// The candidate loss of candidate_grads.safetensors as a training task (what `ClassifyTask` is
+    /// for a real model with a tokenizer and single-token label words).
     final class FixtureTask: TrainingTask {
         let model: DecoderModel
         let candidates: [Int32]

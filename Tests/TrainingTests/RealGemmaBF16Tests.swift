@@ -19,7 +19,7 @@ final class RealGemmaBF16Tests: XCTestCase {
         let examples = try TaskData.load(directory: Repo.sst2Directory!, split: .dev)   // callers check it exists
         let tokenizer = try TokenizerLoader.load(modelDirectory: dir)
         return try (0..<count).map { k in
-            let ids = try CandidatePrompt.sst2.tokenIDs(for: examples[k].text, tokenizer: tokenizer)
+            let ids = try TaskPrompt.builtin("sst2").promptIDs(for: examples[k], tokenizer: tokenizer)
             XCTAssertEqual(ids, try reference.floats("input_ids_\(k)").map { Int32($0) }, "prompt \(k)")
             return ids
         }

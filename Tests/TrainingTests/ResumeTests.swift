@@ -82,7 +82,7 @@ final class ResumeTests: XCTestCase {
                 run = try RunFolder.create(path: path, manifest: RunManifest(
                     baseModel: dir, baseFingerprint: model.arena.fingerprint(), config: c, threads: 2))
             }
-            let task = try DecoderTask(model: model, tokenizer: tokenizer, prompt: .sst2)
+            let task = try ClassifyTask(model: model, tokenizer: tokenizer, prompt: .builtin("sst2"))
             let trainer = try Trainer(task: task, config: c, run: run, train: train, dev: [], threads: 2,
                                       stopRequested: { false }, log: { _ in })
             let summary = try trainer.train(from: start)

@@ -37,7 +37,7 @@ final class TaskFileSST2Tests: XCTestCase {
         let model = try ModelLoader.loadDecoder(directory: dir, maxPositions: 512)
         let task = try ClassifyTask(model: model, tokenizer: tokenizer, prompt: prompt)
         XCTAssertFalse(task.needsContinuationScoring, "sst2's label words are single tokens: the fast path")
-        let legacy = try DecoderTask(model: model, tokenizer: tokenizer, prompt: .sst2)
+        var legacy = try LegacySST2(model: model, tokenizer: tokenizer)
         let some = Array(train.prefix(5000)) + dev
         XCTAssertEqual(try task.inputs(some), try legacy.inputs(Array(legacyTrain.prefix(5000)) + legacyDev))
 
@@ -53,10 +53,9 @@ final class TaskFileSST2Tests: XCTestCase {
         // Dev scores, bit for bit with the original evaluator's logits.
         let first = Array(dev.prefix(96))
         let scores = try task.scores(first)
-        let original = try ClassificationEvaluator.evaluate(model: model, tokenizer: tokenizer, prompt: .sst2,
-                                                            examples: Array(legacyDev.prefix(96)))
-        XCTAssertEqual(scores.map(ClassifyTask.argmax), original.predictions)
-        let candidates = try CandidatePrompt.sst2.labelTokenIDs(tokenizer: tokenizer)
+        let original = try legacy.predictions(Array(legacyDev.prefix(96)))
+        XCTAssertEqual(scores.map(ClassifyTask.argmax), original)
+        let candidates = legacy.candidates
         let logits = try CandidateScorer(model: model, maxTokens: 1024).candidateLogits(prompts: try task.inputs(first), candidates: candidates)
         XCTAssertEqual(scores.flatMap { $0 }.map(\.bitPattern), logits.map(\.bitPattern))
     }
@@ -114,5 +113,46 @@ final class TaskFileSST2Tests: XCTestCase {
         let loss = task.loss(inputs, labels: [Int](repeating: -1, count: inputs.count))
         print("completion loss: \(loss), transformers labels= loss \(expected), |Δ| = \(abs(Double(loss) - expected))")
         XCTAssertEqual(Double(loss), expected, accuracy: 1e-4)
+    }
+}
+
+/// The SST-2 code the task file replaced, written out here as the reference it is checked against:
+/// <bos> + "{sentence} It was", the single tokens of " terrible" / " great", the two-row candidate
+/// loss (`CandidateObjective`) and the first-maximum prediction over the candidates' logits.
+struct LegacySST2 {
+    let model: DecoderModel
+    let tokenizer: Tokenizer
+    let candidates: [Int32]
+    var objective: CandidateObjective?
+
+    init(model: DecoderModel, tokenizer: Tokenizer) throws {
+        (self.model, self.tokenizer) = (model, tokenizer)
+        candidates = try [" terrible", " great"].map { word in
+            let ids = try tokenizer.encode(word)
+            XCTAssertEqual(ids.count, 1, "\(word) is one token")
+            return ids[0]
+        }
+    }
+
+    func inputs(_ examples: [LabeledExample]) throws -> [[Int32]] {
+        try examples.map { (tokenizer.bosID.map { [$0] } ?? []) + (try tokenizer.encode("\($0.text) It was")) }
+    }
+
+    /// As the training tasks size their buffers: at least `evaluationPassTokens`.
+    mutating func prepare(maxTokens: Int) throws {
+        objective = CandidateObjective(model: model, candidates: candidates, maxTokens: max(maxTokens, evaluationPassTokens))
+    }
+
+    func loss(_ inputs: [[Int32]], labels: [Int]) -> Float {
+        LossTerms.mean(objective!.exampleLosses(PackedBatch(sequences: inputs), labels: labels), divisor: Double(inputs.count))
+    }
+
+    func predictions(_ examples: [LabeledExample]) throws -> [Int] {
+        let logits = try CandidateScorer(model: model, maxTokens: 2048).candidateLogits(prompts: try inputs(examples), candidates: candidates)
+        let K = candidates.count
+        return (0..<examples.count).map { i in
+            let row = logits[(i * K)..<(i * K + K)]
+            return row.indices.max { row[$0] < row[$1] }! - i * K   // first maximum wins ties
+        }
     }
 }

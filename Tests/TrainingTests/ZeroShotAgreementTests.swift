@@ -35,7 +35,7 @@ final class ZeroShotAgreementTests: XCTestCase {
         if bf16 { try model.useBF16Products() }
         let tokenizer = try TokenizerLoader.load(modelDirectory: dir)
         let result = try ClassificationEvaluator.evaluate(model: model, tokenizer: tokenizer,
-                                                          prompt: .sst2, examples: examples)
+                                                          prompt: .builtin("sst2"), examples: examples)
         let agree = zip(result.predictions, theirs).filter { $0 == $1 }.count
         let agreement = Double(agree) / Double(examples.count)
         print(String(format: "SST-2 dev zero-shot (%@): accuracy %.4f (transformers %.4f), agreement %.4f, %.1f s, %.0f tokens/s",

@@ -32,7 +32,7 @@ public final class DecoderActivations {
         self.maxTokens = maxTokens
         let C = c.hiddenSize, I = c.intermediateSize, L = c.layers
         let qw = c.queryHeads * c.headDim, kvw = c.kvHeads * c.headDim
-        let gemmaNorms = c.family == .gemma3   // post-attention / post-feedforward norms
+        let gemmaNorms = c.family.hasSandwichNorms   // post-attention / post-feedforward norms
         var widths: [Int] = []  // per buffer, in carving order
         widths += [Int](repeating: C, count: L + 1)
         for _ in 0..<L {

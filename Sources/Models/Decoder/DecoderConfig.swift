@@ -1,24 +1,6 @@
 import Foundation
 import Tensors
 
-/// The decoder families the engine runs, keyed by Hugging Face `model_type`.
-public enum DecoderFamily: String, CaseIterable, Sendable {
-    /// Gemma-3 text: (1 + w) RMSNorm, q/k norms, four norms per block, GeGLU, scaled embedding,
-    /// per-layer sliding/full attention with two RoPE bases.
-    case gemma3 = "gemma3_text"
-    case llama = "llama"
-    /// Llama with q/k/v biases.
-    case qwen2 = "qwen2"
-    /// Llama with an optional sliding window on every layer.
-    case mistral = "mistral"
-    /// Llama with a per-head RMSNorm on q and k before RoPE (weights w, not 1 + w) and, by
-    /// default, no q/k/v biases.
-    case qwen3 = "qwen3"
-
-    /// Whether each attention head's q and k go through an RMSNorm (`q_norm`, `k_norm`) before RoPE.
-    public var hasQKNorms: Bool { self == .gemma3 || self == .qwen3 }
-}
-
 /// Llama 3.1's RoPE scaling (`rope_type: "llama3"`): long wavelengths slowed by `factor`, short
 /// ones kept, those between interpolated (transformers' `_compute_llama3_parameters`).
 public struct Llama3RopeScaling: Sendable, Equatable {
@@ -74,10 +56,10 @@ public struct DecoderConfig: Sendable {
     public var eosTokenID: Int?
     public var padTokenID: Int?
 
-    /// Gemma's checkpoints store RMSNorm weights as w where the norm scales by (1 + w).
-    public var normOffset: Float { family == .gemma3 ? 1 : 0 }
-    /// Gemma multiplies embeddings by √hidden.
-    public var embeddingScale: Float { family == .gemma3 ? Float(hiddenSize).squareRoot() : 1 }
+    /// What the stored RMSNorm weights are offset by (`DecoderFamily.normsStoreOffset`).
+    public var normOffset: Float { family.normsStoreOffset ? 1 : 0 }
+    /// What the token embeddings are multiplied by (`DecoderFamily.scalesEmbedding`: √hidden).
+    public var embeddingScale: Float { family.scalesEmbedding ? Float(hiddenSize).squareRoot() : 1 }
     public var attentionScale: Float {
         1 / (queryPreAttnScalar ?? Float(headDim)).squareRoot()
     }

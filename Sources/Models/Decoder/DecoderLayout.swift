@@ -21,7 +21,7 @@ struct DecoderLayerNames {
 
     init(config c: DecoderConfig, layer i: Int) {
         let p = "model.layers.\(i)."
-        let gemma = c.family == .gemma3
+        let sandwich = c.family.hasSandwichNorms
         inputNorm = p + "input_layernorm.weight"
         q = p + "self_attn.q_proj.weight"
         k = p + "self_attn.k_proj.weight"
@@ -35,9 +35,9 @@ struct DecoderLayerNames {
         // Gemma-3 and Qwen3 normalise each head's q and k (weights (D), shared by the heads).
         qNorm = c.family.hasQKNorms ? p + "self_attn.q_norm.weight" : nil
         kNorm = c.family.hasQKNorms ? p + "self_attn.k_norm.weight" : nil
-        postAttentionNorm = gemma ? p + "post_attention_layernorm.weight" : nil
-        preMLPNorm = p + (gemma ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight")
-        postMLPNorm = gemma ? p + "post_feedforward_layernorm.weight" : nil
+        postAttentionNorm = sandwich ? p + "post_attention_layernorm.weight" : nil
+        preMLPNorm = p + (sandwich ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight")
+        postMLPNorm = sandwich ? p + "post_feedforward_layernorm.weight" : nil
         gate = p + "mlp.gate_proj.weight"
         up = p + "mlp.up_proj.weight"
         down = p + "mlp.down_proj.weight"

@@ -18,13 +18,11 @@ public final class DecoderModel: @unchecked Sendable {
     /// bf16 copies of the block matrices, keyed by the fp32 weight's address (nil: fp32 products).
     private(set) var lowPrecision: LowPrecisionProducts?
     /// LoRA adapters added to the block products (`attachLoRA`, PEFT/DecoderLoRA.swift); nil: none.
-    public internal(set) var lora: LoRALayers?
+    public var lora: LoRALayers?
 
     /// The parameters a run trains: the adapters' arena when adapters are attached (the base
     /// arena is then read-only), else the whole model's.
     public var trainableArena: ParameterArena { lora?.arena ?? prefixTuning?.arena ?? arena }
-    /// True when a run trains adapters only and the base weights get no gradient.
-    public var baseIsFrozen: Bool { trainableArena !== arena }
     /// Prefix tuning's keys and values in front of every sequence (`attachPrefix`, PEFT/DecoderPrefix.swift); nil: none.
     public internal(set) var prefixTuning: KeyValuePrefix?
 

@@ -34,18 +34,13 @@ public struct EncoderConfig: Sendable {
 }
 
 extension EncoderConfig {
-    /// `model_type` of a folder's config.json, to choose between encoder and decoder.
+    /// `model_type` of a folder's config.json, to choose between encoder and decoder (`ModelArchitecture.of`).
     public static func modelType(directory: String) throws -> String {
         let (path, data) = try ConfigFile<ModelTypeOnly>.read(directory: directory)
         guard let type = try ConfigFile<ModelTypeOnly>(data, path: path).raw.model_type else {
             throw ModelError("\(path): no model_type")
         }
         return type
-    }
-
-    /// True when the folder's model_type is an encoder we run.
-    public static func isEncoder(directory: String) throws -> Bool {
-        EncoderFamily(rawValue: try modelType(directory: directory)) != nil
     }
 
     /// Reads `<directory>/config.json`.

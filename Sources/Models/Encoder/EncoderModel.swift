@@ -18,12 +18,10 @@ public final class EncoderModel: @unchecked Sendable {
     /// bf16 copies of the block matrices (nil: fp32 products).
     private(set) var lowPrecision: LowPrecisionProducts?
     /// LoRA adapters added to the block products (`attachLoRA`, PEFT/EncoderLoRA.swift); nil: none.
-    public internal(set) var lora: LoRALayers?
+    public var lora: LoRALayers?
 
     /// The parameters a run trains: the adapters' arena when attached (the base is then read-only).
     public var trainableArena: ParameterArena { lora?.arena ?? prefixTuning?.arena ?? arena }
-    /// True when a run trains adapters only and the base weights get no gradient.
-    public var baseIsFrozen: Bool { trainableArena !== arena }
     /// Prefix tuning's keys and values in front of every sequence (`attachPrefix`, PEFT/EncoderPrefix.swift); nil: none.
     public internal(set) var prefixTuning: KeyValuePrefix?
     let words: UnsafeMutablePointer<Float>        // (V, C)
@@ -165,7 +163,9 @@ public final class EncoderModel: @unchecked Sendable {
 
     /// Runs the six matrices' products of every block on bf16 copies from now on (see
     /// `LowPrecisionProducts`; the inference path only, the backward pass stays fp32).
-    public func useBF16Products() throws {
+    /// - Parameter weightsChange: unused: encoders train in fp32 products only (train refuses
+    ///   --precision bf16 for them), so their copies are made once.
+    public func useBF16Products(weightsChange: Bool = false) throws {
         let C = config.hiddenSize, I = config.intermediateSize
         lowPrecision = try LowPrecisionProducts(layers.flatMap { w in
             [(w.q, C, C), (w.k, C, C), (w.v, C, C), (w.attentionOut, C, C), (w.intermediate, I, C), (w.output, C, I)]

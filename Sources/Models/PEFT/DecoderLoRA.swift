@@ -25,24 +25,6 @@ extension DecoderModel {
             }
         }
     }
-
-    /// Puts LoRA adapters (zero A and B; `LoRALayers.initialise` draws peft's init) on the projections
-    /// `settings` names: from now on the forwards add them, and `trainableArena` is their arena.
-    @discardableResult
-    public func attachLoRA(_ settings: LoRASettings) throws -> LoRALayers {
-        precondition(lora == nil, "LoRA is already attached")
-        let layers = try LoRALayers(modules: loraModules(settings.targets), settings: settings)
-        lora = layers
-        return layers
-    }
-
-    /// W + (α/r)·B·A into the base arena for every adapted projection, then the adapters removed:
-    /// the weights peft's `merge_and_unload` gives, for a plain Hugging Face export.
-    public func mergeLoRA() throws {
-        guard let lora else { return }
-        try lora.merge(into: arena)
-        self.lora = nil
-    }
 }
 
 /// Where the backward pass writes one block's parameter gradients. Training the whole model:

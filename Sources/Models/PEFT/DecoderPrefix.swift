@@ -43,9 +43,6 @@ extension DecoderModel {
             }
         }
     }
-
-    /// Positions the prefix takes in front of every sequence (0 without one).
-    public var prefixTokens: Int { prefixTuning?.tokens ?? 0 }
 }
 
 extension KeyValuePrefix {

@@ -29,24 +29,6 @@ extension EncoderModel {
             }
         }
     }
-
-    /// Puts LoRA adapters (zero; `LoRALayers.initialise` draws peft's init) on the projections
-    /// `settings` names; `trainableArena` is then their arena.
-    @discardableResult
-    public func attachLoRA(_ settings: LoRASettings) throws -> LoRALayers {
-        precondition(lora == nil, "LoRA is already attached")
-        let layers = try LoRALayers(modules: loraModules(settings.targets), settings: settings)
-        lora = layers
-        return layers
-    }
-
-    /// W + (α/r)·B·A into the base arena for every adapted projection, then the adapters removed:
-    /// the weights peft's `merge_and_unload` gives, for a plain Hugging Face export.
-    public func mergeLoRA() throws {
-        guard let lora else { return }
-        try lora.merge(into: arena)
-        self.lora = nil
-    }
 }
 
 /// Where the encoder's backward writes one block's gradients: every slot of a gradient arena with

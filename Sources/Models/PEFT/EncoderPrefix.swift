@@ -41,8 +41,3 @@ extension EncoderModel {
         }
     }
 }
-
-extension EncoderModel {
-    /// Positions the prefix takes in front of every sequence (0 without one).
-    public var prefixTokens: Int { prefixTuning?.tokens ?? 0 }
-}

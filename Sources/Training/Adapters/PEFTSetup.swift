@@ -16,19 +16,11 @@ extension TrainingConfig {
 /// resume, `eval --run`, `prompt --run` and `export` rebuild before loading snapshots or
 /// replaying the seed log onto the adapters (`RunReplay`).
 public enum PEFTSetup {
-    public static func attach(_ config: TrainingConfig, to model: DecoderModel) throws {
+    public static func attach(_ config: TrainingConfig, to model: some TrainableModel) throws {
         switch config.peft {
         case .none: return
         case .lora: try model.attachLoRA(config.lora!).initialise(seed: config.seed)
-        case .prefix: try PrefixSetup.attach(config, to: model)
-        }
-    }
-
-    public static func attach(_ config: TrainingConfig, to model: EncoderModel) throws {
-        switch config.peft {
-        case .none: return
-        case .lora: try model.attachLoRA(config.lora!).initialise(seed: config.seed)
-        case .prefix: try PrefixSetup.attach(config, to: model)
+        case .prefix: try PrefixSetup.attach(config.prefix!, seed: config.seed, to: model)
         }
     }
 }

@@ -13,23 +13,10 @@ extension TrainingConfig {
 /// their keys and values become the prefix (`initialisePrefixFromActivations`). The draw comes
 /// from the run's seed, so replay, resume and `eval --run` rebuild the same start.
 public enum PrefixSetup {
-    static func attach(_ config: TrainingConfig, to model: DecoderModel) throws {
-        try attach(config.prefix!, seed: config.seed, to: model)
-    }
-
-    static func attach(_ config: TrainingConfig, to model: EncoderModel) throws {
-        try attach(config.prefix!, seed: config.seed, to: model)
-    }
-
     /// An n-token prefix on `model`, started from the activations of n tokens drawn from `seed`.
-    public static func attach(_ n: Int, seed: UInt64, to model: DecoderModel) throws {
+    public static func attach(_ n: Int, seed: UInt64, to model: some TrainableModel) throws {
         try model.attachPrefix(tokens: n)
-        model.initialisePrefixFromActivations(of: initialTokens(count: n, vocabulary: model.config.vocabSize, seed: seed))
-    }
-
-    public static func attach(_ n: Int, seed: UInt64, to model: EncoderModel) throws {
-        try model.attachPrefix(tokens: n)
-        model.initialisePrefixFromActivations(of: initialTokens(count: n, vocabulary: model.config.vocabSize, seed: seed))
+        model.initialisePrefixFromActivations(of: initialTokens(count: n, vocabulary: model.vocabularySize, seed: seed))
     }
 
     /// n ids uniform in 0..<vocabulary (MeZO: `torch.randint(low=0, high=vocab_size, size=(1, num_prefix))`),

@@ -30,7 +30,7 @@ public enum GGUFExport {
     public static func write(model: DecoderModel, tokenizer: Tokenizer, baseDirectory: String, to path: String,
                              type: GGMLType, name: String) throws -> [String] {
         let c = model.config
-        let arch = architecture(c.family)
+        let arch = c.family.ggufArchitecture
         var metadata: [(String, GGUFValue)] = [
             ("general.architecture", .string(arch)),
             ("general.type", .string("model")),
@@ -65,10 +65,10 @@ public enum GGUFExport {
             } else {
                 data = UnsafeBufferPointer(model.arena.buffer(slot))
             }
-            if c.family == .gemma3, slot.name.hasSuffix("norm.weight") {
+            if c.family.normsStoreOffset, slot.name.hasSuffix("norm.weight") {   // llama.cpp stores 1 + w
                 data = copy(data) { from, to in for i in from.indices { to[i] = from[i] + 1 } }
             }
-            if arch == "llama", let heads = permutedHeads(slot.name, c) {
+            if c.family.ggufPermutesRotaryPairs, let heads = permutedHeads(slot.name, c) {
                 data = copy(data) { from, to in permuteRotaryPairs(from, into: to, heads: heads, rowLength: slot.shape.count > 1 ? slot.shape[1] : 1) }
             }
             tensors.append(GGUFTensor(name: ggufName, shape: slot.shape, type: tensorType(ggufName, shape: slot.shape, requested: type), data: data))
@@ -82,16 +82,6 @@ public enum GGUFExport {
         }
         try GGUFWriter.write(path: path, metadata: metadata, tensors: tensors)
         return unrepresentable(c)
-    }
-
-    /// llama.cpp's architecture name: Mistral's Hugging Face models convert as "llama".
-    static func architecture(_ family: DecoderFamily) -> String {
-        switch family {
-        case .gemma3: return "gemma3"
-        case .llama, .mistral: return "llama"
-        case .qwen2: return "qwen2"
-        case .qwen3: return "qwen3"
-        }
     }
 
     /// The `{arch}.*` keys llama.cpp reads for these architectures.
@@ -116,7 +106,7 @@ public enum GGUFExport {
             out.append(("\(arch).rope.scaling.type", .string("linear")))
             out.append(("\(arch).rope.scaling.factor", .float32(c.ropeScalingGlobal)))
         }
-        if c.family == .gemma3 {
+        if arch == "gemma3" {   // keys of llama.cpp's gemma3 graph
             if let window = c.slidingWindow, c.slidingLayers.contains(true) {
                 out.append(("gemma3.attention.sliding_window", .uint32(UInt32(window))))
                 // Per layer, so configs other than llama.cpp's default pattern (5 sliding, 1 full) load as trained.
@@ -133,11 +123,12 @@ public enum GGUFExport {
     /// base model's config).
     static func unrepresentable(_ c: DecoderConfig) -> [String] {
         var notes: [String] = []
-        if c.family == .gemma3, let scalar = c.queryPreAttnScalar, scalar != Float(c.headDim) {
+        let gemma3 = c.family.ggufArchitecture == "gemma3"   // what llama.cpp's gemma3 graph reads
+        if gemma3, let scalar = c.queryPreAttnScalar, scalar != Float(c.headDim) {
             notes.append("query_pre_attn_scalar \(scalar) ≠ head_dim \(c.headDim): llama.cpp scales Gemma-3 attention by 1/sqrt(head_dim)")
         }
-        if c.family != .gemma3, c.slidingWindow != nil, c.slidingLayers.contains(true) {
-            notes.append("sliding-window attention: llama.cpp's \(architecture(c.family)) attends to every earlier token")
+        if !gemma3, c.slidingWindow != nil, c.slidingLayers.contains(true) {
+            notes.append("sliding-window attention: llama.cpp's \(c.family.ggufArchitecture) attends to every earlier token")
         }
         if c.attnLogitSoftcap != nil { notes.append("attention logit soft-capping: not read by llama.cpp") }
         return notes
@@ -156,14 +147,14 @@ public enum GGUFExport {
             throw RunError("no GGUF name for tensor \(hf)")
         }
         let module = parts[3..<(parts.count - 1)].joined(separator: "."), suffix = parts.last!
-        let gemma = family == .gemma3
+        let sandwich = family.hasSandwichNorms
         let names: [String: String] = [
             "input_layernorm": "attn_norm",
             "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
             "self_attn.o_proj": "attn_output",
             "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm",
             // Llama's post_attention_layernorm is the norm before the MLP; Gemma's is on the attention output.
-            "post_attention_layernorm": gemma ? "post_attention_norm" : "ffn_norm",
+            "post_attention_layernorm": sandwich ? "post_attention_norm" : "ffn_norm",
             "pre_feedforward_layernorm": "ffn_norm", "post_feedforward_layernorm": "post_ffw_norm",
             "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down",
         ]

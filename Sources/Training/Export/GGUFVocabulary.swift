@@ -21,7 +21,7 @@ enum GGUFVocabulary {
         if let spm = tokenizer as? SentencePieceTokenizer {
             out = try sentencePiece(spm, rows: config.vocabSize, tokenizerConfig: tokenizerConfig, path: dir + "/tokenizer.model")
             // Gemma's pieces carry their own "▁"; llama.cpp must not add one (Gemma3Model.set_vocab).
-            if config.family == .gemma3 { out.append(("tokenizer.ggml.add_space_prefix", .bool(false))) }
+            if config.family.sentencePieceHasOwnSpacePrefix { out.append(("tokenizer.ggml.add_space_prefix", .bool(false))) }
         } else if tokenizer is ByteLevelBPETokenizer {
             out = try byteLevelBPE(path: dir + "/tokenizer.json", rows: config.vocabSize)
         } else {

@@ -124,25 +124,12 @@ public enum LoRAAdapterFolder {
         return wanted
     }
 
-    /// Attaches the adapter folder `directory` to a freshly loaded decoder (shapes checked, values
+    /// Attaches the adapter folder `directory` to a freshly loaded model (shapes checked, values
     /// loaded). `fingerprint`: the base's, compared with the one the folder records (if any).
     @discardableResult
-    public static func attach(_ directory: String, to model: DecoderModel, modelDirectory: String, threads: Int) throws -> LoRALayers {
+    public static func attach(_ directory: String, to model: some TrainableModel, modelDirectory: String, threads: Int) throws -> LoRALayers {
         let adapter = try describe(directory)
-        let targets = try Self.targets(of: adapter, available: model.loraModules(LoRATarget.allCases), directory: directory, model: modelDirectory)
-        try checkFingerprint(adapter, model.arena, directory: directory, modelDirectory: modelDirectory, threads: threads)
-        var settings = adapter.settings
-        settings.targets = targets
-        let lora = try model.attachLoRA(settings)
-        try fill(lora, from: adapter, directory: directory, modelDirectory: modelDirectory)
-        return lora
-    }
-
-    /// The same for an encoder.
-    @discardableResult
-    public static func attach(_ directory: String, to model: EncoderModel, modelDirectory: String, threads: Int) throws -> LoRALayers {
-        let adapter = try describe(directory)
-        let available = try model.loraModules(LoRATarget.allCases.filter { $0 != .gate })
+        let available = try model.loraModules(model.loraTargets)
         let targets = try Self.targets(of: adapter, available: available, directory: directory, model: modelDirectory)
         try checkFingerprint(adapter, model.arena, directory: directory, modelDirectory: modelDirectory, threads: threads)
         var settings = adapter.settings

@@ -55,19 +55,11 @@ public enum PrefixAdapterFolder {
         return config["peft_type"] as? String == "PREFIX_TUNING"
     }
 
-    /// Attaches the prefix folder `directory` (ours, or one peft saved) to a freshly loaded decoder.
+    /// Attaches the prefix folder `directory` (ours, or one peft saved) to a freshly loaded model.
     @discardableResult
-    public static func attach(_ directory: String, to model: DecoderModel, modelDirectory: String, threads: Int) throws -> KeyValuePrefix {
-        let c = model.config
-        return try attach(directory, layers: c.layers, kvHeads: c.kvHeads, width: c.kvHeads * c.headDim, base: model.arena,
-                          modelDirectory: modelDirectory, threads: threads) { try model.attachPrefix(tokens: $0) }
-    }
-
-    /// The same for an encoder (BERT: kv heads = heads, width = hidden).
-    @discardableResult
-    public static func attach(_ directory: String, to model: EncoderModel, modelDirectory: String, threads: Int) throws -> KeyValuePrefix {
-        let c = model.config
-        return try attach(directory, layers: c.layers, kvHeads: c.heads, width: c.hiddenSize, base: model.arena,
+    public static func attach(_ directory: String, to model: some TrainableModel, modelDirectory: String, threads: Int) throws -> KeyValuePrefix {
+        let shape = model.prefixShape
+        return try attach(directory, layers: shape.layers, kvHeads: shape.kvHeads, width: shape.width, base: model.arena,
                           modelDirectory: modelDirectory, threads: threads) { try model.attachPrefix(tokens: $0) }
     }
 

@@ -156,13 +156,13 @@ public enum MemoryPlan {
         if let lora = method.lora {
             return MemoryPlan.adapted(lora, arenaBytes: lora.arenaFloats(lora.shapes(decoder: c)) * f, weights: weights,
                                       inference: oneLayer, method: method, tokens: N) {
-                let perLayer = 2 * qw + 2 * kvw + C + 2 * I + (c.family == .gemma3 ? 2 * C : 0)
+                let perLayer = 2 * qw + 2 * kvw + C + 2 * I + (c.family.hasSandwichNorms ? 2 * C : 0)
                 return (stored: N * ((L + 1) * C + L * perLayer + C) * f,
                         scratch: N * (4 * C + 3 * qw + 3 * kvw + 3 * I) * f + max(C, c.headDim) * f)
             }
         }
         if let n = method.prefixTokens {
-            let perLayer = 2 * qw + 2 * kvw + C + 2 * I + (c.family == .gemma3 ? 2 * C : 0)
+            let perLayer = 2 * qw + 2 * kvw + C + 2 * I + (c.family.hasSandwichNorms ? 2 * C : 0)
             return MemoryPlan.prefixed(tokens: n, layers: L, width: kvw, keyRows: S * n + N, weights: weights, inference: oneLayer,
                                        method: method, stored: N * ((L + 1) * C + L * perLayer + C) * f,
                                        scratch: N * (4 * C + 3 * qw + 3 * kvw + 3 * I) * f + max(C, c.headDim) * f)
@@ -174,7 +174,7 @@ public enum MemoryPlan {
             // Backprop keeps, per layer: block input, q and k before norm/RoPE, v, attention output,
             // mid-block stream, gate, up (+ Gemma's two post-norm inputs); plus the final stream
             // and the final-normed hidden state.
-            let perLayer = 2 * qw + 2 * kvw + C + 2 * I + (c.family == .gemma3 ? 2 * C : 0)
+            let perLayer = 2 * qw + 2 * kvw + C + 2 * I + (c.family.hasSandwichNorms ? 2 * C : 0)
             let stored = N * ((L + 1) * C + L * perLayer + C) * f
             // Backward's working set, one layer at a time: normed input, q, k, act(gate)·up, the
             // stream and branch gradients, d attention, dq, dk, dv, d gate, d up.

@@ -10,7 +10,7 @@ public struct ProfileBatch: Codable, Sendable {
     public var sequences: [[Int32]]
     public var labels: [Int]
     public var candidates: [Int32]
-    /// A task file's task (nil: SST-2's candidate prompt): the worker poses it to the model, and
+    /// A task file's task (nil: the built-in sst2, fixed-length): the worker poses it to the model, and
     /// `sequences` are the task's own inputs (`ClassifyTask` / `CompleteTask.inputs`).
     public var task: RunTask?
 
@@ -46,15 +46,22 @@ public struct ProfileBatch: Codable, Sendable {
 
     /// B prompts of the task, each exactly `length` tokens: `prefix` + sentence tokens (the
     /// example's sentence, continued with the next examples' when it is short, cut when long)
-    /// + `suffix` (the prompt's closing words), so the loss is the task's own.
-    public static func make(examples: [LabeledExample], batchSize: Int, length: Int, prompt: CandidatePrompt,
+    /// + `suffix` (the prompt's closing words), so the loss is the task's own. For a template
+    /// "{sentence} It was" and single-token label words (SST-2, the only task `profile` fills).
+    public static func make(examples: [LabeledExample], batchSize: Int, length: Int, prompt: TaskPrompt,
                             tokenizer: Tokenizer) throws -> ProfileBatch {
-        let prefix = tokenizer.bosID.map { [$0] } ?? [], suffix = try tokenizer.encode(prompt.text(for: ""))
+        guard let candidates = try ClassifyTask.fixedCandidates(prompt: prompt, tokenizer: tokenizer) else {
+            throw RunError("\(prompt.origin): a fixed-length profile batch needs single-token label words")
+        }
+        // The closing words keep the space that separates them from the sentence (TaskPrompt strips
+        // the rendered prompt's ends, and the sentence here is empty).
+        let closing = " " + (try prompt.text(for: LabeledExample(text: "", label: -1)))
+        let prefix = prompt.spec.bos ? tokenizer.bosID.map { [$0] } ?? [] : [], suffix = try tokenizer.encode(closing)
         var batch = try filled(examples, batchSize: batchSize, prefix: prefix, room: length - prefix.count - suffix.count,
                                suffix: suffix) {
             try tokenizer.encode($0 + " ")
         }
-        batch.candidates = try prompt.labelTokenIDs(tokenizer: tokenizer)
+        batch.candidates = candidates
         return batch
     }
 

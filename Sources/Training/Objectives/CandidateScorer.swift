@@ -73,20 +73,17 @@ public struct ClassificationResult: Sendable {
 }
 
 public enum ClassificationEvaluator {
-    /// Predicts each example's label as the label word with the largest logit after its prompt.
-    public static func evaluate(model: DecoderModel, tokenizer: Tokenizer, prompt: CandidatePrompt,
+    /// Predicts each example's label as the label word with the largest logit after its prompt
+    /// (single-token label words, the same for every example: `ClassifyTask.fixedCandidates`).
+    public static func evaluate(model: DecoderModel, tokenizer: Tokenizer, prompt: TaskPrompt,
                                 examples: [LabeledExample], maxTokens: Int = 2048,
                                 progress: ((Int, Int) -> Void)? = nil) throws -> ClassificationResult {
-        try evaluate(scorer: CandidateScorer(model: model, maxTokens: maxTokens), tokenizer: tokenizer,
-                     prompt: prompt, examples: examples, progress: progress)
-    }
-
-    public static func evaluate(scorer: CandidateScorer, tokenizer: Tokenizer, prompt: CandidatePrompt,
-                                examples: [LabeledExample],
-                                progress: ((Int, Int) -> Void)? = nil) throws -> ClassificationResult {
+        guard let candidates = try ClassifyTask.fixedCandidates(prompt: prompt, tokenizer: tokenizer) else {
+            throw RunError("\(prompt.origin): the candidate evaluator scores single-token label words only")
+        }
+        let scorer = CandidateScorer(model: model, maxTokens: maxTokens)
         let started = DispatchTime.now()
-        let candidates = try prompt.labelTokenIDs(tokenizer: tokenizer)
-        let prompts = try examples.map { try prompt.tokenIDs(for: $0.text, tokenizer: tokenizer) }
+        let prompts = try examples.map { try prompt.promptIDs(for: $0, tokenizer: tokenizer) }
         let logits = try scorer.candidateLogits(prompts: prompts, candidates: candidates) {
             progress?($0, examples.count)
         }

@@ -13,21 +13,17 @@ import Weights
 /// its backward pass (`ContinuationLosses.targetTokenMean`) serve as they are. Evaluation asks for
 /// the final answer with the generation prompt and compares the greedy reply with the gold answer
 /// (exact match or SQuAD F1), stopping at <eos> and the template's end-of-turn token.
-public final class ChatTask: TrainingTask {
+public final class ChatTask: DecoderTrainingTask {
     public let model: DecoderModel
     public let prompt: TaskPrompt
     public let encoder: ChatEncoder
     private var scorer: LabelScorer?
-    /// Generated replies of the last `evaluate`, in order (for predictions files).
-    public private(set) var lastGenerations: [String] = []
 
     public init(model: DecoderModel, tokenizer: Tokenizer, prompt: TaskPrompt, chatTemplate: ModelChatTemplate) {
         (self.model, self.prompt) = (model, prompt)
         encoder = ChatEncoder(chatTemplate: chatTemplate, tokenizer: tokenizer)
     }
 
-    public var arena: ParameterArena { model.trainableArena }
-    public var baseArena: ParameterArena { model.arena }
     var tokenizer: Tokenizer { encoder.encoder.tokenizer }
 
     /// Between the (prompt, answer) pairs of one conversation's input.
@@ -64,17 +60,9 @@ public final class ChatTask: TrainingTask {
     }
 
     /// Every row with a tied head (each answer token's log-softmax reads the whole vocabulary).
-    public func embeddingRows(_ inputs: [[Int32]]) -> [Int32]? {
-        EmbeddingRows.read(by: inputs, head: model.config.tieWordEmbeddings ? .everyRow : .none)
-    }
+    public func embeddingRows(_ inputs: [[Int32]]) -> [Int32]? { embeddingRowsWithFullSoftmax(inputs) }
 
-    public func prepare(maxTokens: Int) throws {
-        scorer = LabelScorer(model: model, workspace: DecoderWorkspace(config: model.config, maxTokens: max(maxTokens, evaluationPassTokens)))
-    }
-
-    public func loss(_ inputs: [[Int32]], labels: [Int]) -> Float {
-        LossTerms.mean(lossTerms(inputs, labels: labels), divisor: lossDivisor(inputs))
-    }
+    public func prepare(maxTokens: Int) throws { scorer = continuationScorer(maxTokens: maxTokens) }
 
     /// Minus the log-probability of each conversation's trained answers (summed over their tokens).
     public func lossTerms(_ inputs: [[Int32]], labels: [Int]) -> [Double] {
@@ -119,13 +107,7 @@ public final class ChatTask: TrainingTask {
 
     /// The task's metric (exact match or SQuAD F1) of the replies against the gold final answers.
     public func evaluate(_ examples: [LabeledExample]) throws -> (accuracy: Double, seconds: Double) {
-        let started = Date()
-        lastGenerations = try generate(examples)
-        let metric = prompt.spec.effectiveMetric
-        let values = zip(lastGenerations, examples).filter { !$1.targets.isEmpty }.map { text, example in
-            metric == .exactMatch ? AnswerMetrics.exactMatch(text, gold: example.targets) : AnswerMetrics.f1(text, gold: example.targets)
-        }
-        return (values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count), Date().timeIntervalSince(started))
+        try evaluateGenerations(examples)
     }
 }
 
@@ -134,6 +116,25 @@ public final class ChatTask: TrainingTask {
 public protocol AnswerGenerating {
     var prompt: TaskPrompt { get }
     func generate(_ examples: [LabeledExample], progress: ((Int, Int) -> Void)?) throws -> [String]
+}
+
+extension AnswerGenerating {
+    /// The task's metric (exact match or SQuAD F1, best over each example's gold answers),
+    /// averaged over the examples that have answers.
+    public func score(_ generations: [String], _ examples: [LabeledExample]) -> Double {
+        let metric = prompt.spec.effectiveMetric
+        let values = zip(generations, examples).filter { !$1.targets.isEmpty }.map { text, example in
+            metric == .exactMatch ? AnswerMetrics.exactMatch(text, gold: example.targets) : AnswerMetrics.f1(text, gold: example.targets)
+        }
+        return values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count)
+    }
+
+    /// Greedy answers to `examples` scored by the task's metric, and the seconds it took.
+    func evaluateGenerations(_ examples: [LabeledExample]) throws -> (accuracy: Double, seconds: Double) {
+        let started = Date()
+        let generations = try generate(examples, progress: nil)
+        return (score(generations, examples), Date().timeIntervalSince(started))
+    }
 }
 
 extension CompleteTask: AnswerGenerating {}

@@ -10,7 +10,7 @@ import Weights
 /// numbers are those of the code before task files, bit for bit. Any other label words (several
 /// tokens, alternatives, per-example words such as COPA's choices) are scored as continuations
 /// (`LabelScorer`).
-public final class ClassifyTask: TrainingTask {
+public final class ClassifyTask: DecoderTrainingTask {
     public let model: DecoderModel
     public let prompt: TaskPrompt
     let tokenizer: Tokenizer
@@ -29,14 +29,11 @@ public final class ClassifyTask: TrainingTask {
 
     /// The label words' ids when each label has one word of one token, the same for every example
     /// (the fast path); else nil.
-    static func fixedCandidates(prompt: TaskPrompt, tokenizer: Tokenizer) throws -> [Int32]? {
+    public static func fixedCandidates(prompt: TaskPrompt, tokenizer: Tokenizer) throws -> [Int32]? {
         guard prompt.labelWordsAreFixed else { return nil }
         let ids = try prompt.candidateIDs(for: LabeledExample(text: "", label: -1, fields: [:]), tokenizer: tokenizer)
         return ids.allSatisfy { $0.count == 1 && $0[0].count == 1 } ? ids.map { $0[0][0] } : nil
     }
-
-    public var arena: ParameterArena { model.trainableArena }
-    public var baseArena: ParameterArena { model.arena }
 
     /// The label words' token ids when each is one token, the same for every example (nil otherwise).
     public var singleTokenLabelIDs: [Int32]? { fixedCandidates }

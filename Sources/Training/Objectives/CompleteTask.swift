@@ -11,13 +11,11 @@ import Weights
 /// the prompt as MeZO's verbalizers put it: " " + the first gold answer. Evaluation generates
 /// greedily with a KV cache, stops at the task's stop strings (and <eos>), and scores exact match
 /// or SQuAD F1 against every gold answer.
-public final class CompleteTask: TrainingTask {
+public final class CompleteTask: DecoderTrainingTask {
     public let model: DecoderModel
     public let prompt: TaskPrompt
     let tokenizer: Tokenizer
     private var scorer: LabelScorer?
-    /// Generated texts of the last `evaluate`, in order (for predictions files).
-    public private(set) var lastGenerations: [String] = []
     /// What `loss` returns: the target tokens' cross-entropy, or minus the batch's exact match
     /// (`--objective accuracy`) or SQuAD F1 (`--objective f1`) of greedy generations (MeZO only).
     public var trainingObjective: TrainingConfig.Objective = .loss
@@ -25,9 +23,6 @@ public final class CompleteTask: TrainingTask {
     public init(model: DecoderModel, tokenizer: Tokenizer, prompt: TaskPrompt) {
         (self.model, self.tokenizer, self.prompt) = (model, tokenizer, prompt)
     }
-
-    public var arena: ParameterArena { model.trainableArena }
-    public var baseArena: ParameterArena { model.arena }
 
     /// Prompt ids followed by the target's (`ClassifyInput` with one label of one word).
     public func inputs(_ examples: [LabeledExample]) throws -> [[Int32]] {
@@ -47,21 +42,13 @@ public final class CompleteTask: TrainingTask {
 
     /// The prompts' and targets' tokens; every row with a tied head (the target's log-softmax reads
     /// the whole vocabulary).
-    public func embeddingRows(_ inputs: [[Int32]]) -> [Int32]? {
-        EmbeddingRows.read(by: inputs, head: model.config.tieWordEmbeddings ? .everyRow : .none)
-    }
+    public func embeddingRows(_ inputs: [[Int32]]) -> [Int32]? { embeddingRowsWithFullSoftmax(inputs) }
 
-    public func prepare(maxTokens: Int) throws {
-        scorer = LabelScorer(model: model, workspace: DecoderWorkspace(config: model.config, maxTokens: max(maxTokens, evaluationPassTokens)))
-    }
+    public func prepare(maxTokens: Int) throws { scorer = continuationScorer(maxTokens: maxTokens) }
 
-    /// Mean cross-entropy per target token over the batch (as transformers' `labels=` loss with
-    /// the prompt's positions set to -100); with `--objective accuracy|f1`, minus the batch's mean
-    /// exact match / SQuAD F1 of greedy generations.
-    public func loss(_ inputs: [[Int32]], labels: [Int]) -> Float {
-        LossTerms.mean(lossTerms(inputs, labels: labels), divisor: lossDivisor(inputs))
-    }
-
+    /// `loss` (the protocol's mean of these terms) is the mean cross-entropy per target token over
+    /// the batch (as transformers' `labels=` loss with the prompt's positions set to -100); with
+    /// `--objective accuracy|f1`, minus the batch's mean exact match / SQuAD F1 of greedy generations.
     /// Minus each target's log-probability (the sum over its tokens), in order; with a metric
     /// objective, minus each example's exact match or SQuAD F1.
     public func lossTerms(_ inputs: [[Int32]], labels: [Int]) -> [Double] {
@@ -135,16 +122,6 @@ public final class CompleteTask: TrainingTask {
 
     /// The task's metric (exact match or F1, best over the gold answers), averaged.
     public func evaluate(_ examples: [LabeledExample]) throws -> (accuracy: Double, seconds: Double) {
-        let started = Date()
-        lastGenerations = try generate(examples)
-        return (score(lastGenerations, examples), Date().timeIntervalSince(started))
-    }
-
-    public func score(_ generations: [String], _ examples: [LabeledExample]) -> Double {
-        let metric = prompt.spec.effectiveMetric
-        let values = zip(generations, examples).filter { !$1.targets.isEmpty }.map { text, example in
-            metric == .exactMatch ? AnswerMetrics.exactMatch(text, gold: example.targets) : AnswerMetrics.f1(text, gold: example.targets)
-        }
-        return values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count)
+        try evaluateGenerations(examples)
     }
 }

@@ -42,9 +42,37 @@ extension TrainingTask {
     /// A task without adapters trains its base.
     public var baseArena: ParameterArena { arena }
 
+    /// The mean of the batch's terms (what most tasks' loss is; `ClassifyTask` also has macro-F1).
+    public func loss(_ inputs: [[Int32]], labels: [Int]) -> Float {
+        LossTerms.mean(lossTerms(inputs, labels: labels), divisor: lossDivisor(inputs))
+    }
+
     /// Tasks that cannot report progress evaluate in one go.
     public func evaluate(_ examples: [LabeledExample], progress: @escaping (Int, Int) -> Void) throws -> (accuracy: Double, seconds: Double) {
         try evaluate(examples)
+    }
+}
+
+/// A task posed to a decoder (classify, complete, chat): it trains the decoder's trainable arena,
+/// the adapters' over a read-only base when adapters are attached.
+public protocol DecoderTrainingTask: TrainingTask {
+    var model: DecoderModel { get }
+}
+
+extension DecoderTrainingTask {
+    public var arena: ParameterArena { model.trainableArena }
+    public var baseArena: ParameterArena { model.arena }
+
+    /// The continuation scorer of completion and chat tasks, its workspace holding a batch of
+    /// `maxTokens` rows and at least a dev evaluation pass.
+    func continuationScorer(maxTokens: Int) -> LabelScorer {
+        LabelScorer(model: model, workspace: DecoderWorkspace(config: model.config, maxTokens: max(maxTokens, evaluationPassTokens)))
+    }
+
+    /// The inputs' tokens, and every row with a tied head: a target token's log-softmax reads the
+    /// whole vocabulary (completion and chat).
+    func embeddingRowsWithFullSoftmax(_ inputs: [[Int32]]) -> [Int32]? {
+        EmbeddingRows.read(by: inputs, head: model.config.tieWordEmbeddings ? .everyRow : .none)
     }
 }
 
@@ -53,61 +81,6 @@ extension TrainingTask {
 /// (SST-2 dev in 19.2-19.6 s instead of 18.8-19.0 s on 2 cores) with half the activation memory
 /// (17 MB less on Gemma-3-270M), which is what keeps a MeZO step within 1.05× its weights + 100 MB.
 let evaluationPassTokens = 512
-
-/// A decoder with a candidate prompt (SST-2: "… It was" → " terrible" / " great").
-public final class DecoderTask: TrainingTask {
-    public let model: DecoderModel
-    let tokenizer: Tokenizer
-    let prompt: CandidatePrompt
-    let candidates: [Int32]
-    private var objective: CandidateObjective?
-
-    public init(model: DecoderModel, tokenizer: Tokenizer, prompt: CandidatePrompt) throws {
-        (self.model, self.tokenizer, self.prompt) = (model, tokenizer, prompt)
-        candidates = try prompt.labelTokenIDs(tokenizer: tokenizer)
-    }
-
-    public var arena: ParameterArena { model.trainableArena }
-    public var baseArena: ParameterArena { model.arena }
-
-    public func inputs(_ examples: [LabeledExample]) throws -> [[Int32]] {
-        try examples.map { try prompt.tokenIDs(for: $0.text, tokenizer: tokenizer) }
-    }
-
-    public func prepare(maxTokens: Int) throws {
-        objective = CandidateObjective(model: model, candidates: candidates, maxTokens: max(maxTokens, evaluationPassTokens))
-    }
-
-    public func loss(_ inputs: [[Int32]], labels: [Int]) -> Float {
-        LossTerms.mean(lossTerms(inputs, labels: labels), divisor: lossDivisor(inputs))
-    }
-
-    public func lossTerms(_ inputs: [[Int32]], labels: [Int]) -> [Double] {
-        inputs.isEmpty ? [] : objective!.exampleLosses(PackedBatch(sequences: inputs), labels: labels)
-    }
-
-    public func lossDivisor(_ inputs: [[Int32]]) -> Double { Double(inputs.count) }
-
-    /// The batch's tokens, and the candidate words' rows when the output head is the embedding.
-    public func embeddingRows(_ inputs: [[Int32]]) -> [Int32]? {
-        EmbeddingRows.read(by: inputs, head: model.config.tieWordEmbeddings ? .rows(candidates) : .none)
-    }
-
-    public func makeBackprop(maxTokens: Int) -> ([[Int32]], [Int], ParameterArena) -> Float {
-        let trainer = DecoderTrainer(model: model, maxTokens: maxTokens)
-        let candidates = candidates
-        return { inputs, labels, gradients in
-            trainer.lossAndGradients(batch: PackedBatch(sequences: inputs),
-                                     target: .candidates(ids: candidates, labels: labels), gradients: gradients)
-        }
-    }
-
-    public func evaluate(_ examples: [LabeledExample]) throws -> (accuracy: Double, seconds: Double) {
-        let scorer = CandidateScorer(model: model, workspace: objective!.workspace)
-        let r = try ClassificationEvaluator.evaluate(scorer: scorer, tokenizer: tokenizer, prompt: prompt, examples: examples)
-        return (r.accuracy, r.seconds)
-    }
-}
 
 /// A sentence encoder with label descriptions (cosine / temperature, cross-entropy).
 public final class EncoderTask: TrainingTask {

@@ -23,17 +23,16 @@ public enum RunReplay {
                             log: (String) -> Void = { _ in }) throws -> (DecoderModel, Int) {
         let directory = modelDirectory ?? run.manifest.baseModel
         let model = try ModelLoader.loadDecoder(directory: directory, weights: run.manifest.config.weightFormat)
-        try attachAdapters(of: run, directory: directory) { try PEFTSetup.attach(run.manifest.config, to: model) }   // at their start
-        return (model, try restore(run: run, arena: model.arena, trainable: model.trainableArena, directory: directory,
-                                   point: point, threads: threads, log: log))
+        return (model, try restore(run: run, model: model, directory: directory, point: point, threads: threads, log: log))
     }
 
-    /// Brings a freshly loaded encoder to `point` of the run: its adapters attached first when the
-    /// run trained some (`PEFTSetup`), then `restore` onto what the run trained.
-    public static func restore(run: RunFolder, encoder: EncoderModel, directory: String, point: RunPoint, threads: Int,
+    /// Brings a freshly loaded model (decoder or encoder) to `point` of the run: its adapters
+    /// attached first when the run trained some (`PEFTSetup`, at their start), then `restore`
+    /// onto what the run trained.
+    public static func restore(run: RunFolder, model: some TrainableModel, directory: String, point: RunPoint, threads: Int,
                                log: (String) -> Void = { _ in }) throws -> Int {
-        try attachAdapters(of: run, directory: directory) { try PEFTSetup.attach(run.manifest.config, to: encoder) }
-        return try restore(run: run, arena: encoder.arena, trainable: encoder.trainableArena, directory: directory,
+        try attachAdapters(of: run, directory: directory) { try PEFTSetup.attach(run.manifest.config, to: model) }
+        return try restore(run: run, arena: model.arena, trainable: model.trainableArena, directory: directory,
                            point: point, threads: threads, log: log)
     }
 

@@ -85,7 +85,8 @@ struct BenchCommand: ParsableCommand {
             log(String(format: "sgemm %5d x %5d x %5d: %6.1f GFLOP/s", m, n, k, gflops))
         }
         var report: [String: Any] = ["openblas_core": BLAS.coreName, "threads": Threads.count, "sgemm": results]
-        if let model, try EncoderConfig.isEncoder(directory: model) {
+        // An encoder is timed as sentence-transformers embeds; a decoder as eval and train run it.
+        if let model, try ModelArchitecture.of(directory: model) == .encoder {
             report["encoder"] = try encoderThroughput(modelDirectory: model, peak: results[0]["gflops"] as! Double)
         } else if let model {
             // --limit 0 skips it: a MeZO bench then reports the step's own peak RSS.
@@ -103,7 +104,8 @@ struct BenchCommand: ParsableCommand {
         let tokenizer = try TokenizerLoader.load(modelDirectory: modelDirectory)
         try checkVocabularies(tokenizer: tokenizer, model: decoder, directory: modelDirectory)
         let examples = try TaskData.load(directory: taskOptions.dataDirectory, split: .dev).prefix(limit)
-        let prompts = try examples.map { try CandidatePrompt.sst2.tokenIDs(for: $0.text, tokenizer: tokenizer) }
+        let prompt = try TaskPrompt.builtin("sst2")
+        let prompts = try examples.map { try prompt.promptIDs(for: $0, tokenizer: tokenizer) }
         let scorer = CandidateScorer(model: decoder, maxTokens: 2048)
         let batches = try scorer.packChunks(prompts).map { PackedBatch(sequences: Array(prompts[$0])) }
 
@@ -164,9 +166,12 @@ struct BenchCommand: ParsableCommand {
     /// The first `batchSize` training examples as the SST-2 prompts, with labels and candidate ids.
     func trainingBatch(tokenizer: Tokenizer) throws -> (PackedBatch, [Int], [Int32]) {
         let examples = try TaskData.load(directory: taskOptions.dataDirectory, split: .train).prefix(batchSize)
-        let prompt = CandidatePrompt.sst2
-        let batch = PackedBatch(sequences: try examples.map { try prompt.tokenIDs(for: $0.text, tokenizer: tokenizer) })
-        return (batch, examples.map(\.label), try prompt.labelTokenIDs(tokenizer: tokenizer))
+        let prompt = try TaskPrompt.builtin("sst2")
+        let batch = PackedBatch(sequences: try examples.map { try prompt.promptIDs(for: $0, tokenizer: tokenizer) })
+        guard let candidates = try ClassifyTask.fixedCandidates(prompt: prompt, tokenizer: tokenizer) else {
+            throw InputError("\(prompt.origin): the label words are not single tokens for this vocabulary")
+        }
+        return (batch, examples.map(\.label), candidates)
     }
 
     /// Times SGD/AdamW steps on the same batch as the MeZO steps, as tools/bench/pytorch_fo_bench.py

@@ -21,7 +21,7 @@ extension BenchCommand {
         let decoder = try ModelLoader.loadDecoder(directory: modelDirectory)
         let tokenizer = try TokenizerLoader.load(modelDirectory: modelDirectory)
         if precision == .bf16 { try decoder.useBF16Products(weightsChange: true) }
-        let task = try DecoderTask(model: decoder, tokenizer: tokenizer, prompt: .sst2)
+        let task = try ClassifyTask(model: decoder, tokenizer: tokenizer, prompt: .builtin("sst2"))
         let inputs = try task.inputs(Array(examples))
         let labels = examples.map(\.label)
         let tokens = inputs.reduce(0) { $0 + $1.count }

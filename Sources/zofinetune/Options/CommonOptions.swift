@@ -28,6 +28,22 @@ struct ModelOptions: ParsableArguments {
         try SettingRules.threads.validate(threads)
     }
 
+    /// The folder's architecture (config.json's model_type only): what the command may pose it.
+    func architecture() throws -> ModelArchitecture { try ModelArchitecture.of(directory: model) }
+
+    /// Loads the folder as what it is, a decoder with its tokenizer or a sentence encoder, with a
+    /// run's or adapter's weights as `load` / `loadEmbedder` do. Returns the run's steps in the weights.
+    func loadModel(run runOptions: RunOptions? = nil) throws -> (LoadedModel, Int) {
+        switch try architecture() {
+        case .encoder:
+            let (embedder, steps) = try loadEmbedder(run: runOptions)
+            return (.encoder(embedder), steps)
+        case .decoder:
+            let (decoder, tokenizer, steps) = try load(run: runOptions)
+            return (.decoder(decoder, tokenizer), steps)
+        }
+    }
+
     /// Opens OpenBLAS, sets the thread count, loads tokenizer and weights, saying so on stderr.
     /// With a run, the weights are the run's (its base model with the logged steps replayed).
     /// Returns the model, its tokenizer and the number of the run's steps in the weights (0 without a run).
@@ -41,13 +57,7 @@ struct ModelOptions: ParsableArguments {
         let format = try weightFormat(run: runOptions)
         if let adapter = runOptions?.adapter {
             decoder = try ModelLoader.loadDecoder(directory: model, weights: format)
-            if PrefixAdapterFolder.isPrefixFolder(adapter) {
-                let prefix = try PrefixAdapterFolder.attach(adapter, to: decoder, modelDirectory: model, threads: Threads.count)
-                log("prefix-tuning adapter \(adapter): \(prefix.tokens) prefix tokens")
-            } else {
-                let lora = try LoRAAdapterFolder.attach(adapter, to: decoder, modelDirectory: model, threads: Threads.count)
-                log("LoRA adapter \(adapter): rank \(lora.settings.rank), alpha \(lora.settings.alpha), targets \(lora.settings.targetList)")
-            }
+            try attachAdapterFolder(adapter, to: decoder)
         } else if let runOptions, let runPath = runOptions.run {
             let run = try RunFolder(path: runPath)
             let (replayed, steps) = try RunReplay.load(run: run, modelDirectory: model, point: runOptions.point,
@@ -64,6 +74,17 @@ struct ModelOptions: ParsableArguments {
                    model, decoder.config.family.rawValue, params, format.rawValue, Double(decoder.arena.byteCount) / 1e6,
                    Date().timeIntervalSince(started), BLAS.coreName, Threads.count))
         return (decoder, tokenizer, stepsApplied)
+    }
+
+    /// A peft adapter folder (LoRA or prefix tuning) on a freshly loaded model, said on stderr.
+    func attachAdapterFolder(_ adapter: String, to loaded: some TrainableModel) throws {
+        if PrefixAdapterFolder.isPrefixFolder(adapter) {
+            let prefix = try PrefixAdapterFolder.attach(adapter, to: loaded, modelDirectory: model, threads: Threads.count)
+            log("prefix-tuning adapter \(adapter): \(prefix.tokens) prefix tokens")
+        } else {
+            let lora = try LoRAAdapterFolder.attach(adapter, to: loaded, modelDirectory: model, threads: Threads.count)
+            log("LoRA adapter \(adapter): rank \(lora.settings.rank), alpha \(lora.settings.alpha), targets \(lora.settings.targetList)")
+        }
     }
 
     /// The arena format of this command's weights, said on stderr with its reason (the first

@@ -25,8 +25,7 @@ extension TrainCommand {
         }
         let path = String(decoding: try communicator.broadcast([]), as: UTF8.self)
         let run = try RunFolder(path: path)
-        let isEncoder = try EncoderConfig.isEncoder(directory: modelOptions.model)
-        let (task, done) = try loadTask(encoder: isEncoder, run: resume == nil ? nil : RunOptions(run: path, at: "last"),
+        let (task, done) = try loadTask(run: resume == nil ? nil : RunOptions(run: path, at: "last"),
                                         config: run.manifest.config, prompt: prompt)
         return (task, run, done)
     }
@@ -75,7 +74,7 @@ extension TrainCommand {
         if try ModelLoader.weightFormat(directory: directory, requested: modelOptions.weights).0 == .bf16 {
             throw InputError("--distributed pipeline holds f32 weights; bf16 weights train in one process (use --weights f32)")
         }
-        guard try !EncoderConfig.isEncoder(directory: directory), prompt.spec.objective == .classify else {
+        guard try modelOptions.architecture().splitsIntoPipelineStages, prompt.spec.objective == .classify else {
             throw InputError("--distributed pipeline trains a decoder on a classify task; \(directory) with \(prompt.origin) is not one")
         }
         try BLAS.load()

@@ -13,7 +13,7 @@ extension TrainCommand {
     /// larger. Decoders only: encoders (MiniLM-sized) train with backprop in well under 1 GB.
     func admit(prompt: TaskPrompt, train: [LabeledExample]) throws {
         var config = try resume.map { try RunFolder(path: $0).manifest.config } ?? newConfig()
-        guard config.optimizer.usesBackprop, !(try EncoderConfig.isEncoder(directory: modelOptions.model)) else { return }
+        guard config.optimizer.usesBackprop, try modelOptions.architecture().hasBackpropMemoryPlan else { return }
         // The plan holds the weights as the run will (a resumed run: as recorded); backprop on bf16
         // weights is refused for that reason (`checkWeightFormat`), not for its memory.
         if resume == nil { config.weights = try ModelLoader.weightFormat(directory: modelOptions.model, requested: modelOptions.weights).0 }

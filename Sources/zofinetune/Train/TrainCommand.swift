@@ -222,13 +222,12 @@ struct TrainCommand: ParsableCommand {
 
     /// A new run (model loaded, folder created) or the resumed one (weights brought to its last step).
     func openRun(prompt: TaskPrompt) throws -> (TrainingTask, RunFolder, Int) {
-        let isEncoder = try EncoderConfig.isEncoder(directory: modelOptions.model)
+        let architecture = try modelOptions.architecture()
         if let resume {
             let run = try RunFolder(path: resume)
             for stale in try run.lockForWriting() { log("removed \(stale), left by a write that was killed") }
             try checkResumeOptions(against: run.manifest.config, run: resume)
-            let (task, done) = try loadTask(encoder: isEncoder, run: RunOptions(run: resume, at: "last"), config: run.manifest.config,
-                                            prompt: prompt)
+            let (task, done) = try loadTask(run: RunOptions(run: resume, at: "last"), config: run.manifest.config, prompt: prompt)
             // Steps (and evaluations) past the weights we continue from are stale: for MeZO,
             // none; for a backprop run, those after its last snapshot.
             if try run.stepCount() > done {
@@ -239,16 +238,18 @@ struct TrainCommand: ParsableCommand {
         }
         var config = newConfig()
         config.taskFile = taskOptions.runTask(prompt)
-        if !isEncoder { config.weights = try ModelLoader.weightFormat(directory: modelOptions.model, requested: modelOptions.weights).0 }
-        try config.checkWeightFormat(encoder: isEncoder)
-        if isEncoder, config.precision == .bf16 {
-            throw ValidationError("--precision bf16 trains decoders only; \(modelOptions.model) is an encoder")
+        if architecture.holds16BitWeights {
+            config.weights = try ModelLoader.weightFormat(directory: modelOptions.model, requested: modelOptions.weights).0
         }
-        if isEncoder {
+        try config.checkWeightFormat(encoder: !architecture.holds16BitWeights)
+        if architecture.scoresLabelDescriptions {
+            // bf16 products are a decoder's (the encoder's training forward has no bf16 path).
+            if config.precision == .bf16 { throw ValidationError("--precision bf16 trains decoders only; \(modelOptions.model) is an encoder") }
+            // run.json keeps the descriptions and temperature, so eval --run and resume pose the same task.
             config.labelDescriptions = try encoderOptions.descriptions(task: taskOptions.taskName).texts
             config.temperature = encoderOptions.temperature
         }
-        let (task, _) = try loadTask(encoder: isEncoder, run: nil, config: config, prompt: prompt)
+        let (task, _) = try loadTask(run: nil, config: config, prompt: prompt)
         let formatter = DateFormatter()
         formatter.dateFormat = "yyyyMMdd-HHmmss"
         let path = out ?? "runs/\(taskOptions.taskName)-\(formatter.string(from: Date()))"
@@ -258,44 +259,22 @@ struct TrainCommand: ParsableCommand {
         return (task, try RunFolder.create(path: path, manifest: manifest), 0)
     }
 
-    /// The model folder posed the task: a decoder with the task's prompt, or an encoder with the
-    /// run's label descriptions and temperature. Returns the steps of `run` in its weights.
-    func loadTask(encoder: Bool, run: RunOptions?, config: TrainingConfig, prompt: TaskPrompt) throws -> (TrainingTask, Int) {
-        if encoder {
-            guard prompt.spec.objective == .classify else {
-                throw InputError("\(prompt.origin): an encoder has no completion objective; use a decoder")
-            }
-            let (embedder, steps) = try modelOptions.loadEmbedder(run: run)
-            if run == nil { try PEFTSetup.attach(config, to: embedder.model) }   // a run's come with its replay
-            let descriptions = try config.labelDescriptions.map(LabelDescriptions.init) ?? encoderOptions.descriptions(task: taskOptions.taskName)
-            let scorer = try LabelDescriptionScorer(embedder: embedder, descriptions: descriptions,
-                                                    temperature: config.temperature ?? LabelDescriptionScorer.defaultTemperature)
-            guard config.objective == .loss else {
-                throw InputError("--objective \(config.objective.rawValue) is for decoders; an encoder trains on the label-description loss")
-            }
-            return (EncoderTask(scorer: scorer), steps)
-        }
-        if prompt.spec.objective == .chat {
-            let (model, tokenizer, steps) = try modelOptions.load(run: run)
-            if run == nil { try PEFTSetup.attach(config, to: model) }
-            guard config.objective == .loss else { throw InputError("--objective \(config.objective.rawValue): a chat task trains on its loss") }
-            let template = try ModelChatTemplate.load(modelDirectory: modelOptions.model)
-            return (ChatTask(model: model, tokenizer: tokenizer, prompt: prompt, chatTemplate: template), steps)
-        }
-        if prompt.spec.objective == .complete {
-            let (model, tokenizer, steps) = try modelOptions.load(run: run)
-            if run == nil { try PEFTSetup.attach(config, to: model) }
-            let task = CompleteTask(model: model, tokenizer: tokenizer, prompt: prompt)
-            task.trainingObjective = config.objective
-            return (task, steps)
-        }
-        let (model, tokenizer, steps) = try modelOptions.load(run: run)
-        if run == nil { try PEFTSetup.attach(config, to: model) }
+    /// The model folder posed the task (`TrainingTasks.make`): a decoder with the task's prompt, or an
+    /// encoder with the run's label descriptions and temperature. Returns the steps of `run` in its weights.
+    func loadTask(run: RunOptions?, config: TrainingConfig, prompt: TaskPrompt) throws -> (TrainingTask, Int) {
+        try TrainingTasks.check(prompt, on: try modelOptions.architecture())
+        let (loaded, steps) = try modelOptions.loadModel(run: run)
+        if run == nil { try PEFTSetup.attach(config, to: loaded.model) }   // a run's come with its replay
         // With adapters the base never changes: its bf16 copies are made once (LowPrecisionProducts).
-        if config.precision == .bf16 { try model.useBF16Products(weightsChange: config.peft == .none) }
-        let task = try ClassifyTask(model: model, tokenizer: tokenizer, prompt: prompt)
-        task.trainingObjective = config.objective
-        return (task, steps)
+        if config.precision == .bf16, prompt.spec.objective == .classify {
+            try loaded.model.useBF16Products(weightsChange: config.peft == .none)
+        }
+        var posing = TrainingTasks.Posing(modelDirectory: modelOptions.model) {
+            try config.labelDescriptions.map(LabelDescriptions.init) ?? encoderOptions.descriptions(task: taskOptions.taskName)
+        }
+        posing.objective = config.objective
+        posing.temperature = config.temperature ?? LabelDescriptionScorer.defaultTemperature
+        return (try TrainingTasks.make(loaded, prompt: prompt, posing: posing), steps)
     }
 }
 
