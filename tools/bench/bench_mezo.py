@@ -31,6 +31,10 @@ def run_json(cmd):
     return json.loads(out.strip().splitlines()[-1])
 
 
+def cpu_name():
+    return next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
+
+
 def ours_by_train(a):
     """zofinetune's MeZO step on --weights a.weights, timed by `train` over the first rows of train.tsv."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -93,7 +97,7 @@ def main():
           f"({100 * ours['noise_gb_per_second'] / ours['copy_gb_per_second']:.0f}% of the {ours['copy_gb_per_second']:.1f} GB/s copy bandwidth); "
           f"generator {ours['generator_values_per_second_per_core'] / 1e9:.2f} G values/s per core")
     print(f"{'peak RSS (GB)':24}{ours['peak_rss_bytes'] / 1e9:12.2f}{torch['peak_rss_bytes'] / 1e9:12.2f}{memory:7.1f}x")
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
+    cpu = cpu_name()
     print(f"CPU: {cpu}, {a.threads} threads")
     print(json.dumps({"zofinetune": ours, "pytorch": torch, "speedup": speedup, "memory_ratio": memory, "cpu": cpu}))
 
@@ -109,7 +113,7 @@ def compare_by_train(a):
     print(f"{'weights ' + a.weights:24}{'zofinetune':>12}{'PyTorch':>12}{'ratio':>8}")
     print(f"{'seconds per step':24}{ours['seconds_per_step']:12.3f}{torch['seconds_per_step']:12.3f}{speedup:7.1f}x")
     print(f"{'peak RSS (GB)':24}{ours['peak_rss_bytes'] / 1e9:12.2f}{torch['peak_rss_bytes'] / 1e9:12.2f}{memory:7.1f}x")
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
+    cpu = cpu_name()
     print(f"CPU: {cpu}, {a.threads} threads; load average {os.getloadavg()[0]:.2f}")
     print(json.dumps({"zofinetune": ours, "pytorch": torch, "speedup": speedup, "memory_ratio": memory, "cpu": cpu}))
 

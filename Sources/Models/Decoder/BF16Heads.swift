@@ -33,7 +33,7 @@ final class BF16Heads {
     func row(_ slot: ParameterSlot, _ index: Int, into out: UnsafeMutablePointer<Float>) {
         let C = slot.shape[1]
         let src = arena.halfPointer(slot) + index * C
-        for i in 0..<C { out[i] = BFloat16.widen(src[i]) }
+        BFloat16.widen(src, into: out, count: C)
         arena.readPerturbation?.perturb(out, start: slot.offset + index * C, count: C)
     }
 

@@ -59,7 +59,7 @@ public enum GGUFExport {
             if slot.isHalf {   // a bf16 arena's matrix: widened exactly for the GGML encoder
                 let bits = model.arena.halfPointer(slot)
                 let out = UnsafeMutableBufferPointer<Float>.allocate(capacity: slot.count)
-                for i in 0..<slot.count { out[i] = BFloat16.widen(bits[i]) }
+                BFloat16.widen(bits, into: out.baseAddress!, count: slot.count)
                 copies.append(out)
                 data = UnsafeBufferPointer(out)
             } else {
