@@ -7,6 +7,13 @@ cd "$(dirname "$0")/.."
 # Absolute: the CLI tests run the binary from a scratch folder, where a relative path would not resolve.
 SST2="$(cd "${SST2_DIR:-data/sst2}" 2>/dev/null && pwd || echo "${SST2_DIR:-data/sst2}")"
 
+# The resume tests write whole Gemma-3-270M run folders (weights and AdamW moments, ~8.5 GB at once)
+# under $TMPDIR. On a fuller disk they fail late with "No space left on device": say it first.
+free_gb=$(df -Pk "${TMPDIR:-/tmp}" | awk 'NR == 2 { printf "%d", $4 / 1048576 }')
+if (( free_gb < 12 )); then
+    echo "warning: ${free_gb} GB free in ${TMPDIR:-/tmp}; the tests need about 12 GB (the resume tests' run folders)" >&2
+fi
+
 if [[ ! -f models/reference/gemma-3-270m-sst2-dev20.safetensors || ! -f models/reference/gemma-3-270m-sst2-dev-zeroshot.json ]]; then
     echo "== transformers reference for Gemma-3-270M on SST-2 dev (once, ~2-5 min)" >&2
     mkdir -p models/reference

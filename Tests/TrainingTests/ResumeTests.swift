@@ -30,7 +30,6 @@ final class ResumeTests: XCTestCase {
 
     func mezoResumeAndReplayAreExact(steps: Int, _ mode: (inout TrainingConfig) -> Void) throws {
         let (dir, scratch, whole) = try resumeIsExact(optimizer: .mezo, steps: steps, lr: 1e-5, mode)
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
         let n = whole.arena.count
         // Replay from the base alone: remove the snapshots so nothing but the seed log is used.
         for name in ["last", "best"] { try? FileManager.default.removeItem(atPath: scratch + "/whole/weights-\(name).safetensors") }
@@ -44,12 +43,12 @@ final class ResumeTests: XCTestCase {
     }
 
     func testAdamWResumeIsBitwiseExact() throws {
-        let (_, scratch, _) = try resumeIsExact(optimizer: .adamw, steps: 4, lr: 1e-5)
-        try? FileManager.default.removeItem(atPath: scratch)
+        _ = try resumeIsExact(optimizer: .adamw, steps: 4, lr: 1e-5)
     }
 
     /// Trains `steps` steps in one run and in two halves with a resume; asserts equal weights.
-    /// Returns the model folder, the scratch folder (runs "whole" and "split") and the whole run's model.
+    /// Returns the model folder, the scratch folder (runs "whole" and "split", removed at tear-down)
+    /// and the whole run's model.
     func resumeIsExact(optimizer: TrainingConfig.Optimizer, steps total: Int, lr: Float,
                        _ mode: (inout TrainingConfig) -> Void = { _ in }) throws -> (String, String, DecoderModel) {
         let dir = try Repo.requireGemma()
@@ -57,6 +56,8 @@ final class ResumeTests: XCTestCase {
         let train = try TaskData.load(directory: sst2, split: .train)
         let tokenizer = try TokenizerLoader.load(modelDirectory: dir)
         let scratch = NSTemporaryDirectory() + "zofinetune-resume-\(UUID().uuidString)"
+        // Removed at tear-down, also when a step throws: each run folder holds ~1 GB of Gemma weights.
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: scratch) }
 
         var config = TrainingConfig()
         config.optimizer = optimizer
