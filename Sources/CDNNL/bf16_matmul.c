@@ -22,10 +22,18 @@ int zf_bf16_supported(void) {
     return (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
 }
 
-// Primitives are made per shape (m varies with the batch) and kept: a product of a shape seen
-// before costs only its execution. A forward pass uses a handful of shapes.
+// Primitives are made once and kept: a product of a shape seen before costs only its execution.
+// m changes with every batch (batch × its longest sequence), and each fixed-m primitive holds
+// ~220 KB of JIT code that oneDNN's own cache keeps even after we destroy ours, so keying on every m
+// grew a training run with dev evaluations by ~0.9 MB a step (issue 22). So above `fixed_m_limit`
+// rows one primitive per (n, k) takes m at run time (oneDNN's gemm:jit, measured within ±15% of the
+// fixed-m brgemm kernel at m = 200-1,600 on Zen 4: docs/weights-16bit.md); up to that limit
+// (decoding, short prompts) the fixed-m kernel stays, up to 3× faster there, and there are few such m.
+enum { fixed_m_limit = 16 };
+
 typedef struct {
-    int m, n, k, accumulate;
+    int64_t m;   // rows, or DNNL_RUNTIME_DIM_VAL for the run-time-m primitive of (n, k)
+    int n, k, accumulate;
     dnnl_primitive_t primitive;
 } cached_product;
 
@@ -33,20 +41,26 @@ enum { cache_size = 256 };
 static cached_product cache[cache_size];
 static int cache_used;
 static int cache_next;   // round-robin replacement once full
+// Held from the lookup to the end of the execution: a primitive is never replaced while in use.
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static char implementation[64] = "none";
 
 const char *zf_bf16_implementation(void) { return implementation; }
 
-static dnnl_status_t make_product(int m, int n, int k, int accumulate, dnnl_primitive_t *out) {
-    dnnl_memory_desc_t src, weights, dst;
+static void describe(dnnl_memory_desc_t *src, dnnl_memory_desc_t *weights, dnnl_memory_desc_t *dst,
+                     int64_t m, int n, int k) {
     dnnl_dims_t src_dims = {m, k}, src_strides = {k, 1};
     dnnl_dims_t w_dims = {k, n}, w_strides = {1, k};   // (n, k) row-major read as (k, n): the transpose
     dnnl_dims_t dst_dims = {m, n}, dst_strides = {n, 1};
+    dnnl_memory_desc_init_by_strides(src, 2, src_dims, dnnl_bf16, src_strides);
+    dnnl_memory_desc_init_by_strides(weights, 2, w_dims, dnnl_bf16, w_strides);
+    dnnl_memory_desc_init_by_strides(dst, 2, dst_dims, dnnl_f32, dst_strides);
+}
+
+static dnnl_status_t make_product(int64_t m, int n, int k, int accumulate, dnnl_primitive_t *out) {
+    dnnl_memory_desc_t src, weights, dst;
+    describe(&src, &weights, &dst, m, n, k);
     dnnl_status_t s;
-    if ((s = dnnl_memory_desc_init_by_strides(&src, 2, src_dims, dnnl_bf16, src_strides))) return s;
-    if ((s = dnnl_memory_desc_init_by_strides(&weights, 2, w_dims, dnnl_bf16, w_strides))) return s;
-    if ((s = dnnl_memory_desc_init_by_strides(&dst, 2, dst_dims, dnnl_f32, dst_strides))) return s;
     dnnl_matmul_desc_t desc;
     if ((s = dnnl_matmul_desc_init(&desc, &src, &weights, NULL, &dst))) return s;
     dnnl_primitive_attr_t attr = NULL;
@@ -71,12 +85,11 @@ static dnnl_status_t make_product(int m, int n, int k, int accumulate, dnnl_prim
     return s;
 }
 
-static dnnl_primitive_t product_for(int m, int n, int k, int accumulate, dnnl_status_t *status) {
-    pthread_mutex_lock(&cache_lock);
+// The cached primitive for (m, n, k, accumulate); call with cache_lock held.
+static dnnl_primitive_t product_for(int64_t m, int n, int k, int accumulate, dnnl_status_t *status) {
     for (int i = 0; i < cache_used; i++) {
         cached_product *c = &cache[i];
         if (c->m == m && c->n == n && c->k == k && c->accumulate == accumulate) {
-            pthread_mutex_unlock(&cache_lock);
             *status = dnnl_success;
             return c->primitive;
         }
@@ -88,23 +101,14 @@ static dnnl_primitive_t product_for(int m, int n, int k, int accumulate, dnnl_st
         if (cache[slot].primitive) dnnl_primitive_destroy(cache[slot].primitive);
         cache[slot] = (cached_product){m, n, k, accumulate, p};
     }
-    pthread_mutex_unlock(&cache_lock);
     return p;
 }
 
-int zf_bf16_linear(const uint16_t *x, const uint16_t *w, float *y, int m, int n, int k, int accumulate) {
-    pthread_once(&engine_once, make_engine);
-    if (engine_status != 0) return dnnl_runtime_error;
-    dnnl_status_t s;
-    dnnl_primitive_t p = product_for(m, n, k, accumulate, &s);
-    if (s != dnnl_success) return s;
+static dnnl_status_t execute(dnnl_primitive_t p, const uint16_t *x, const uint16_t *w, float *y, int m, int n, int k) {
     dnnl_memory_desc_t src, weights, dst;
-    dnnl_dims_t src_dims = {m, k}, src_strides = {k, 1}, w_dims = {k, n}, w_strides = {1, k};
-    dnnl_dims_t dst_dims = {m, n}, dst_strides = {n, 1};
-    dnnl_memory_desc_init_by_strides(&src, 2, src_dims, dnnl_bf16, src_strides);
-    dnnl_memory_desc_init_by_strides(&weights, 2, w_dims, dnnl_bf16, w_strides);
-    dnnl_memory_desc_init_by_strides(&dst, 2, dst_dims, dnnl_f32, dst_strides);
+    describe(&src, &weights, &dst, m, n, k);
     dnnl_memory_t ms, mw, md;
+    dnnl_status_t s;
     if ((s = dnnl_memory_create(&ms, &src, engine, (void *)x))) return s;
     if ((s = dnnl_memory_create(&mw, &weights, engine, (void *)w))) { dnnl_memory_destroy(ms); return s; }
     if ((s = dnnl_memory_create(&md, &dst, engine, y))) { dnnl_memory_destroy(ms); dnnl_memory_destroy(mw); return s; }
@@ -114,6 +118,17 @@ int zf_bf16_linear(const uint16_t *x, const uint16_t *w, float *y, int m, int n,
     dnnl_memory_destroy(ms);
     dnnl_memory_destroy(mw);
     dnnl_memory_destroy(md);
+    return s;
+}
+
+int zf_bf16_linear(const uint16_t *x, const uint16_t *w, float *y, int m, int n, int k, int accumulate) {
+    pthread_once(&engine_once, make_engine);
+    if (engine_status != 0) return dnnl_runtime_error;
+    dnnl_status_t s;
+    pthread_mutex_lock(&cache_lock);
+    dnnl_primitive_t p = product_for(m <= fixed_m_limit ? m : DNNL_RUNTIME_DIM_VAL, n, k, accumulate, &s);
+    if (s == dnnl_success) s = execute(p, x, w, y, m, n, k);
+    pthread_mutex_unlock(&cache_lock);
     return s;
 }
 

@@ -9,6 +9,8 @@ import Tokenizers
 public struct TrainingSummary: Sendable {
     public var stepsDone: Int
     public var interrupted: Bool
+    /// Stopped before `steps` because `--budget` ran out (the run ended normally, evaluated and saved).
+    public var stoppedByBudget = false
     public var skippedSteps: Int
     public var finalLoss: Double?
     public var bestAccuracy: Double?
@@ -19,7 +21,8 @@ public struct TrainingSummary: Sendable {
     public var peakResidentBytes: Int?
 
     public var json: [String: Any] {
-        var o: [String: Any] = ["steps": stepsDone, "interrupted": interrupted, "skipped_steps": skippedSteps,
+        var o: [String: Any] = ["steps": stepsDone, "interrupted": interrupted, "stopped_by_budget": stoppedByBudget,
+                                "skipped_steps": skippedSteps,
                                 "seconds": seconds, "seconds_per_step": secondsPerStep]
         o["final_loss"] = finalLoss
         o["best_accuracy"] = bestAccuracy
@@ -50,6 +53,10 @@ public final class Trainer {
     public lazy var progress = ProgressLine(isTerminal: false) { [log] in log(String($0.dropLast())) }
     /// Seconds from a monotonic clock; tests pass a fake one.
     public var clock: () -> Double = ProgressLine.monotonicSeconds
+    /// `--budget`: stop when the next step and the closing evaluation would not fit, counted from
+    /// `budgetStart` (on `clock`; the CLI passes the time it started, so loading counts too).
+    public var budget: TimeBudget?
+    public var budgetStart: Double?
     /// Set for `--distributed`: this rank's step method, and whether it writes the run folder.
     public var distribution: Distribution?
     var writesRun: Bool { distribution?.writesRun ?? true }
@@ -100,7 +107,8 @@ public final class Trainer {
         // Steps and evaluations timed apart (ProgressEstimate says why).
         var estimate = ProgressEstimate(totalSteps: config.steps, evalEvery: config.evalEvery)
         var step = start
-        var interrupted = false
+        var interrupted = false, stoppedByBudget = false
+        let budgetStart = self.budgetStart ?? clock()
 
         func evaluate() throws {
             guard ownsWeights else { return }
@@ -139,6 +147,11 @@ public final class Trainer {
         }
         while step < config.steps {
             if stopRequested() { interrupted = true; break }
+            if let budget, !budget.allowsAnotherStep(elapsed: clock() - budgetStart, estimate: estimate) {
+                stoppedByBudget = true
+                progress.message("step \(step): the budget of \(budget) leaves no time for another step and the closing evaluation")
+                break
+            }
             let indices = trainingSet.batch(at: step)
             let batch = indices.map { prompts[$0] }
             let labels = indices.map { trainingSet.examples[$0].label }
@@ -168,7 +181,9 @@ public final class Trainer {
                 if recentLosses.count > 50 { recentLosses.removeFirst() }
             }
             let avg = recentLosses.isEmpty ? Double.nan : recentLosses.reduce(0, +) / Double(recentLosses.count)
-            progress.update(Self.progressText(step: step, of: config.steps, loss: avg, estimate: estimate, dev: lastAccuracy),
+            let budgetLeft = budget.map { $0.seconds - (clock() - budgetStart) }
+            progress.update(Self.progressText(step: step, of: config.steps, loss: avg, estimate: estimate, dev: lastAccuracy,
+                                              budgetLeft: budgetLeft),
                             force: step == start + 1 || step == config.steps)
             if config.evalEvery > 0, step % config.evalEvery == 0 || step == config.steps {
                 try evaluate()
@@ -176,23 +191,31 @@ public final class Trainer {
                 if config.optimizer.usesBackprop || !method.state.isEmpty { try saveLast() }
             }
         }
+        // A run stopped by its budget ends as a finished run does: evaluated at its last step.
+        if stoppedByBudget, config.evalEvery > 0, step > start, step % config.evalEvery != 0 { try evaluate() }
         progress.finish()
         try saveLast()
         let seconds = Date().timeIntervalSince(started)
         return TrainingSummary(
-            stepsDone: step, interrupted: interrupted, skippedSteps: skipped,
+            stepsDone: step, interrupted: interrupted, stoppedByBudget: stoppedByBudget, skippedSteps: skipped,
             finalLoss: recentLosses.isEmpty ? nil : recentLosses.reduce(0, +) / Double(recentLosses.count),
             bestAccuracy: best, bestSteps: bestSteps, lastAccuracy: lastAccuracy, seconds: seconds,
             secondsPerStep: step > start ? seconds / Double(step - start) : 0,
             peakResidentBytes: ProcessMemory.peakResidentBytes)
     }
 
-    /// "step 10/500  loss 0.6931  2.17 steps/s  ETA 4m10s (evals 27.1 s)  dev 81.08%".
-    static func progressText(step: Int, of total: Int, loss: Double, estimate: ProgressEstimate, dev: Double?) -> String {
+    /// "step 10/500  loss 0.6931  2.17 steps/s  ETA 4m10s (evals 27.1 s)  dev 81.08%"; with a budget
+    /// the ETA is the sooner of the last step and the budget's end ("budget 1h02m left").
+    static func progressText(step: Int, of total: Int, loss: Double, estimate: ProgressEstimate, dev: Double?,
+                             budgetLeft: Double? = nil) -> String {
         let rate = estimate.secondsPerStep.map { 1 / $0 } ?? .nan
         let evals = estimate.secondsPerEvaluation.map { String(format: " (evals %.1f s)", $0) } ?? ""
+        let remaining = estimate.remainingSeconds(after: step)
+        let eta = budgetLeft.map { left in
+            remaining.map { $0 < left } == true ? ProgressEstimate.duration(remaining)
+                : "budget \(ProgressEstimate.duration(max(0, left))) left"
+        } ?? ProgressEstimate.duration(remaining)
         return String(format: "step %d/%d  loss %.4f  %.2f steps/s  ETA %@%@  dev %@", step, total, loss, rate,
-                      ProgressEstimate.duration(estimate.remainingSeconds(after: step)), evals,
-                      dev.map { String(format: "%.2f%%", $0 * 100) } ?? "-")
+                      eta, evals, dev.map { String(format: "%.2f%%", $0 * 100) } ?? "-")
     }
 }

@@ -53,6 +53,11 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup(title: "Optimizer") var optimizerOptions: OptimizerOptions
     @Option(name: .long, help: "What a step minimises: loss (cross-entropy, default), accuracy (minus the batch accuracy; a completion task: exact match of greedy generations) or f1 (minus the batch macro-F1; a completion task: SQuAD F1). accuracy and f1 have no gradient: MeZO only.") var objective: TrainingConfig.Objective?
     @Option(name: .long, help: "Steps in the run (with --resume: extend the run to this many).") var steps: Int?
+    @Option(name: .long, help: ArgumentHelp("""
+        Wall-clock limit of this command (90m, 2h, 1h30m), loading included: the run stops before a step that would not leave \
+        time for itself and a dev evaluation, evaluates, saves and exits 0. Without --steps, the budget is the only limit \
+        (steps capped at \(TimeBudget.stepCap)). With --resume: this much more time.
+        """, valueName: "duration")) var budget: TimeBudget?
     @Option(name: .long, help: "Examples per batch (default 16).") var batchSize: Int?
     @Option(name: .long, help: ArgumentHelp("sgd/adamw: refuse to start when the memory plan predicts more than this many GB (default: MemAvailable).", valueName: "GB"))
     var memoryLimit: Double?
@@ -100,6 +105,12 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--objective \(objective.rawValue) is not differentiable: it needs a zeroth-order optimizer (--optimizer mezo), not \(optimizer.rawValue)")
         }
         if trainExamples != nil, kShot != nil { throw ValidationError("give --train-examples or --k-shot, not both") }
+        if budget != nil, steps == nil, resume == nil, schedule == .linear {
+            throw ValidationError("--schedule linear decays to 0 at the last step: give --steps with --budget")
+        }
+        if budget != nil, distributed != nil {
+            throw ValidationError("--budget is not built for --distributed runs: the ranks could stop at different steps")
+        }
         if objective == .f1, microBatch != nil || distributed != nil {
             throw ValidationError("--objective f1 is a property of the whole batch, not a sum over its examples: it cannot be split by --micro-batch or --distributed")
         }
@@ -118,7 +129,7 @@ struct TrainCommand: ParsableCommand {
     func newConfig() -> TrainingConfig {
         var c = TrainingConfig()
         c.task = taskOptions.taskName
-        if let steps { c.steps = steps }
+        if let steps { c.steps = steps } else if budget != nil { c.steps = TimeBudget.stepCap }
         optimizerOptions.apply(to: &c)
         if let objective { c.objective = objective }
         if let batchSize { c.batchSize = batchSize }
@@ -143,6 +154,7 @@ struct TrainCommand: ParsableCommand {
 
     /// The run on one process (`communicator` nil) or on this rank of a distributed job.
     func train(communicator: Communicator?, mode: Distribution.Mode?) throws {
+        let commandStart = ProgressLine.monotonicSeconds()
         let isRoot = communicator?.isRoot ?? true
         let log: (String) -> Void = isRoot ? zofinetune.log : { _ in }
         // A resumed run poses the task it was trained on, on its data, unless flags say otherwise.
@@ -173,6 +185,7 @@ struct TrainCommand: ParsableCommand {
         let trainer = try Trainer(task: task, config: config, run: run, train: train, dev: dev, threads: Threads.count,
                                   stopRequested: { stop.isSet }, log: log)
         trainer.progress = .standardError()
+        (trainer.budget, trainer.budgetStart) = (budget, commandStart)
         if let communicator, let mode {
             trainer.distribution = Distribution(mode: mode, communicator: communicator, checkEvery: checkEvery, pipeline: pipeline)
             log("distributed (\(mode.rawValue)) over \(communicator.size) ranks, \(Threads.count) threads each")
@@ -181,7 +194,9 @@ struct TrainCommand: ParsableCommand {
             ? config.maxGradNorm.map { ", max grad norm \($0)" } ?? ""
             : ", eps \(config.eps)"
         let lrText = config.lrAuto.map { "auto (\($0.fraction) of the stability limit)" } ?? "\(config.lr)"
-        log("training \(run.path) with \(config.optimizer.rawValue): \(config.steps) steps, batch \(config.batchSize), lr \(lrText)\(settings), from step \(start)")
+        let limit = budget.map { config.steps == TimeBudget.stepCap ? "a budget of \($0)" : "\(config.steps) steps or a budget of \($0)" }
+            ?? "\(config.steps) steps"
+        log("training \(run.path) with \(config.optimizer.rawValue): \(limit), batch \(config.batchSize), lr \(lrText)\(settings), from step \(start)")
         let summary = try trainer.train(from: start)
         var out = summary.json
         out["run"] = run.path
@@ -194,6 +209,9 @@ struct TrainCommand: ParsableCommand {
             log("peak RSS per rank: " + peaks.map { String(format: "%.3f GB", Double($0) / 1e9) }.joined(separator: ", "))
         }
         guard isRoot else { return }
+        if summary.stoppedByBudget, let budget {
+            log("the budget of \(budget) is spent after step \(summary.stepsDone); continue with: zofinetune train --model \(modelOptions.model) --resume \(run.path) --budget DURATION")
+        }
         if summary.interrupted {
             log("interrupted after step \(summary.stepsDone); weights saved. Continue with: zofinetune train --model \(modelOptions.model) --resume \(run.path)")
         }
@@ -279,6 +297,9 @@ struct TrainCommand: ParsableCommand {
 }
 
 extension TrainingConfig.Schedule: ExpressibleByArgument {}
+extension TimeBudget: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
+}
 extension TrainingConfig.Optimizer: ExpressibleByArgument {}
 extension TrainingConfig.EmbeddingPerturbation: ExpressibleByArgument {}
 extension Perturbation: ExpressibleByArgument {}
