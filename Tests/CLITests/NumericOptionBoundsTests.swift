@@ -52,6 +52,8 @@ final class NumericOptionBoundsTests: XCTestCase {
             Row(flag: "--seed", kind: .uint64, command: train),
             Row(flag: "--eval-every", kind: .int, command: train),
             Row(flag: "--eval-examples", kind: .int, command: train),
+            Row(flag: "--patience", kind: .int, command: ["train"] + task + ["--steps", "1", "--batch-size", "2", "--eval-every", "1",
+                                                                     "--lr", "1e-3", "--out", out, "--train-examples", "6"]),
             Row(flag: "--check-every", kind: .int, command: train),
             Row(flag: "--micro-batch", kind: .int, command: train),
             Row(flag: "--threads", kind: .int, command: train),

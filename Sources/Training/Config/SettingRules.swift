@@ -75,6 +75,7 @@ public enum SettingRules {
     public static let kShot = CountRule(flag: "--k-shot", key: "k_shot", 1...1_000_000)
     public static let evalEvery = CountRule(flag: "--eval-every", key: "eval_every", 0...huge)
     public static let evalExamples = CountRule(flag: "--eval-examples", key: "eval_examples", 1...huge)
+    public static let patience = CountRule(flag: "--patience", key: "patience", 1...huge)
     public static let checkEvery = CountRule(flag: "--check-every", key: "check_every", 0...huge)
     public static let threads = CountRule(flag: "--threads", key: "threads", 1...4096)
     /// LoRA's rank: far above the MeZO paper's 8 and peft's usual 64; a rank beyond a projection's

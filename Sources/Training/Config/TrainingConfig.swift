@@ -72,6 +72,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var evalEvery: Int = 500
     /// Dev examples per evaluation (nil: all).
     public var evalExamples: Int?
+    /// Early stopping: end the run after this many dev evaluations in a row without a new best
+    /// (nil: never). The run keeps its best weights (weights-best) either way.
+    public var patience: Int?
     /// Encoders: one description per label, and the temperature of cosine / T (nil for decoders).
     public var labelDescriptions: [String]?
     public var temperature: Float?
@@ -108,6 +111,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         case kShot = "k_shot"
         case evalEvery = "eval_every"
         case evalExamples = "eval_examples"
+        case patience
         case labelDescriptions = "label_descriptions"
         case temperature
         case taskFile = "task_file"
@@ -153,6 +157,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
         evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery) ?? d.evalEvery
         evalExamples = try c.decodeIfPresent(Int.self, forKey: .evalExamples)
+        patience = try c.decodeIfPresent(Int.self, forKey: .patience)
         labelDescriptions = try c.decodeIfPresent([String].self, forKey: .labelDescriptions)
         temperature = try c.decodeIfPresent(Float.self, forKey: .temperature)
         taskFile = try c.decodeIfPresent(RunTask.self, forKey: .taskFile)

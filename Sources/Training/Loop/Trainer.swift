@@ -11,6 +11,8 @@ public struct TrainingSummary: Sendable {
     public var interrupted: Bool
     /// Stopped before `steps` because `--budget` ran out (the run ended normally, evaluated and saved).
     public var stoppedByBudget = false
+    /// Stopped before `steps` by `patience`: that many evaluations in a row without a new best.
+    public var stoppedEarly = false
     public var skippedSteps: Int
     public var finalLoss: Double?
     public var bestAccuracy: Double?
@@ -22,6 +24,7 @@ public struct TrainingSummary: Sendable {
 
     public var json: [String: Any] {
         var o: [String: Any] = ["steps": stepsDone, "interrupted": interrupted, "stopped_by_budget": stoppedByBudget,
+                                "stopped_early": stoppedEarly,
                                 "skipped_steps": skippedSteps,
                                 "seconds": seconds, "seconds_per_step": secondsPerStep]
         o["final_loss"] = finalLoss
@@ -107,7 +110,7 @@ public final class Trainer {
         // Steps and evaluations timed apart (ProgressEstimate says why).
         var estimate = ProgressEstimate(totalSteps: config.steps, evalEvery: config.evalEvery)
         var step = start
-        var interrupted = false, stoppedByBudget = false
+        var interrupted = false, stoppedByBudget = false, stoppedEarly = false
         let budgetStart = self.budgetStart ?? clock()
 
         func evaluate() throws {
@@ -129,6 +132,12 @@ public final class Trainer {
             try run.append(.eval(step: step, accuracy: result.accuracy, examples: dev.count, seconds: result.seconds))
             progress.message(String(format: "step %d: dev accuracy %.2f%% (%d examples, %.1f s)", step, result.accuracy * 100,
                                     dev.count, evalSeconds))
+        }
+
+        /// Evaluations logged after the best one (read from the log, so a resumed run counts the same).
+        func evaluationsSinceBest() throws -> Int {
+            guard let bestSteps else { return 0 }
+            return try run.lines().filter { $0.type == "eval" && $0.step > bestSteps }.count
         }
 
         func saveLast() throws {
@@ -189,6 +198,11 @@ public final class Trainer {
                 try evaluate()
                 // Methods with state (backprop, zo-momentum, zo-adam, HiZOO) resume from snapshots.
                 if config.optimizer.usesBackprop || !method.state.isEmpty { try saveLast() }
+                if let patience = config.patience, try evaluationsSinceBest() >= patience {
+                    stoppedEarly = true
+                    progress.message("step \(step): \(patience) dev evaluation\(patience == 1 ? "" : "s") in a row without a new best; stopping (--patience)")
+                    break
+                }
             }
         }
         // A run stopped by its budget ends as a finished run does: evaluated at its last step.
@@ -197,7 +211,8 @@ public final class Trainer {
         try saveLast()
         let seconds = Date().timeIntervalSince(started)
         return TrainingSummary(
-            stepsDone: step, interrupted: interrupted, stoppedByBudget: stoppedByBudget, skippedSteps: skipped,
+            stepsDone: step, interrupted: interrupted, stoppedByBudget: stoppedByBudget, stoppedEarly: stoppedEarly,
+            skippedSteps: skipped,
             finalLoss: recentLosses.isEmpty ? nil : recentLosses.reduce(0, +) / Double(recentLosses.count),
             bestAccuracy: best, bestSteps: bestSteps, lastAccuracy: lastAccuracy, seconds: seconds,
             secondsPerStep: step > start ? seconds / Double(step - start) : 0,

@@ -18,6 +18,7 @@ enum RunManifestCheck {
         try SettingRules.kShot.check(c.kShot, in: file)
         try SettingRules.evalEvery.check(c.evalEvery, in: file)
         try SettingRules.evalExamples.check(c.evalExamples, in: file)
+        try SettingRules.patience.check(c.patience, in: file)
         try SettingRules.temperature.check(c.temperature, in: file)
         if let texts = c.labelDescriptions, let why = SettingRules.labelDescriptionsProblem(count: texts.count) {
             throw SettingError(file: file, key: "label_descriptions", why)

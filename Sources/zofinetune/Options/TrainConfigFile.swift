@@ -145,7 +145,7 @@ extension TrainCommand {
         ]
         pairs += OptimizerOptions.resolved(c)
         pairs += [(c.kShot == nil ? "train-examples" : "k-shot", c.kShot ?? c.trainExamples), ("seed", c.seed),
-                  ("eval-every", c.evalEvery), ("eval-examples", c.evalExamples)]
+                  ("eval-every", c.evalEvery), ("eval-examples", c.evalExamples), ("patience", c.patience)]
         pairs += PEFTOptions.resolved(c)
         return pairs
     }

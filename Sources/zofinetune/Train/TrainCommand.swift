@@ -67,6 +67,10 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Seed of sampling, batch order and perturbations (default 0).") var seed: UInt64?
     @Option(name: .long, help: "Evaluate on dev every N steps (0: never; default 500).") var evalEvery: Int?
     @Option(name: .long, help: "Evaluate on the first N dev examples only.") var evalExamples: Int?
+    @Option(name: .long, help: ArgumentHelp("""
+        Stop after N dev evaluations in a row without a new best (the run keeps its best weights). Default: off, \
+        or \(TrainCommand.budgetPatience) with --budget and no --steps (the measured MeZO curves peak, then fall: docs/long-horizon.md).
+        """, valueName: "N")) var patience: Int?
     @Option(name: .long, help: ArgumentHelp("Run folder to create (default runs/<task>-<time>).", valueName: "dir")) var out: String?
     @Option(name: .long, help: ArgumentHelp("Continue the run in this folder.", valueName: "dir")) var resume: String?
     @Flag(name: .long, help: "Print one JSON summary object on stdout.") var json = false
@@ -84,6 +88,9 @@ struct TrainCommand: ParsableCommand {
         batch/ranks rounded up). A distributed run is bitwise the single-process run with the same --micro-batch.
         """) var microBatch: Int?
 
+    /// Evaluations without a new best after which a budgeted run with no --steps stops (`--patience`).
+    static let budgetPatience = 4
+
     func validate() throws {
         if let memoryLimit, !(memoryLimit > 0 && memoryLimit <= 1e6) {
             throw ValidationError("--memory-limit must be a number of GB in (0, 1000000]")
@@ -99,6 +106,8 @@ struct TrainCommand: ParsableCommand {
         try SettingRules.kShot.validate(kShot)
         try SettingRules.evalEvery.validate(evalEvery)
         try SettingRules.evalExamples.validate(evalExamples)
+        try SettingRules.patience.validate(patience)
+        if patience != nil, evalEvery == 0 { throw ValidationError("--patience counts dev evaluations: it needs --eval-every above 0") }
         try SettingRules.microBatch.validate(microBatch)
         try SettingRules.checkEvery.validate(checkEvery)
         if let objective, objective != .loss, backprop {
@@ -139,6 +148,7 @@ struct TrainCommand: ParsableCommand {
         if let seed { c.seed = seed }
         if let evalEvery { c.evalEvery = evalEvery }
         c.evalExamples = evalExamples
+        c.patience = patience ?? (budget != nil && steps == nil ? Self.budgetPatience : nil)
         if !c.optimizer.usesBackprop { c.microBatch = microBatch ?? Self.ranks.map { (c.batchSize + $0 - 1) / $0 } }
         peftOptions.apply(to: &c, lrGiven: optimizerOptions.lr != nil, epsGiven: optimizerOptions.eps != nil)
         return c
@@ -174,9 +184,11 @@ struct TrainCommand: ParsableCommand {
         }
         var config = run.manifest.config
         if resume == nil, isRoot { try writeResolvedConfiguration(config, runPath: run.path) }
+        if resume == nil, let recipe = DefaultRecipe.line(config, options: optimizerOptions, budget: budget) { log(recipe) }
         if let steps, resume != nil { config.steps = steps }
         if let evalEvery, resume != nil { config.evalEvery = evalEvery }
         if let evalExamples, resume != nil { config.evalExamples = evalExamples }
+        if let patience, resume != nil { config.patience = patience }
 
         let stop = StopFlag()
         // A distributed run does not catch SIGINT/SIGTERM: the ranks could stop at different steps
