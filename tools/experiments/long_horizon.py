@@ -35,9 +35,14 @@ CURVES = {
     "mezo-full-split": ["--weights", "bf16", "--train-examples", FULL_SPLIT],
     # A decaying schedule (linear to 0 at --steps) on the whole split.
     "mezo-full-split-linear": ["--weights", "bf16", "--train-examples", FULL_SPLIT, "--schedule", "linear"],
+    # The same decay over 4,000 steps (its own --steps, below): the constant-lr whole-split curve
+    # peaked at 1,000 steps and its training loss rose from 1,500 on, so the decay must start early.
+    "mezo-full-split-linear-4k": ["--weights", "bf16", "--train-examples", FULL_SPLIT, "--schedule", "linear"],
     "lozo": ["--optimizer", "lozo", "--precision", "bf16"],
     "zo-momentum": ["--optimizer", "zo-momentum", "--precision", "bf16"],
 }
+# Curves with a step count of their own (a schedule that decays to 0 at it); the rest use --steps.
+STEPS = {"mezo-full-split-linear-4k": 4000}
 __doc__ += "".join(f"  {name}: {' '.join(flags)}\n" for name, flags in CURVES.items())
 
 
@@ -63,8 +68,8 @@ def two_successive_falls(evals):
 
 def run_curve(name, a):
     folder = os.path.join(a.out, name)
-    cmd = [a.binary, "train", "--model", a.model, "--data", a.data, "--steps", str(a.steps),
-           "--eval-every", "1000", "--seed", "0", "--threads", str(a.threads)]
+    cmd = [a.binary, "train", "--model", a.model, "--data", a.data, "--steps", str(STEPS.get(name, a.steps)),
+           "--eval-every", "500" if name in STEPS else "1000", "--seed", "0", "--threads", str(a.threads)]
     cmd += ["--resume", folder] if os.path.exists(os.path.join(folder, "run.json")) else ["--out", folder] + CURVES[name]
     print("$ " + " ".join(cmd), file=sys.stderr, flush=True)
     started = time.time()
