@@ -33,6 +33,9 @@ CURVES = {
     # The same recipe on the whole training split: does the fall after 2,000 steps come from seeing
     # each of 1,000 examples 32 times?
     "mezo-full-split": ["--weights", "bf16", "--train-examples", FULL_SPLIT],
+    # The whole split on f32 weights (bf16 products, as the bf16-weight curves): separates what
+    # stochastic rounding of bf16 weights adds to the fall after 1,000 steps from what the lr does.
+    "mezo-full-split-f32": ["--weights", "f32", "--precision", "bf16", "--train-examples", FULL_SPLIT],
     # A decaying schedule (linear to 0 at --steps) on the whole split.
     "mezo-full-split-linear": ["--weights", "bf16", "--train-examples", FULL_SPLIT, "--schedule", "linear"],
     # The same decay over 4,000 steps (its own --steps, below): the constant-lr whole-split curve
