@@ -47,20 +47,22 @@ static char implementation[64] = "none";
 
 const char *zf_bf16_implementation(void) { return implementation; }
 
-static void describe(dnnl_memory_desc_t *src, dnnl_memory_desc_t *weights, dnnl_memory_desc_t *dst,
-                     int64_t m, int n, int k) {
+// The three operands of y (m, n) = x (m, k) · wᵀ; m may be DNNL_RUNTIME_DIM_VAL.
+static dnnl_status_t describe(dnnl_memory_desc_t *src, dnnl_memory_desc_t *weights, dnnl_memory_desc_t *dst,
+                              int64_t m, int n, int k) {
     dnnl_dims_t src_dims = {m, k}, src_strides = {k, 1};
     dnnl_dims_t w_dims = {k, n}, w_strides = {1, k};   // (n, k) row-major read as (k, n): the transpose
     dnnl_dims_t dst_dims = {m, n}, dst_strides = {n, 1};
-    dnnl_memory_desc_init_by_strides(src, 2, src_dims, dnnl_bf16, src_strides);
-    dnnl_memory_desc_init_by_strides(weights, 2, w_dims, dnnl_bf16, w_strides);
-    dnnl_memory_desc_init_by_strides(dst, 2, dst_dims, dnnl_f32, dst_strides);
+    dnnl_status_t s;
+    if ((s = dnnl_memory_desc_init_by_strides(src, 2, src_dims, dnnl_bf16, src_strides))) return s;
+    if ((s = dnnl_memory_desc_init_by_strides(weights, 2, w_dims, dnnl_bf16, w_strides))) return s;
+    return dnnl_memory_desc_init_by_strides(dst, 2, dst_dims, dnnl_f32, dst_strides);
 }
 
 static dnnl_status_t make_product(int64_t m, int n, int k, int accumulate, dnnl_primitive_t *out) {
     dnnl_memory_desc_t src, weights, dst;
-    describe(&src, &weights, &dst, m, n, k);
     dnnl_status_t s;
+    if ((s = describe(&src, &weights, &dst, m, n, k))) return s;
     dnnl_matmul_desc_t desc;
     if ((s = dnnl_matmul_desc_init(&desc, &src, &weights, NULL, &dst))) return s;
     dnnl_primitive_attr_t attr = NULL;
@@ -106,9 +108,9 @@ static dnnl_primitive_t product_for(int64_t m, int n, int k, int accumulate, dnn
 
 static dnnl_status_t execute(dnnl_primitive_t p, const uint16_t *x, const uint16_t *w, float *y, int m, int n, int k) {
     dnnl_memory_desc_t src, weights, dst;
-    describe(&src, &weights, &dst, m, n, k);
-    dnnl_memory_t ms, mw, md;
     dnnl_status_t s;
+    if ((s = describe(&src, &weights, &dst, m, n, k))) return s;
+    dnnl_memory_t ms, mw, md;
     if ((s = dnnl_memory_create(&ms, &src, engine, (void *)x))) return s;
     if ((s = dnnl_memory_create(&mw, &weights, engine, (void *)w))) { dnnl_memory_destroy(ms); return s; }
     if ((s = dnnl_memory_create(&md, &dst, engine, y))) { dnnl_memory_destroy(ms); dnnl_memory_destroy(mw); return s; }

@@ -139,6 +139,4 @@ public enum SafeTensorsWriter {
         bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: padding))
         return bytes
     }
-
-
 }

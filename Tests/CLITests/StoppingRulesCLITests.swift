@@ -25,7 +25,7 @@ final class StoppingRulesCLITests: XCTestCase {
         XCTAssertGreaterThan(steps, 7, limited.summary)   // a tiny-model step takes milliseconds
         // The whole command, process start and exit included, within the budget and 1.5 s of slack.
         XCTAssertLessThan(wall, budget + 1.5, limited.summary)
-        XCTAssertTrue(limited.stderr.contains("a budget of 0m03s") && limited.stderr.contains("budget of 0m03s is spent"),
+        XCTAssertTrue(limited.stderr.contains("a budget of 0m03s") && limited.stderr.contains("budget of 0m03s is spent after step \(steps)"),
                       limited.summary)
         let evaluations = try String(contentsOfFile: runs.path + "/budget/log.jsonl", encoding: .utf8)
             .split(separator: "\n").filter { $0.contains("\"type\":\"eval\"") }
@@ -67,6 +67,9 @@ final class StoppingRulesCLITests: XCTestCase {
                                         "--patience", "0"]), mentions: ["--patience"])
         assertCleanFailure(try CLI.run(["train", "--model", model.path, "--task", "sst2", "--data", data.path,
                                         "--patience", "2", "--eval-every", "0"]), mentions: ["--patience", "--eval-every"])
+        // Only rank 0 evaluates: the other ranks could not know when to stop.
+        assertCleanFailure(try CLI.run(["train", "--model", model.path, "--task", "sst2", "--data", data.path,
+                                        "--patience", "2", "--distributed", "data"]), mentions: ["--patience", "--distributed"])
     }
 
     func testARunWithoutOptimizerFlagsSaysItsRecipe() throws {
@@ -78,7 +81,7 @@ final class StoppingRulesCLITests: XCTestCase {
         let plain = try CLI.run(common + ["--budget", "1s", "--out", runs.path + "/plain"])
         XCTAssertEqual(plain.status, 0, plain.summary)
         XCTAssertTrue(plain.stderr.contains("recipe (no optimizer flags): MeZO, lr 2e-06 constant")
-                      && plain.stderr.contains("until the budget of 0m01s is spent")
+                      && plain.stderr.contains("until a budget of 0m01s is spent")
                       && plain.stderr.contains("stop after 4 dev evaluations without a new best"), plain.summary)
         let chosen = try CLI.run(common + ["--steps", "2", "--lr", "1e-5", "--out", runs.path + "/chosen"])
         XCTAssertEqual(chosen.status, 0, chosen.summary)

@@ -40,6 +40,13 @@ public struct TimeBudget: Sendable, Equatable, CustomStringConvertible {
     /// "1h30m", "45m", "20s".
     public var description: String { ProgressEstimate.duration(seconds) }
 
+    /// What ends a run of `steps` under `budget`, for its log: "1000 steps", "1000 steps or a
+    /// budget of 2h00m", or "until a budget of 2h00m is spent" (no --steps: `stepCap`).
+    public static func limitText(steps: Int, budget: TimeBudget?) -> String {
+        guard let budget else { return "\(steps) steps" }
+        return steps == stepCap ? "until a budget of \(budget) is spent" : "\(steps) steps or a budget of \(budget)"
+    }
+
     /// Whether one more step fits in the seconds left: its own time and, when the run evaluates
     /// on dev, one evaluation (the one at its end). Before anything is timed: yes.
     public func allowsAnotherStep(elapsed: Double, estimate: ProgressEstimate) -> Bool {

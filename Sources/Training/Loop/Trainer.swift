@@ -101,8 +101,11 @@ public final class Trainer {
         }
         method.resume(after: start, records: start > 0 ? try run.steps() : [])
 
-        var best = try RunReplay.bestSteps(run).flatMap { s in try run.lines().first { $0.type == "eval" && $0.step == s }?.accuracy }
+        // The evaluations logged so far: a resumed run continues their best and their patience count.
+        let logged = try run.lines().filter { $0.type == "eval" }
         var bestSteps = try RunReplay.bestSteps(run)
+        var best = bestSteps.flatMap { s in logged.first { $0.step == s }?.accuracy }
+        var evaluationsSinceBest = bestSteps.map { s in logged.filter { $0.step > s }.count } ?? 0
         var lastAccuracy: Double? = nil
         var recentLosses: [Double] = []
         var skipped = 0
@@ -127,17 +130,14 @@ public final class Trainer {
             if best == nil || result.accuracy > best! {
                 best = result.accuracy
                 bestSteps = step
+                evaluationsSinceBest = 0
                 try run.saveSnapshot("best", arena: task.arena, steps: step)
+            } else {
+                evaluationsSinceBest += 1
             }
             try run.append(.eval(step: step, accuracy: result.accuracy, examples: dev.count, seconds: result.seconds))
             progress.message(String(format: "step %d: dev accuracy %.2f%% (%d examples, %.1f s)", step, result.accuracy * 100,
                                     dev.count, evalSeconds))
-        }
-
-        /// Evaluations logged after the best one (read from the log, so a resumed run counts the same).
-        func evaluationsSinceBest() throws -> Int {
-            guard let bestSteps else { return 0 }
-            return try run.lines().filter { $0.type == "eval" && $0.step > bestSteps }.count
         }
 
         func saveLast() throws {
@@ -198,7 +198,7 @@ public final class Trainer {
                 try evaluate()
                 // Methods with state (backprop, zo-momentum, zo-adam, HiZOO) resume from snapshots.
                 if config.optimizer.usesBackprop || !method.state.isEmpty { try saveLast() }
-                if let patience = config.patience, try evaluationsSinceBest() >= patience {
+                if let patience = config.patience, evaluationsSinceBest >= patience {
                     stoppedEarly = true
                     progress.message("step \(step): \(patience) dev evaluation\(patience == 1 ? "" : "s") in a row without a new best; stopping (--patience)")
                     break

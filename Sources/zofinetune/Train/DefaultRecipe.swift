@@ -7,12 +7,9 @@ enum DefaultRecipe {
     static func line(_ config: TrainingConfig, options: OptimizerOptions, budget: TimeBudget?) -> String? {
         guard options.optimizer == nil, options.lr == nil, options.eps == nil, config.peft == .none else { return nil }
         let examples = config.kShot.map { "\($0) per class" } ?? "\(config.trainExamples) training examples"
-        let stop = budget.map { b in
-            config.steps == TimeBudget.stepCap ? "until the budget of \(b) is spent" : "\(config.steps) steps or \(b)"
-        } ?? "\(config.steps) steps"
         let early = config.patience.map { ", stop after \($0) dev evaluations without a new best" } ?? ""
         return "recipe (no optimizer flags): MeZO, lr \(config.lr) \(config.schedule.rawValue), eps \(config.eps), batch \(config.batchSize), "
-            + "\(examples), \(stop), dev every \(config.evalEvery)\(early), best weights kept. "
+            + "\(examples), \(TimeBudget.limitText(steps: config.steps, budget: budget)), dev every \(config.evalEvery)\(early), best weights kept. "
             + "Why: the measured default on SST-2 with Gemma-3-270M (84.5% dev after 1,000 steps from 53.8% zero-shot; "
             + "at a constant lr the curve peaks between 1,000 and 2,000 steps, then falls: docs/long-horizon.md). "
             + "--optimizer, --lr or --eps choose otherwise."

@@ -117,8 +117,9 @@ struct TrainCommand: ParsableCommand {
         if budget != nil, steps == nil, resume == nil, schedule == .linear {
             throw ValidationError("--schedule linear decays to 0 at the last step: give --steps with --budget")
         }
-        if budget != nil, distributed != nil {
-            throw ValidationError("--budget is not built for --distributed runs: the ranks could stop at different steps")
+        // Only rank 0 reads the clock and evaluates: the other ranks would wait for it at the next step.
+        if let distributed, budget != nil || patience != nil {
+            throw ValidationError("--\(budget != nil ? "budget" : "patience") is not built for --distributed \(distributed.rawValue) runs: the ranks could stop at different steps")
         }
         if objective == .f1, microBatch != nil || distributed != nil {
             throw ValidationError("--objective f1 is a property of the whole batch, not a sum over its examples: it cannot be split by --micro-batch or --distributed")
@@ -206,9 +207,7 @@ struct TrainCommand: ParsableCommand {
             ? config.maxGradNorm.map { ", max grad norm \($0)" } ?? ""
             : ", eps \(config.eps)"
         let lrText = config.lrAuto.map { "auto (\($0.fraction) of the stability limit)" } ?? "\(config.lr)"
-        let limit = budget.map { config.steps == TimeBudget.stepCap ? "a budget of \($0)" : "\(config.steps) steps or a budget of \($0)" }
-            ?? "\(config.steps) steps"
-        log("training \(run.path) with \(config.optimizer.rawValue): \(limit), batch \(config.batchSize), lr \(lrText)\(settings), from step \(start)")
+        log("training \(run.path) with \(config.optimizer.rawValue): \(TimeBudget.limitText(steps: config.steps, budget: budget)), batch \(config.batchSize), lr \(lrText)\(settings), from step \(start)")
         let summary = try trainer.train(from: start)
         var out = summary.json
         out["run"] = run.path
