@@ -14,7 +14,7 @@ For each committed vocabulary (Tests/Fixtures/bpe-gpt2, bpe-llama3, bpe-qwen2, b
 
 Both sides get the same text (the sentence column read as tools/reference/reference_token_ids.py reads it; the
 ids are checked equal in Tests/TokenizersTests/ByteLevelBPETransformersTests.swift). Prints a table
-and the CPU (lscpu model name); --json prints one JSON object on stdout instead.
+and the CPU (its model name); --json prints one JSON object on stdout instead.
 """
 
 import argparse
@@ -26,20 +26,12 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
 from reference_token_ids import log, read_sentences  # noqa: E402
+from machine import cpu_name  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 FAMILIES = ("gpt2", "llama3", "qwen2", "smollm")
 
 
-def cpu_name():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return "unknown"
 
 
 def zofinetune(binary, folder, dev, threads, repeats):

@@ -22,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 
+from machine import cpu_name
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -29,10 +31,6 @@ def run_json(cmd):
     print("$ " + " ".join(cmd), file=sys.stderr, flush=True)
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT).stdout
     return json.loads(out.strip().splitlines()[-1])
-
-
-def cpu_name():
-    return next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
 
 
 def ours_by_train(a):

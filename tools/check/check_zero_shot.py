@@ -22,6 +22,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
+from machine import cpu_name  # noqa: E402
 
 
 def run(cmd):
@@ -81,7 +83,7 @@ def main():
         "engine_seconds": ours_seconds, "transformers_seconds": reference_seconds or reference.get("seconds"),
         "disagreements": disagreements, "engine_summary": json.loads(summary.strip().splitlines()[-1]),
     }
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    cpu = cpu_name()
     print(f"{a.model}: {result['agree']}/{n} predictions agree ({100 * result['agreement']:.2f}%); accuracy engine "
           f"{100 * result['engine_accuracy']:.2f}%, transformers {100 * result['transformers_accuracy']:.2f}%; "
           f"engine {ours_seconds:.0f} s; CPU {cpu}, {a.threads} threads", file=sys.stderr)
