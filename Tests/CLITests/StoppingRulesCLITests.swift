@@ -2,7 +2,7 @@
 // inside the budget, ends evaluated at its last step and exits 0, and what it computed is bitwise
 // a run given that many `--steps`; budgets that mean nothing are refused at the command line.
 // `--patience`: the run stops after that many evaluations without a new best. Without optimizer
-// flags the run's log says which recipe it runs.
+// flags the run's log says which recipe it runs, on every example of the training file.
 
 import Foundation
 import XCTest
@@ -76,14 +76,18 @@ final class StoppingRulesCLITests: XCTestCase {
         let model = try TinyModelFolder("recipe")
         let data = try TemporaryFolder.tinySST2("recipe-data"), runs = try TemporaryFolder("recipe-runs")
         removeAtTearDown(model.remove, data.remove, runs.remove)
-        let common = ["train", "--model", model.path, "--task", "sst2", "--data", data.path, "--batch-size", "2",
-                      "--train-examples", "6", "--eval-every", "2"]
+        let common = ["train", "--model", model.path, "--task", "sst2", "--data", data.path, "--batch-size", "2", "--eval-every", "2"]
+        // No --train-examples: the whole training file (6 rows), recorded as a number so replay
+        // does not depend on the default.
         let plain = try CLI.run(common + ["--budget", "1s", "--out", runs.path + "/plain"])
         XCTAssertEqual(plain.status, 0, plain.summary)
-        XCTAssertTrue(plain.stderr.contains("recipe (no optimizer flags): MeZO, lr 2e-06 constant")
+        XCTAssertTrue(plain.stderr.contains("recipe (no optimizer flags): MeZO, lr 1e-06 constant")
+                      && plain.stderr.contains("all 6 training examples")
                       && plain.stderr.contains("until a budget of 0m01s is spent")
                       && plain.stderr.contains("stop after 4 dev evaluations without a new best"), plain.summary)
-        let chosen = try CLI.run(common + ["--steps", "2", "--lr", "1e-5", "--out", runs.path + "/chosen"])
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: runs.path + "/plain/run.json"))) as? [String: Any]
+        XCTAssertEqual((manifest?["config"] as? [String: Any])?["train_examples"] as? Int, 6)
+        let chosen = try CLI.run(common + ["--train-examples", "4", "--steps", "2", "--lr", "1e-5", "--out", runs.path + "/chosen"])
         XCTAssertEqual(chosen.status, 0, chosen.summary)
         XCTAssertFalse(chosen.stderr.contains("recipe (no optimizer flags)"), chosen.summary)
     }

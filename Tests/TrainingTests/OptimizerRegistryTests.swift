@@ -9,7 +9,7 @@ import XCTest
 final class OptimizerRegistryTests: XCTestCase {
     func testDerivedTablesAreThoseTheSwitchesHeld() {
         typealias O = TrainingConfig.Optimizer
-        let lr: [O: Float] = [.mezo: 2e-6, .zoSign: 2e-5, .zoMomentum: 2e-7, .zoAdam: 2e-5, .zoCons: 2e-6, .fzoo: 5e-5,
+        let lr: [O: Float] = [.mezo: 1e-6, .zoSign: 2e-5, .zoMomentum: 2e-7, .zoAdam: 2e-5, .zoCons: 2e-6, .fzoo: 5e-5,
                               .hizoo: 2e-6, .lozo: 1e-6, .sparseMezo: 2e-6, .sgd: 1e-4, .adamw: 1e-5]
         XCTAssertEqual(Set(O.allCases), Set(lr.keys))
         XCTAssertEqual(O.allCases.map(\.rawValue), ["mezo", "zo-sign", "zo-momentum", "zo-adam", "zo-cons", "fzoo", "hizoo", "lozo",
@@ -29,7 +29,7 @@ final class OptimizerRegistryTests: XCTestCase {
             XCTAssertEqual(spec.defaultEps, 1e-3, o.rawValue)
             XCTAssertEqual(spec.defaultPerturbations, o == .fzoo ? 8 : 1, o.rawValue)
         }
-        XCTAssertEqual(TrainingConfig().lr, 2e-6)
+        XCTAssertEqual(TrainingConfig().lr, 1e-6)
         XCTAssertEqual(TrainingConfig().eps, 1e-3)
         XCTAssertEqual(O(rawValue: "lion"), nil)
     }

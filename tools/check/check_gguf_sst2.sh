@@ -16,7 +16,7 @@ nice_cmd="nice -n ${NICE:-10}"
 mkdir -p "$out"
 run=${RUN:-$out/run}
 if [ ! -f "$run/run.json" ]; then
-    $nice_cmd $z train --model "$model" --task sst2 --data "$data" --steps "$steps" --eval-every 0 --out "$run"
+    $nice_cmd $z train --model "$model" --task sst2 --data "$data" --steps "$steps" --train-examples 1000 --eval-every 0 --out "$run"
 fi
 [ -f "$out/engine-predictions.jsonl" ] || $nice_cmd $z eval --model "$model" --run "$run" --at last --task sst2 --data "$data" --split dev \
     --predictions-out "$out/engine-predictions.jsonl" --json > "$out/engine-eval.json"

@@ -80,7 +80,7 @@ stage_classify() {
     record classify-zero-shot "$(run eval --model "$MODEL" --task "$task" --data "$OUT/data" "${LIMIT[@]}" \
         --predictions-out "$OUT/classify-zero-shot.jsonl" --json)"
     rm -rf "$run"
-    record classify-mezo-train "$(run train --model "$MODEL" --task "$task" --data "$OUT/data" --steps "${CLASSIFY_STEPS:-150}" \
+    record classify-mezo-train "$(run train --train-examples 1000 --model "$MODEL" --task "$task" --data "$OUT/data" --steps "${CLASSIFY_STEPS:-150}" \
         --lr 1e-5 --eval-every 50 --eval-examples 300 --out "$run" --json)"
     record classify-mezo-curve "{\"first_300_dev\": $(evals "$run")}"
     record classify-mezo-best "$(run eval --model "$MODEL" --run "$run" --at best --task "$task" --data "$OUT/data" "${LIMIT[@]}" --json)"
@@ -107,7 +107,7 @@ stage_complete_mezo() {
     local task="$OUT/tasks/sentiment-complete.json" run="$OUT/complete-mezo"
     record complete-zero-shot "$(run eval --model "$MODEL" --task "$task" --data "$OUT/data" "${LIMIT[@]}" --json)"
     rm -rf "$run"
-    record complete-mezo-train "$(run train --model "$MODEL" --task "$task" --data "$OUT/data" \
+    record complete-mezo-train "$(run train --train-examples 1000 --model "$MODEL" --task "$task" --data "$OUT/data" \
         --steps "${COMPLETE_MEZO_STEPS:-300}" --lr 1e-6 --eval-every "${COMPLETE_EVAL_EVERY:-100}" \
         --eval-examples "${COMPLETE_EVAL_N:-200}" --out "$run" --json)"
     record complete-mezo-curve "{\"first_200_dev_exact_match\": $(evals "$run")}"
@@ -117,7 +117,7 @@ stage_complete_mezo() {
 stage_complete_adamw() {
     local task="$OUT/tasks/sentiment-complete.json" run="$OUT/complete-adamw"
     rm -rf "$run"
-    record complete-adamw-train "$(run train --model "$MODEL" --task "$task" --data "$OUT/data" --optimizer adamw \
+    record complete-adamw-train "$(run train --train-examples 1000 --model "$MODEL" --task "$task" --data "$OUT/data" --optimizer adamw \
         --steps "${COMPLETE_ADAMW_STEPS:-150}" --lr 1e-5 --eval-every "${COMPLETE_EVAL_EVERY:-50}" \
         --eval-examples "${COMPLETE_EVAL_N:-200}" --out "$run" --json)"
     record complete-adamw-curve "{\"first_200_dev_exact_match\": $(evals "$run")}"
@@ -127,7 +127,7 @@ stage_complete_adamw() {
 stage_accuracy() {
     local run="$OUT/accuracy-mezo"
     rm -rf "$run"
-    record accuracy-mezo-train "$(run train --model "$MODEL" --task sst2 --data "$SST2" --objective accuracy \
+    record accuracy-mezo-train "$(run train --train-examples 1000 --model "$MODEL" --task sst2 --data "$SST2" --objective accuracy \
         --steps "${ACCURACY_STEPS:-100}" \
         --lr 1e-5 --eval-every 25 --eval-examples 300 --out "$run" --json)"
     record accuracy-mezo-curve "{\"first_300_dev\": $(evals "$run")}"

@@ -51,7 +51,7 @@ def main():
         folder = os.path.join(args.runs, f"{name}-{label.lower()}")
         if not os.path.exists(os.path.join(folder, "run.json")):
             cmd = ["nice", "-n", "10", args.binary, "train", "--model", args.model, "--task", "sst2", "--data", args.data,
-                   "--peft", "lora", "--out", folder] + flags
+                   "--peft", "lora", "--train-examples", "1000", "--out", folder] + flags
             if args.eval_examples:
                 cmd += ["--eval-examples", str(args.eval_examples)]
             log("$", " ".join(cmd))

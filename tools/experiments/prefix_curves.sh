@@ -22,7 +22,7 @@ run() {   # name model steps eval_every eval_examples extra...
     rm -rf "$dir"
     local evalopt=(); [[ "$examples" != all ]] && evalopt=(--eval-examples "$examples")
     local start=$SECONDS
-    nice -n 10 "$BIN" train --model "$model" --task sst2 --data "$SST2" --peft prefix --steps "$steps" \
+    nice -n 10 "$BIN" train --model "$model" --task sst2 --data "$SST2" --peft prefix --steps "$steps" --train-examples 1000 \
         --eval-every "$every" "${evalopt[@]}" --out "$dir" "$@" --json > "$dir.summary.json" 2> "$dir.log" || { echo "$name failed: see $dir.log"; return; }
     python3 - "$dir" "$name" $((SECONDS - start)) <<'PY'
 import json, sys

@@ -64,7 +64,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var beta1: Float = 0.9
     public var beta2: Float = 0.999
     public var adamEpsilon: Float = 1e-8
-    /// Size of the seeded sample of train.tsv (MeZO uses 1,000), unless `kShot` is set.
+    /// Size of the seeded sample of the training file, unless `kShot` is set. `train` records the
+    /// file's size for a new run given no --train-examples; 1,000 (the MeZO paper's sample) is what
+    /// a run.json without the key was trained on, so it stays the value decoding falls back to.
     public var trainExamples: Int = 1000
     /// Examples per class instead of `trainExamples`.
     public var kShot: Int?

@@ -13,13 +13,13 @@ import Training
 /// folder (it must be visible to every rank: one machine, or a shared filesystem as MPI clusters
 /// have) and load the same weights, so every rank starts from the same bits.
 extension TrainCommand {
-    func openRun(prompt: TaskPrompt, communicator: Communicator) throws -> (TrainingTask, RunFolder, Int) {
+    func openRun(prompt: TaskPrompt, trainRows: Int, communicator: Communicator) throws -> (TrainingTask, RunFolder, Int) {
         // Also when bf16 is only the folder's default: the data-parallel gradient sums are f32 arenas.
         if communicator.size > 1, try ModelLoader.weightFormat(directory: modelOptions.model, requested: modelOptions.weights).0 == .bf16 {
             throw InputError("bf16 weights train in one process; distributed runs hold f32 weights (use --weights f32)")
         }
         if communicator.isRoot {
-            let opened = try openRun(prompt: prompt)
+            let opened = try openRun(prompt: prompt, trainRows: trainRows)
             _ = try communicator.broadcast(Array(opened.1.path.utf8))
             return opened
         }
@@ -69,7 +69,7 @@ extension TrainCommand {
     /// This rank's stage of a pipeline run: its part of the model (`PipelineModel`), the run folder
     /// (made or resumed by rank 0, as in data parallel) and, when resuming, the logged steps
     /// replayed onto its part.
-    func openPipelineRun(prompt: TaskPrompt, communicator: Communicator) throws -> (TrainingTask, RunFolder, Int, PipelineModel) {
+    func openPipelineRun(prompt: TaskPrompt, trainRows: Int, communicator: Communicator) throws -> (TrainingTask, RunFolder, Int, PipelineModel) {
         let directory = modelOptions.model
         if try ModelLoader.weightFormat(directory: directory, requested: modelOptions.weights).0 == .bf16 {
             throw InputError("--distributed pipeline holds f32 weights; bf16 weights train in one process (use --weights f32)")
@@ -95,7 +95,7 @@ extension TrainCommand {
             if let resume {
                 run = try RunFolder(path: resume)
             } else {
-                let config = newConfig()
+                let config = newConfig(trainRows: trainRows)
                 guard config.optimizer == .mezo, config.objective == .loss, config.precision == .fp32 else {
                     throw InputError("--distributed pipeline trains with --optimizer mezo, --objective loss and fp32 products")
                 }

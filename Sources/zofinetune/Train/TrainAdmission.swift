@@ -12,7 +12,7 @@ extension TrainCommand {
     /// computed for is made of the `batchSize` longest training texts, so no batch of the run is
     /// larger. Decoders only: encoders (MiniLM-sized) train with backprop in well under 1 GB.
     func admit(prompt: TaskPrompt, train: [LabeledExample]) throws {
-        var config = try resume.map { try RunFolder(path: $0).manifest.config } ?? newConfig()
+        var config = try resume.map { try RunFolder(path: $0).manifest.config } ?? newConfig(trainRows: train.count)
         guard config.optimizer.usesBackprop, try modelOptions.architecture().hasBackpropMemoryPlan else { return }
         // The plan holds the weights as the run will (a resumed run: as recorded); backprop on bf16
         // weights is refused for that reason (`checkWeightFormat`), not for its memory.
