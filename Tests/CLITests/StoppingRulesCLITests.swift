@@ -72,23 +72,37 @@ final class StoppingRulesCLITests: XCTestCase {
                                         "--patience", "2", "--distributed", "data"]), mentions: ["--patience", "--distributed"])
     }
 
-    func testARunWithoutOptimizerFlagsSaysItsRecipe() throws {
+    func testARunWithoutOptimizerFlagsSaysItsRecipeAndTakesTheLrForItsLength() throws {
         let model = try TinyModelFolder("recipe")
         let data = try TemporaryFolder.tinySST2("recipe-data"), runs = try TemporaryFolder("recipe-runs")
         removeAtTearDown(model.remove, data.remove, runs.remove)
         let common = ["train", "--model", model.path, "--task", "sst2", "--data", data.path, "--batch-size", "2", "--eval-every", "2"]
+        func config(_ name: String) throws -> [String: Any]? {
+            let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: runs.path + "/\(name)/run.json")))
+            return (manifest as? [String: Any])?["config"] as? [String: Any]
+        }
+        func lr(_ name: String) throws -> Float? { (try config(name)?["lr"] as? Double).map(Float.init) }
         // No --train-examples: the whole training file (6 rows), recorded as a number so replay
-        // does not depend on the default.
+        // does not depend on the default. A budget without --steps is a long run: lr 5e-7.
         let plain = try CLI.run(common + ["--budget", "1s", "--out", runs.path + "/plain"])
         XCTAssertEqual(plain.status, 0, plain.summary)
-        XCTAssertTrue(plain.stderr.contains("recipe (no optimizer flags): MeZO, lr 1e-06 constant")
+        XCTAssertTrue(plain.stderr.contains("recipe (no optimizer flags): MeZO, lr 5e-07 constant")
                       && plain.stderr.contains("all 6 training examples")
                       && plain.stderr.contains("until a budget of 0m01s is spent")
                       && plain.stderr.contains("stop after 4 dev evaluations without a new best"), plain.summary)
-        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: runs.path + "/plain/run.json"))) as? [String: Any]
-        XCTAssertEqual((manifest?["config"] as? [String: Any])?["train_examples"] as? Int, 6)
+        XCTAssertEqual(try config("plain")?["train_examples"] as? Int, 6)
+        XCTAssertEqual(try lr("plain"), 5e-7)
+        // MeZO without --lr (named or not) takes the lr measured best at the run's length:
+        // 2e-6 up to 1,500 steps, 1e-6 up to 3,000 (the default length), 5e-7 beyond.
+        for (name, flags, expected) in [("short", ["--steps", "2"], Float(2e-6)), ("named", ["--optimizer", "mezo", "--steps", "1500", "--budget", "1s"], 2e-6),
+                                  ("default", ["--budget", "1s", "--steps", "3000"], 1e-6), ("long", ["--steps", "3001", "--budget", "1s"], 5e-7)] {
+            let r = try CLI.run(common + flags + ["--out", runs.path + "/" + name])
+            XCTAssertEqual(r.status, 0, r.summary)
+            XCTAssertEqual(try lr(name), expected, name)
+        }
         let chosen = try CLI.run(common + ["--train-examples", "4", "--steps", "2", "--lr", "1e-5", "--out", runs.path + "/chosen"])
         XCTAssertEqual(chosen.status, 0, chosen.summary)
         XCTAssertFalse(chosen.stderr.contains("recipe (no optimizer flags)"), chosen.summary)
+        XCTAssertEqual(try lr("chosen"), 1e-5)
     }
 }

@@ -26,9 +26,10 @@ struct TrainCommand: ParsableCommand {
             the step in flight finishes, the weights are saved and `--resume RUN_DIR` continues.
 
             Default recipe (measured on SST-2 with Gemma-3-270M, docs/long-horizon.md): every example of the training file, \
-            batch 16, eps \(TrainingConfig().eps), constant lr \(TrainingConfig.Optimizer.mezo.defaultLR), \(TrainingConfig().steps) steps, \
-            dev evaluation every 500 steps, best weights kept. 2e-6 learns faster for 1,000 steps and then falls; \
-            5e-6 and above learn the label bias fast, then the training loss climbs.
+            batch 16, eps \(TrainingConfig().eps), \(TrainingConfig().steps) steps, dev evaluation every 500 steps, best weights kept, \
+            and MeZO's constant lr by the run's length unless --lr is given: the best fixed lr measured at that length, \
+            2e-6 up to 1,500 steps, 1e-6 up to 3,000, 5e-7 beyond (and for --budget without --steps). A larger lr learns faster \
+            and then falls (its training loss climbs); a smaller one learns more slowly and goes further.
 
             SGD and AdamW (--optimizer sgd|adamw) are the backprop reference: the same task, batches, \
             run folder and export, with gradients by a hand-written backward pass. They hold every \
@@ -146,6 +147,10 @@ struct TrainCommand: ParsableCommand {
         c.task = taskOptions.taskName
         if let steps { c.steps = steps } else if budget != nil { c.steps = TimeBudget.stepCap }
         optimizerOptions.apply(to: &c)
+        // MeZO's lr by the run's length (PEFT's own defaults, applied below, take precedence).
+        if c.optimizer == .mezo, optimizerOptions.lr == nil {
+            c.lr = DefaultRecipe.mezoLR(steps: steps ?? (budget == nil ? c.steps : nil))
+        }
         if let objective { c.objective = objective }
         if let batchSize { c.batchSize = batchSize }
         if let schedule { c.schedule = schedule }
