@@ -6,8 +6,9 @@ import Optimizers
 public enum OptimizerRegistry {
     /// Zeroth-order: forward passes only, the seed log replays them. Default lrs: the best of each
     /// method's grid on SST-2 with Gemma-3-270M, batch 16 (README's comparison), made at 500–1,000
-    /// steps, where MeZO's best was 2e-6. MeZO's own default is 1e-6, from the long curves
-    /// (docs/long-horizon.md): 2e-6 peaks near step 1,000 and then falls, 1e-6 keeps rising past it.
+    /// steps, where MeZO's best was 2e-6. `train` gives MeZO the lr measured best for the run's
+    /// length (`DefaultRecipe`, docs/long-horizon.md); its 1e-6 here is the rule's value at the
+    /// default 3,000 steps.
     /// At 2e-6 MeZO's step per element is lr·|g| with |g| ~ 30 on Gemma's SST-2 batches, i.e. ~6e-5:
     /// zo-sign and zo-adam move each element by ~lr, FZOO by ~lr/√N; zo-momentum's 2e-7 is
     /// 2e-6 × (1 − μ), the same step once the buffer is full; LOZO's E[ZZᵀ] = r·I makes its step

@@ -156,8 +156,7 @@ struct OptimizerOptions: ParsableArguments {
     static func defaultLRText(_ name: String) -> String {
         guard let o = TrainingConfig.Optimizer(rawValue: name) else { return "" }
         guard o == .mezo else { return "\(o.defaultLR)" }
-        let table = DefaultRecipe.lrByHorizon.map { "\($0.lr) up to \($0.upToSteps) steps" } + ["\(DefaultRecipe.longRunLR) beyond"]
-        return "by the run's length (\(table.joined(separator: ", ")))"
+        return "by the run's length (\(DefaultRecipe.lrRuleText))"
     }
 
     static var lrHelp: String {

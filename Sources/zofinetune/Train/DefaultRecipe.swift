@@ -15,6 +15,11 @@ enum DefaultRecipe {
     /// budget is meant for long runs).
     static let longRunLR: Float = 5e-7
 
+    /// The rule in words, for help and the recipe line: "2e-06 up to 1500 steps, …, 5e-07 beyond".
+    static var lrRuleText: String {
+        (lrByHorizon.map { "\($0.lr) up to \($0.upToSteps) steps" } + ["\(longRunLR) beyond or with --budget alone"]).joined(separator: ", ")
+    }
+
     /// `steps`: the run's planned length, nil when only a budget bounds it.
     static func mezoLR(steps: Int?) -> Float {
         guard let steps else { return longRunLR }
@@ -29,7 +34,7 @@ enum DefaultRecipe {
         return "recipe (no optimizer flags): MeZO, lr \(config.lr) \(config.schedule.rawValue), eps \(config.eps), batch \(config.batchSize), "
             + "\(examples), \(TimeBudget.limitText(steps: config.steps, budget: budget)), dev every \(config.evalEvery)\(early), best weights kept. "
             + "Why: the lr is the best measured for a run of this length on SST-2 with Gemma-3-270M "
-            + "(2e-6 up to 1,500 steps, 1e-6 up to 3,000, 5e-7 beyond or with --budget alone; "
+            + "(\(lrRuleText); "
             + "5e-7 reached 87.0% dev at 5,000 steps from 53.8% zero-shot: docs/long-horizon.md). "
             + "--optimizer, --lr or --eps choose otherwise."
     }

@@ -28,8 +28,8 @@ struct TrainCommand: ParsableCommand {
             Default recipe (measured on SST-2 with Gemma-3-270M, docs/long-horizon.md): every example of the training file, \
             batch 16, eps \(TrainingConfig().eps), \(TrainingConfig().steps) steps, dev evaluation every 500 steps, best weights kept, \
             and MeZO's constant lr by the run's length unless --lr is given: the best fixed lr measured at that length, \
-            2e-6 up to 1,500 steps, 1e-6 up to 3,000, 5e-7 beyond (and for --budget without --steps). A larger lr learns faster \
-            and then falls (its training loss climbs); a smaller one learns more slowly and goes further.
+            \(DefaultRecipe.lrRuleText). A larger lr learns faster and then falls (its training loss climbs); a smaller \
+            one learns more slowly and goes further.
 
             SGD and AdamW (--optimizer sgd|adamw) are the backprop reference: the same task, batches, \
             run folder and export, with gradients by a hand-written backward pass. They hold every \
