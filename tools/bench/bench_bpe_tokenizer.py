@@ -32,8 +32,6 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 FAMILIES = ("gpt2", "llama3", "qwen2", "smollm")
 
 
-
-
 def zofinetune(binary, folder, dev, threads, repeats):
     best = None
     for _ in range(repeats):
