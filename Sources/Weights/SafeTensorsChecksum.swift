@@ -13,10 +13,27 @@ extension SafeTensorsFile {
             }
             return
         }
-        let actual = SafeTensorsWriter.checksumText(XXH64.hash(dataSection))
+        let actual = SafeTensorsWriter.checksumText(dataSectionHash())
         guard actual == stored else {
             throw WeightsError(.checksumMismatch,
                                "\(path): data checksum \(actual) differs from the stored \(stored): the file is torn or damaged")
         }
+    }
+
+    /// XXH64 of the data section, hashed in 16 MB pieces whose mapped pages are given back as each
+    /// is done. A snapshot is verified just before it is loaded into an arena of its own size: hashing
+    /// the whole mapping at once left it all resident beside that arena (a resumed bf16 Gemma-3-270M
+    /// run peaked at 1.20 GB against 0.73 GB fresh).
+    func dataSectionHash() -> UInt64 {
+        let data = dataSection, piece = 1 << 24
+        var state = XXH64.State()
+        var offset = 0
+        while offset < data.count {
+            let part = UnsafeRawBufferPointer(rebasing: data[offset..<min(offset + piece, data.count)])
+            state.update(part)
+            releaseWholePages(part.baseAddress!, bytes: part.count)
+            offset += part.count
+        }
+        return state.digest()
     }
 }

@@ -219,7 +219,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
 
     /// Gives back the mapped pages lying entirely inside [start, start + bytes).
-    private func releaseWholePages(_ start: UnsafeRawPointer, bytes: Int) {
+    func releaseWholePages(_ start: UnsafeRawPointer, bytes: Int) {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let first = (Int(bitPattern: start) + page - 1) / page * page
         let end = (Int(bitPattern: start) + bytes) / page * page
