@@ -30,6 +30,16 @@ final class OptimizerRegistryTests: XCTestCase {
             XCTAssertEqual(spec.defaultPerturbations, o == .fzoo ? 8 : 1, o.rawValue)
         }
         XCTAssertEqual(TrainingConfig().lr, 1e-6)
+        // MeZO's lr by the run's length (LRByLength.mezo): its registry lr is the rule's value at the
+        // default --steps; an optimizer without a measured rule keeps its lr at every length.
+        XCTAssertEqual(O.mezo.defaultLR(steps: TrainingConfig().steps), O.mezo.defaultLR)
+        XCTAssertEqual([1, 1500, 1501, 3000, 3001, 20000].map { O.mezo.defaultLR(steps: $0) }, [2e-6, 2e-6, 1e-6, 1e-6, 5e-7, 5e-7])
+        XCTAssertEqual(O.mezo.defaultLR(steps: nil), 5e-7)
+        for o in O.allCases where o != .mezo {
+            XCTAssertEqual(o.defaultLR(steps: 20000), o.defaultLR, o.rawValue)
+            XCTAssertEqual(o.defaultLRText, "\(o.defaultLR)", o.rawValue)
+        }
+        XCTAssertEqual(O.mezo.defaultLRText, "by the run's length (2e-06 up to 1500 steps, 1e-06 up to 3000 steps, 5e-07 beyond or with --budget alone)")
         XCTAssertEqual(TrainingConfig().eps, 1e-3)
         XCTAssertEqual(O(rawValue: "lion"), nil)
     }

@@ -42,6 +42,15 @@ extension TrainingConfig {
             }
         }
 
+        /// The lr a new run of `steps` planned steps takes when --lr is not given (nil: a time
+        /// budget alone bounds it): the spec's `lrByLength` where one was measured, else `defaultLR`.
+        public func defaultLR(steps: Int?) -> Float { zerothOrder?.lrByLength?.lr(steps: steps) ?? defaultLR }
+
+        /// The default lr in words, for help: a number, or the rule by the run's length.
+        public var defaultLRText: String {
+            zerothOrder?.defaultLRText ?? "\(defaultLR)"
+        }
+
         /// SGD and AdamW: gradients by backpropagation.
         public var usesBackprop: Bool { if case .firstOrder = family { return true } else { return false } }
 

@@ -6,16 +6,15 @@ import Optimizers
 public enum OptimizerRegistry {
     /// Zeroth-order: forward passes only, the seed log replays them. Default lrs: the best of each
     /// method's grid on SST-2 with Gemma-3-270M, batch 16 (README's comparison), made at 500–1,000
-    /// steps, where MeZO's best was 2e-6. `train` gives MeZO the lr measured best for the run's
-    /// length (`DefaultRecipe`, docs/long-horizon.md); its 1e-6 here is the rule's value at the
-    /// default 3,000 steps.
+    /// steps, where MeZO's best was 2e-6. MeZO's is measured per run length (`LRByLength.mezo`,
+    /// docs/long-horizon.md); its 1e-6 here is that rule's value at the default 3,000 steps.
     /// At 2e-6 MeZO's step per element is lr·|g| with |g| ~ 30 on Gemma's SST-2 batches, i.e. ~6e-5:
     /// zo-sign and zo-adam move each element by ~lr, FZOO by ~lr/√N; zo-momentum's 2e-7 is
     /// 2e-6 × (1 − μ), the same step once the buffer is full; LOZO's E[ZZᵀ] = r·I makes its step
     /// MeZO's at lr·r.
     public static let zerothOrder: [ZerothOrderSpec] = [
         ZerothOrderSpec("mezo", paper: "MeZO: Malladi et al. 2023, Fine-tuning language models with just forward passes (princeton-nlp/MeZO)",
-                        lr: 1e-6, settings: [.weightDecay], autoLR: true, bf16Weights: true) { c, core in
+                        lr: 1e-6, lrByLength: .mezo, settings: [.weightDecay], autoLR: true, bf16Weights: true) { c, core in
             MeZO(arena: core.arena, eps: c.eps, weightDecay: c.weightDecay, perturbation: c.perturbation, threads: core.threads)
         },
         ZerothOrderSpec("zo-sign", paper: "ZO-SignSGD: Liu et al. 2019; as in ZO-Bench, Zhang et al. 2024 (ZO-Bench/ZO-LLM)",

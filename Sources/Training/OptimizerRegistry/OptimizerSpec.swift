@@ -10,6 +10,9 @@ public struct ZerothOrderSpec: Sendable {
     public let paper: String
     /// lr when --lr is not given: the best of the method's grid on SST-2 with Gemma-3-270M (README).
     public let defaultLR: Float
+    /// When measured: the default lr by the run's planned length, which a new run takes instead of
+    /// `defaultLR` (then the rule's value at the default --steps, kept for configs that name no lr).
+    public let lrByLength: LRByLength?
     /// ε when --eps is not given.
     public let defaultEps: Float
     /// Perturbations per step when --perturbations is not given, and those the method accepts.
@@ -35,7 +38,7 @@ public struct ZerothOrderSpec: Sendable {
     /// The optimizer of a run's configuration over an arena (`core`: ε, z's distribution, threads).
     public let make: @Sendable (_ config: TrainingConfig, _ core: ZerothOrderCore) -> ZerothOrderOptimizer
 
-    public init(_ name: String, paper: String, lr: Float, eps: Float = 1e-3, perturbations: ClosedRange<Int> = 1...Int.max,
+    public init(_ name: String, paper: String, lr: Float, lrByLength: LRByLength? = nil, eps: Float = 1e-3, perturbations: ClosedRange<Int> = 1...Int.max,
                 defaultPerturbations: Int = 1, defaultPerturbation: Perturbation? = nil,
                 forwards: @escaping @Sendable (Int) -> Int = { 2 * $0 }, stateArenas: Int = 0,
                 scratchBytes: @escaping @Sendable (Int) -> Int = { _ in 0 }, settings: [OptimizerSetting] = [],
@@ -43,6 +46,7 @@ public struct ZerothOrderSpec: Sendable {
         self.name = name
         self.paper = paper
         defaultLR = lr
+        self.lrByLength = lrByLength
         defaultEps = eps
         self.perturbations = perturbations
         self.defaultPerturbations = defaultPerturbations
@@ -64,6 +68,9 @@ public struct ZerothOrderSpec: Sendable {
     public func make(_ config: TrainingConfig, arena: ParameterArena, threads: Int) -> ZerothOrderOptimizer {
         make(config, ZerothOrderCore(arena: arena, eps: config.eps, perturbation: config.perturbation, threads: threads))
     }
+
+    /// The default lr in words, for help: a number, or the rule by the run's length.
+    public var defaultLRText: String { lrByLength.map { "by the run's length (\($0.text))" } ?? "\(defaultLR)" }
 
     /// Whether it keeps state beyond the seed log (snapshotted as optimizer-last).
     public var hasState: Bool { stateArenas > 0 }

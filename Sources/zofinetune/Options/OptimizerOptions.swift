@@ -152,15 +152,8 @@ struct OptimizerOptions: ParsableArguments {
             + "(zeroth-order; papers below), \(firstOrder.joined(separator: " or "))."
     }
 
-    /// An optimizer's default lr for help; MeZO's depends on the run's length (`DefaultRecipe.mezoLR`).
-    static func defaultLRText(_ name: String) -> String {
-        guard let o = TrainingConfig.Optimizer(rawValue: name) else { return "" }
-        guard o == .mezo else { return "\(o.defaultLR)" }
-        return "by the run's length (\(DefaultRecipe.lrRuleText))"
-    }
-
     static var lrHelp: String {
-        let defaults = TrainingConfig.Optimizer.allCases.map { "\($0.rawValue) \(defaultLRText($0.rawValue))" }
+        let defaults = TrainingConfig.Optimizer.allCases.map { "\($0.rawValue) \($0.defaultLRText)" }
         return "Learning rate, or auto (\(OptimizerChecks.autoLRNames.joined(separator: ", ")): a fraction of the measured "
             + "stability limit; see below) (default: \(defaults.joined(separator: ", ")))."
     }
@@ -168,7 +161,7 @@ struct OptimizerOptions: ParsableArguments {
     /// `train --help`'s paragraph on the zeroth-order optimizers.
     static var papersHelp: String {
         let lines = OptimizerRegistry.zerothOrder.map { s in
-            "  \(s.name): \(s.paper); default lr \(defaultLRText(s.name)), \(s.forwards(s.defaultPerturbations)) forwards per step."
+            "  \(s.name): \(s.paper); default lr \(s.defaultLRText), \(s.forwards(s.defaultPerturbations)) forwards per step."
         }
         let auto = OptimizerChecks.autoLRNames.joined(separator: ", ")
         let stateful = OptimizerRegistry.zerothOrder.filter(\.hasState).map(\.name).joined(separator: " / ")

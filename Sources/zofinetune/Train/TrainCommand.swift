@@ -28,7 +28,7 @@ struct TrainCommand: ParsableCommand {
             Default recipe (measured on SST-2 with Gemma-3-270M, docs/long-horizon.md): every example of the training file, \
             batch 16, eps \(TrainingConfig().eps), \(TrainingConfig().steps) steps, dev evaluation every 500 steps, best weights kept, \
             and MeZO's constant lr by the run's length unless --lr is given: the best fixed lr measured at that length, \
-            \(DefaultRecipe.lrRuleText). A larger lr learns faster and then falls (its training loss climbs); a smaller \
+            \(LRByLength.mezo.text). A larger lr learns faster and then falls (its training loss climbs); a smaller \
             one learns more slowly and goes further.
 
             SGD and AdamW (--optimizer sgd|adamw) are the backprop reference: the same task, batches, \
@@ -147,10 +147,9 @@ struct TrainCommand: ParsableCommand {
         c.task = taskOptions.taskName
         if let steps { c.steps = steps } else if budget != nil { c.steps = TimeBudget.stepCap }
         optimizerOptions.apply(to: &c)
-        // MeZO's lr by the run's length (PEFT's own defaults, applied below, take precedence).
-        if c.optimizer == .mezo, optimizerOptions.lr == nil {
-            c.lr = DefaultRecipe.mezoLR(steps: steps ?? (budget == nil ? c.steps : nil))
-        }
+        // An lr measured per run length where the registry has one (MeZO's); PEFT's own defaults,
+        // applied below, take precedence.
+        if optimizerOptions.lr == nil { c.lr = c.optimizer.defaultLR(steps: steps ?? (budget == nil ? c.steps : nil)) }
         if let objective { c.objective = objective }
         if let batchSize { c.batchSize = batchSize }
         if let schedule { c.schedule = schedule }
