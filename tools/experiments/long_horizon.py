@@ -47,8 +47,16 @@ CURVES = {
     "mezo-full-split-lr1e-6": ["--weights", "bf16", "--train-examples", FULL_SPLIT, "--lr", "1e-6"],
     # And half again: the grid's lower end at the same budget.
     "mezo-full-split-lr5e-7": ["--weights", "bf16", "--train-examples", FULL_SPLIT, "--lr", "5e-7"],
+    # The other optimizers at their registry lrs (the 500-forward grid of docs/optimizers.md, where
+    # LOZO was the best zeroth-order method and zo-momentum beat zo-adam), on the whole split (the
+    # engine's default training set since the lr grid above): LOZO at 1e-6 with rank 2 steps as MeZO
+    # at 2e-6, zo-momentum at 2e-7 with μ 0.9 as MeZO at 2e-6 once its buffer is full.
     "lozo": ["--optimizer", "lozo", "--precision", "bf16"],
     "zo-momentum": ["--optimizer", "zo-momentum", "--precision", "bf16"],
+    # LOZO at a quarter of its registry lr, the step of MeZO's 5e-7 (the best constant lr past
+    # 3,000 steps): LOZO at 1e-6 traced MeZO at 2e-6 (peak at 1,000, stop rule at 3,000), so does
+    # the low-rank perturbation go further than MeZO's at the same step size?
+    "lozo-lr2.5e-7": ["--optimizer", "lozo", "--precision", "bf16", "--lr", "2.5e-7"],
 }
 # Curves with a step count of their own (a schedule that decays to 0 at it); the rest use --steps.
 STEPS = {"mezo-full-split-linear-4k": 4000}
