@@ -77,7 +77,7 @@ let package = Package(
         .target(name: "FuzzSupport", dependencies: ["Weights", "Models", "Tokenizers", "Tasks", "Training"],
                 path: "Tests/Fuzz/FuzzSupport", swiftSettings: hostCPU),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "Optimizers", "TestSupport"], swiftSettings: hostCPU),
-        .testTarget(name: "WeightsTests", dependencies: ["Weights", "Optimizers", "TestSupport"], swiftSettings: hostCPU),
+        .testTarget(name: "WeightsTests", dependencies: ["Weights", "Optimizers", "Profiling", "TestSupport"], swiftSettings: hostCPU),
         .testTarget(
             name: "ModelsTests", dependencies: ["TestSupport", "Optimizers", "Models", "Weights", "Tensors", "Tokenizers", "Tasks"],
             swiftSettings: hostCPU),

@@ -8,6 +8,9 @@ public enum ProcessMemory {
     /// Current resident set size (VmRSS), in bytes.
     public static var residentBytes: Int? { field("VmRSS") }
 
+    /// The file-backed part of it (RssFile), in bytes: what mapped files hold resident.
+    public static var residentFileBytes: Int? { field("RssFile") }
+
     /// Memory the system can give without swapping (MemAvailable of /proc/meminfo), in bytes.
     public static var availableBytes: Int? { field("MemAvailable", file: "/proc/meminfo") }
 

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 
+import Profiling
 @testable import Weights
 
 /// Atomic writes (temporary file, fsync, rename, fsync of the folder), stale temporaries, and
@@ -109,20 +110,11 @@ final class AtomicWriteTests: XCTestCase {
                                         metadata: [:], checksum: true)
         }
         let file = try SafeTensorsFile(path: path)
-        let before = try Self.residentFileBytes()
+        let before = try XCTUnwrap(ProcessMemory.residentFileBytes, "no RssFile in /proc/self/status")
         try file.verifyChecksum()
-        let grown = try Self.residentFileBytes() - before
+        let grown = try XCTUnwrap(ProcessMemory.residentFileBytes) - before
         XCTAssertLessThan(grown, 8 << 20, "verifying a 64 MB file left \(grown >> 20) MB of it resident")
         // Hashing in pieces is the hash of the whole.
         XCTAssertEqual(file.dataSectionHash(), XXH64.hash(file.dataSection))
-    }
-
-    /// File-backed resident bytes of this process (RssFile of /proc/self/status): what a mapping adds.
-    static func residentFileBytes() throws -> Int {
-        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
-        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("RssFile:") }),
-              let kb = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first.flatMap({ Int($0) })
-        else { throw XCTSkip("no RssFile in /proc/self/status") }
-        return kb * 1024
     }
 }

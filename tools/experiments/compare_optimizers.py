@@ -44,7 +44,7 @@ EXTRA = {"zo-momentum": "+1x weights", "zo-adam": "+2x weights", "hizoo": "+1x w
 ALL = ["mezo", "zo-sign", "zo-momentum", "zo-adam", "zo-cons", "fzoo", "hizoo", "lozo", "sparse-mezo", "adamw"]
 # Default lr per model family: the engine's Gemma defaults, and for MiniLM MeZO's best (README: 5e-5)
 # with the others scaled by the same 25x; AdamW 1e-5 (Gemma, README) and 1e-4 (MiniLM). MeZO's 2e-6 on
-# Gemma was the engine's default when the tables were made (since: chosen by the run's length, DefaultRecipe).
+# Gemma was the engine's default when the tables were made (since: chosen by the run's length, LRByLength.mezo).
 LR = {
     "gemma": {"mezo": 2e-6},
     "minilm": {"mezo": 5e-5, "zo-sign": 5e-4, "zo-momentum": 5e-6, "zo-adam": 5e-4, "zo-cons": 5e-5,

@@ -95,10 +95,11 @@ struct OptimizerOptions: ParsableArguments {
     }
 
     /// Sets a new run's optimizer and its settings: the optimizer's defaults (`OptimizerRegistry`),
-    /// overridden by the flags given.
-    func apply(to c: inout TrainingConfig) {
+    /// overridden by the flags given. `plannedSteps`: the run's length, nil when a time budget alone
+    /// bounds it (the default lr of an optimizer measured per length, `LRByLength`, depends on it).
+    func apply(to c: inout TrainingConfig, plannedSteps: Int?) {
         c.optimizer = chosen
-        c.lr = chosen.defaultLR
+        c.lr = chosen.defaultLR(steps: plannedSteps)
         if case .zerothOrder(let spec) = chosen.family {
             c.eps = spec.defaultEps
             c.perturbations = spec.defaultPerturbations

@@ -146,10 +146,8 @@ struct TrainCommand: ParsableCommand {
         var c = TrainingConfig()
         c.task = taskOptions.taskName
         if let steps { c.steps = steps } else if budget != nil { c.steps = TimeBudget.stepCap }
-        optimizerOptions.apply(to: &c)
-        // An lr measured per run length where the registry has one (MeZO's); PEFT's own defaults,
-        // applied below, take precedence.
-        if optimizerOptions.lr == nil { c.lr = c.optimizer.defaultLR(steps: steps ?? (budget == nil ? c.steps : nil)) }
+        // PEFT's own default lr, applied below, takes precedence over the optimizer's.
+        optimizerOptions.apply(to: &c, plannedSteps: steps ?? (budget == nil ? c.steps : nil))
         if let objective { c.objective = objective }
         if let batchSize { c.batchSize = batchSize }
         if let schedule { c.schedule = schedule }
