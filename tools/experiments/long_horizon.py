@@ -57,6 +57,10 @@ CURVES = {
     # 3,000 steps): LOZO at 1e-6 traced MeZO at 2e-6 (peak at 1,000, stop rule at 3,000), so does
     # the low-rank perturbation go further than MeZO's at the same step size?
     "lozo-lr2.5e-7": ["--optimizer", "lozo", "--precision", "bf16", "--lr", "2.5e-7"],
+    # MeZO at 5e-7 on f32 weights (bf16 products, as LOZO's curve): LOZO at 2.5e-7 led MeZO at 5e-7
+    # on bf16 weights, so is the lead the estimator's, or the f32 weights' (no stochastic rounding)?
+    "mezo-full-split-lr5e-7-f32": ["--weights", "f32", "--precision", "bf16", "--train-examples", FULL_SPLIT,
+                                   "--lr", "5e-7"],
 }
 # Curves with a step count of their own (a schedule that decays to 0 at it); the rest use --steps.
 STEPS = {"mezo-full-split-linear-4k": 4000}
